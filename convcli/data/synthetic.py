@@ -1,0 +1,259 @@
+"""The built-in dataset: procedural shape images, deterministic by seed.
+
+Each image holds one object of its class at a random position, scale, rotation and
+colour, over a textured background with clutter and noise. The object's bounding box is
+recorded in `boxes.csv`, so later tools can check where an explanation points.
+
+Two tasks with disjoint classes: *target*, the small-data problem of the workflow (two
+classes, few images, like the book's cats vs dogs), and *source*, more classes and more
+images, on which the built-in pretrained base is trained.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from convcli.errors import DataError
+
+# Bump when the pictures change, so cached copies are regenerated.
+GENERATOR_VERSION = 1
+SPLITS = ("train", "validation", "test")
+SUPERSAMPLE = 4  # draw at 4x and downsample: smooth edges without a renderer
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What one task's images look like; the knobs that set its difficulty."""
+
+    classes: tuple[str, ...]
+    per_class: int  # training images per class
+    eval_per_class: int  # validation and test images per class, each
+    scale: tuple[float, float]  # object radius as a fraction of the image side
+    aspect: tuple[float, float]  # width / height stretch of the object
+    clutter: int  # at most this many distracting strokes and blobs
+    noise: float  # at most this pixel noise standard deviation (0-255 scale)
+    blur: float  # at most this Gaussian blur radius, in output pixels
+
+
+TASKS = {
+    "target": Recipe(
+        classes=("ellipse", "rectangle"),
+        per_class=150,
+        eval_per_class=150,
+        scale=(0.16, 0.34),
+        aspect=(1.0, 2.2),
+        clutter=6,
+        noise=18.0,
+        blur=0.6,
+    ),
+    "source": Recipe(
+        classes=("triangle", "pentagon", "hexagon", "star", "cross", "arrow", "heart", "crescent"),
+        per_class=400,
+        eval_per_class=60,
+        scale=(0.18, 0.40),
+        aspect=(1.0, 1.6),
+        clutter=4,
+        noise=14.0,
+        blur=0.6,
+    ),
+}
+DEFAULT_SEED = 0
+DEFAULT_IMAGE_SIZE = 64
+
+
+def _regular(n: int, inner: float | None = None) -> np.ndarray:
+    """A regular n-gon (or an n-pointed star when `inner` is given), radius 1."""
+    if inner is None:
+        t = np.linspace(0, 2 * np.pi, n, endpoint=False) - np.pi / 2
+        return np.stack([np.cos(t), np.sin(t)], axis=1)
+    t = np.linspace(0, 2 * np.pi, 2 * n, endpoint=False) - np.pi / 2
+    r = np.where(np.arange(2 * n) % 2 == 0, 1.0, inner)
+    return np.stack([r * np.cos(t), r * np.sin(t)], axis=1)
+
+
+def _outline(name: str) -> np.ndarray:
+    """The polygon of a class, centred on the origin, roughly within the unit disc."""
+    t = np.linspace(0, 2 * np.pi, 96, endpoint=False)
+    if name == "ellipse":
+        return np.stack([np.cos(t), np.sin(t)], axis=1)
+    if name == "rectangle":
+        return np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], float) * 0.8
+    if name == "triangle":
+        return _regular(3)
+    if name == "pentagon":
+        return _regular(5)
+    if name == "hexagon":
+        return _regular(6)
+    if name == "star":
+        return _regular(5, inner=0.45)
+    if name == "cross":
+        a, b = 1.0, 0.33
+        return np.array([[-b, -a], [b, -a], [b, -b], [a, -b], [a, b], [b, b],
+                         [b, a], [-b, a], [-b, b], [-a, b], [-a, -b], [-b, -b]])
+    if name == "arrow":
+        return np.array([[-1, -0.3], [0.2, -0.3], [0.2, -0.7], [1, 0],
+                         [0.2, 0.7], [0.2, 0.3], [-1, 0.3]])
+    if name == "heart":
+        x = 16 * np.sin(t) ** 3
+        y = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
+        return np.stack([x, y], axis=1) / 17
+    if name == "crescent":
+        # the left half of the unit circle, then back along a smaller offset arc
+        outer = np.linspace(np.pi / 2, 3 * np.pi / 2, 48)
+        inner = np.linspace(3 * np.pi / 2, np.pi / 2, 48)
+        return np.concatenate([np.stack([np.cos(outer), np.sin(outer)], axis=1),
+                               np.stack([0.45 * np.cos(inner), np.sin(inner)], axis=1)])
+    raise ValueError(f"unknown shape {name!r}")
+
+
+def _background(rng: np.random.Generator, big: int) -> Image.Image:
+    """A two-colour gradient with a random texture: stripes, blotches or a grid."""
+    c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    angle = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:big, 0:big] / big
+    ramp = (np.cos(angle) * xx + np.sin(angle) * yy)
+    ramp = (ramp - ramp.min()) / max(np.ptp(ramp), 1e-6)
+    pixels = c0 + (c1 - c0) * ramp[..., None]
+    kind = rng.integers(3)
+    if kind == 0:  # stripes
+        freq, phase, theta = rng.uniform(3, 12), rng.uniform(0, 2 * np.pi), rng.uniform(0, np.pi)
+        wave = np.sin(2 * np.pi * freq * (np.cos(theta) * xx + np.sin(theta) * yy) + phase)
+        pixels += rng.uniform(10, 40) * wave[..., None]
+    elif kind == 1:  # checker grid
+        cells = rng.integers(3, 9)
+        grid = ((xx * cells).astype(int) + (yy * cells).astype(int)) % 2
+        pixels += rng.uniform(10, 35) * (grid[..., None] - 0.5)
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    if kind == 2:  # soft blotches
+        draw = ImageDraw.Draw(image)
+        for _ in range(rng.integers(4, 10)):
+            x, y, r = rng.uniform(0, big), rng.uniform(0, big), rng.uniform(0.05, 0.2) * big
+            tint = tuple(int(v) for v in np.clip(c0 + rng.normal(0, 30, 3), 0, 255))
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=tint)
+    return image
+
+
+def _clutter(rng: np.random.Generator, draw: ImageDraw.ImageDraw, big: int, count: int) -> None:
+    """Lines and small dots that belong to no class: things to be distracted by."""
+    for _ in range(rng.integers(0, count + 1)):
+        colour = tuple(int(v) for v in rng.uniform(0, 255, 3))
+        x, y = rng.uniform(0, big, 2)
+        if rng.random() < 0.5:
+            length, angle = rng.uniform(0.1, 0.35) * big, rng.uniform(0, 2 * np.pi)
+            end = (x + length * np.cos(angle), y + length * np.sin(angle))
+            draw.line([(x, y), end], fill=colour, width=int(rng.uniform(0.01, 0.03) * big) + 1)
+        else:
+            r = rng.uniform(0.02, 0.05) * big
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=colour)
+
+
+def render(recipe: Recipe, label: int, rng: np.random.Generator, size: int):
+    """One image of class `label` and the object's box (x_min, y_min, x_max, y_max)."""
+    big = size * SUPERSAMPLE
+    image = _background(rng, big)
+    draw = ImageDraw.Draw(image)
+    _clutter(rng, draw, big, recipe.clutter)
+
+    # Place the object: stretch, rotate, scale, then move its centre inside the frame.
+    points = _outline(recipe.classes[label]) * [rng.uniform(*recipe.aspect), 1.0]
+    angle = rng.uniform(0, 2 * np.pi)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    points = points @ rotation.T
+    points *= rng.uniform(*recipe.scale) * big / max(np.abs(points).max(), 1e-6)
+    half = np.abs(points).max(axis=0)
+    centre = rng.uniform(half, big - half)
+    points += centre
+
+    background_mean = np.asarray(image, float).mean(axis=(0, 1))
+    colour = rng.uniform(0, 255, 3)
+    while np.abs(colour - background_mean).sum() < 150:  # keep the object visible
+        colour = rng.uniform(0, 255, 3)
+    draw.polygon([tuple(p) for p in points], fill=tuple(int(v) for v in colour))
+
+    image = image.resize((size, size), Image.LANCZOS)
+    image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0, recipe.blur)))
+    pixels = np.asarray(image, float) + rng.normal(0, rng.uniform(0, recipe.noise), (size, size, 3))
+    box = np.concatenate([points.min(axis=0), points.max(axis=0)]) / SUPERSAMPLE
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)), np.round(box, 1)
+
+
+def _encode_jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
+
+
+def generate(directory: str | os.PathLike, task: str = "target", seed: int = DEFAULT_SEED,
+             per_class: int | None = None, image_size: int = DEFAULT_IMAGE_SIZE) -> Path:
+    """Write `directory/{train,validation,test}/<class>/*.jpg`, boxes.csv, dataset.json.
+
+    The directory must not exist yet; it appears whole (built aside, then renamed), so
+    an interrupted run never leaves half a dataset. The same arguments give the same
+    bytes.
+    """
+    target = Path(directory)
+    if task not in TASKS:
+        raise DataError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
+    if target.exists():
+        raise DataError(f"{target} already exists; choose a new directory (nothing is overwritten)")
+    if image_size < 16 or (per_class is not None and per_class < 1):
+        raise DataError(f"need image_size >= 16 and per_class >= 1. "
+                        f"Received: image_size={image_size}, per_class={per_class}")
+    recipe = TASKS[task]
+    counts = {"train": per_class or recipe.per_class,
+              "validation": per_class or recipe.eval_per_class,
+              "test": per_class or recipe.eval_per_class}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        rows = []
+        for split_index, split in enumerate(SPLITS):
+            for label, name in enumerate(recipe.classes):
+                folder = staging / split / name
+                folder.mkdir(parents=True)
+                for i in range(counts[split]):
+                    # One generator per image: any image can be regenerated on its own.
+                    rng = np.random.default_rng([seed, list(TASKS).index(task), split_index, label, i])
+                    image, box = render(recipe, label, rng, image_size)
+                    relative = f"{split}/{name}/{name}_{i:04d}.jpg"
+                    (staging / relative).write_bytes(_encode_jpeg(image))
+                    rows.append([relative, name, *box.tolist()])
+        with open(staging / "boxes.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["path", "class", "x_min", "y_min", "x_max", "y_max"])
+            writer.writerows(rows)
+        info = {"task": task, "seed": seed, "image_size": image_size, "counts": counts,
+                "generator_version": GENERATOR_VERSION, "recipe": asdict(recipe)}
+        (staging / "dataset.json").write_text(json.dumps(info, indent=2) + "\n")
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def builtin_dataset(cache_root: Path, task: str = "target") -> Path:
+    """The built-in dataset of `task`, generated once into the cache and reused."""
+    recipe = TASKS[task]
+    key = json.dumps([GENERATOR_VERSION, task, DEFAULT_SEED, DEFAULT_IMAGE_SIZE, asdict(recipe)])
+    fingerprint = hashlib.sha256(key.encode()).hexdigest()[:12]
+    path = cache_root / "data" / f"{task}-{fingerprint}"
+    if not (path / "dataset.json").is_file():
+        try:
+            generate(path, task=task)
+        except DataError:
+            if not (path / "dataset.json").is_file():  # not a concurrent run's copy
+                raise
+    return path

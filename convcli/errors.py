@@ -1,0 +1,25 @@
+"""ConvcliError: the one exception type a user ever sees, and its few kinds.
+
+Domain code raises these with a message that says what happened and how to fix it;
+`convcli.cli` alone turns them into one red line on stderr and exit code 1.
+"""
+
+
+class ConvcliError(Exception):
+    """A problem the user can fix: bad input, a missing file, a run that is not there."""
+
+
+class ConfigError(ConvcliError):
+    """The config file or a --set override is not valid."""
+
+
+class DataError(ConvcliError):
+    """The images or their folders cannot be used."""
+
+
+class RunError(ConvcliError):
+    """A run directory cannot be found, created or read."""
+
+
+class ModelError(ConvcliError):
+    """A model file or model description cannot be used."""
