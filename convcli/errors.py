@@ -23,3 +23,7 @@ class RunError(ConvcliError):
 
 class ModelError(ConvcliError):
     """A model file or model description cannot be used."""
+
+
+class TrainingError(ConvcliError):
+    """Training ran but produced no usable model (e.g. the loss was never finite)."""

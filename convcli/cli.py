@@ -1,0 +1,114 @@
+"""The command line: parse arguments, call one domain function, print the outcome.
+
+`ConvcliGroup.invoke` is the one place a ConvcliError becomes a red line on stderr and
+exit code 1 (and Ctrl-C becomes exit code 130). TensorFlow is imported only inside the
+commands that need it, so `convcli --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from convcli.errors import ConvcliError
+from convcli.tfenv import import_tensorflow
+
+EXIT_USER_ERROR, EXIT_INTERRUPTED = 1, 130
+
+
+class ConvcliGroup(TyperGroup):
+    """The root command group: turns user errors into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConvcliError as error:
+            typer.secho(f"error: {error}", fg="red", err=True)
+            raise typer.Exit(EXIT_USER_ERROR) from None
+        except KeyboardInterrupt:
+            typer.secho("interrupted", fg="red", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+app = typer.Typer(cls=ConvcliGroup, no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False,
+                  help="Experiment runner for convolutional networks on small image datasets.")
+data_app = typer.Typer(no_args_is_help=True, help="Make the built-in dataset.")
+app.add_typer(data_app, name="data")
+
+RUNS_DIR = typer.Option(Path("runs"), "--runs-dir", help="Where run directories live.")
+
+
+@app.callback()
+def main() -> None:
+    """Experiment runner for convolutional networks on small image datasets."""
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+@app.command()
+def train(config: Path = typer.Argument(..., help="The experiment's YAML config."),
+          set_: List[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=3 "
+                                         "(repeatable; values are YAML)."),
+          runs_dir: Path = RUNS_DIR) -> None:
+    """Run one experiment into a new dated run directory."""
+    from convcli.config import load_config
+
+    cfg = load_config(config, set_)
+    import_tensorflow()
+    from convcli.experiment import run_experiment
+    from convcli.report import results_table
+
+    run, summary = run_experiment(cfg, runs_dir)
+    _console().print(results_table(summary, run.path))
+    _console().print(f"run directory: {run.path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def summary(target: Optional[str] = typer.Argument(
+        None, help="A config (.yaml), a run (directory or name prefix) or a model file "
+                   "(.keras). Default: the latest run."),
+        set_: List[str] = typer.Option([], "--set", help="Override a config key (with a CONFIG)."),
+        runs_dir: Path = RUNS_DIR) -> None:
+    """Layer output shapes, parameters and trainable flags of a model."""
+    import_tensorflow()
+    from convcli.resolve import load_for_summary
+    from convcli.models.table import layer_rows
+    from convcli.report import layer_table
+
+    model, title = load_for_summary(target, runs_dir, set_)
+    _console().print(layer_table(layer_rows(model), title=title))
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a config file."""
+    from convcli.config import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@data_app.command("synth")
+def data_synth(directory: Path = typer.Argument(..., help="New folder to write (must not exist)."),
+               task: str = typer.Option("target", help="target (2 classes, small) | source "
+                                        "(8 other classes, for pretraining)."),
+               seed: int = typer.Option(0, help="Same seed, same bytes."),
+               per_class: Optional[int] = typer.Option(None, help="Images per class and split "
+                                                       "(default: the task's own counts)."),
+               image_size: int = typer.Option(64, help="Side of the square images, in pixels.")) -> None:
+    """Write the built-in dataset: train/validation/test class folders of JPEGs + boxes.csv."""
+    from convcli.data.synthetic import generate
+
+    path = generate(directory, task=task, seed=seed, per_class=per_class, image_size=image_size)
+    info = json.loads((path / "dataset.json").read_text())
+    typer.echo(f"wrote {sum(info['counts'].values()) * len(info['recipe']['classes'])} images "
+               f"({', '.join(info['recipe']['classes'])}) to {path}")

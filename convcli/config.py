@@ -1,0 +1,333 @@
+"""The experiment config: its schema, every rule about it, and the only YAML reader.
+
+`load_config(path, overrides)` reads a YAML file with `safe_load`, applies `--set`
+overrides, validates, and returns a `Config`. Any problem becomes a `ConfigError`
+whose one-line message names the file, the key path and the value received.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from convcli.errors import ConfigError
+
+STAGES = ("scratch", "augment", "extract", "fine-tune")
+BUILTIN = "builtin"
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class EarlyStopping(Section):
+    monitor: str = "val_loss"
+    patience: int = Field(5, ge=1)
+
+
+class Data(Section):
+    train_dir: str = BUILTIN
+    validation_dir: Optional[str] = None
+    validation_split: Optional[float] = Field(None, gt=0, lt=1)
+    test_dir: Optional[str] = None
+    image_size: tuple[int, int] = (64, 64)
+    batch_size: int = Field(32, ge=1)
+    cache: Literal["memory", "disk", "none"] = "memory"
+
+    @field_validator("image_size", mode="before")
+    @classmethod
+    def _square_from_int(cls, value: Any) -> Any:
+        return (value, value) if isinstance(value, int) else value
+
+    @field_validator("image_size")
+    @classmethod
+    def _positive_size(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if min(value) < 8:
+            raise ValueError("each side must be at least 8 pixels")
+        return value
+
+    @model_validator(mode="after")
+    def _one_validation_source(self) -> "Data":
+        if self.train_dir == BUILTIN:
+            given = [k for k in ("validation_dir", "validation_split", "test_dir") if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"train_dir: builtin brings its own validation and test "
+                                 f"splits; remove {', '.join(given)}")
+        elif (self.validation_dir is None) == (self.validation_split is None):
+            raise ValueError("set exactly one of validation_dir or validation_split "
+                             f"(received validation_dir={self.validation_dir}, "
+                             f"validation_split={self.validation_split})")
+        return self
+
+
+class Model(Section):
+    conv_filters: list[int] = Field(default_factory=lambda: [32, 64, 128, 128], min_length=1)
+    kernel_size: int = Field(3, ge=1)
+    padding: Literal["valid", "same"] = "valid"
+    strides: int = Field(1, ge=1)
+    pooling: Literal["max", "average"] = "max"
+    dense_units: int = Field(512, ge=1)
+    dropout: Optional[float] = Field(None, ge=0, lt=1, description="default: 0 for scratch, 0.5 otherwise")
+    base: str = BUILTIN
+    weights: Optional[str] = Field(None, description="default: builtin for the builtin base, else imagenet")
+
+    @field_validator("conv_filters")
+    @classmethod
+    def _positive_filters(cls, value: list[int]) -> list[int]:
+        if min(value) < 1:
+            raise ValueError("every entry must be a positive number of filters")
+        return value
+
+
+class Augment(Section):
+    """The book's ImageDataGenerator arguments, in its units (degrees, fractions)."""
+
+    rotation_range: float = Field(40, ge=0, le=180, description="degrees")
+    width_shift_range: float = Field(0.2, ge=0, lt=1, description="fraction of the width")
+    height_shift_range: float = Field(0.2, ge=0, lt=1, description="fraction of the height")
+    shear_range: float = Field(0.2, ge=0, le=45, description="degrees, as in ImageDataGenerator")
+    zoom_range: float = Field(0.2, ge=0, lt=1, description="zoom in [1 - z, 1 + z] per axis")
+    horizontal_flip: bool = True
+    fill_mode: Literal["nearest", "reflect", "wrap", "constant"] = "nearest"
+
+
+class Extract(Section):
+    method: Literal["features", "frozen"] = "features"
+
+
+class FineTune(Section):
+    head_epochs: int = Field(10, ge=0)
+    init_from: Optional[str] = None
+    unfreeze_from: Optional[str] = None
+    unfreeze_last: Optional[int] = Field(None, ge=1)
+    learning_rate: float = Field(1e-5, gt=0)
+
+    @model_validator(mode="after")
+    def _one_unfreeze_rule(self) -> "FineTune":
+        if self.unfreeze_from is not None and self.unfreeze_last is not None:
+            raise ValueError("set unfreeze_from or unfreeze_last, not both")
+        return self
+
+
+class Train(Section):
+    epochs: int = Field(30, ge=1)
+    optimizer: Literal["rmsprop", "adam", "adamw", "sgd"] = "rmsprop"
+    learning_rate: float = Field(1e-4, gt=0)
+    early_stopping: Optional[EarlyStopping] = None
+
+
+class Explain(Section):
+    gradcam_images: int = Field(8, ge=0)
+    layer: Optional[str] = None
+
+
+class Config(Section):
+    """One experiment. Key names follow the Keras arguments they feed."""
+
+    name: Optional[str] = Field(None, description="default: the config file's stem")
+    stage: Literal["scratch", "augment", "extract", "fine-tune"]
+    seed: int = 1337
+    deterministic: bool = False
+    data: Data = Field(default_factory=Data)
+    model: Model = Field(default_factory=Model)
+    augment: Optional[Augment] = None
+    extract: Optional[Extract] = None
+    fine_tune: Optional[FineTune] = None
+    train: Train = Field(default_factory=Train)
+    explain: Explain = Field(default_factory=Explain)
+    distribute: Literal["none", "mirrored"] = "none"
+
+    @model_validator(mode="after")
+    def _resolve(self) -> "Config":
+        _check_sections(self)
+        _check_feature_map(self)
+        _fill_stage_defaults(self)
+        return self
+
+
+# Which optional sections each stage reads. A section a stage ignores is an error, so a
+# config never looks like it does something it does not.
+STAGE_SECTIONS = {
+    "scratch": set(),
+    "augment": {"augment"},
+    "extract": {"extract", "augment"},
+    "fine-tune": {"fine_tune", "augment"},
+}
+
+
+def _check_sections(cfg: Config) -> None:
+    for section in ("augment", "extract", "fine_tune"):
+        if getattr(cfg, section) is not None and section not in STAGE_SECTIONS[cfg.stage]:
+            users = [s for s, keys in STAGE_SECTIONS.items() if section in keys]
+            raise ValueError(f"stage {cfg.stage} does not use the {section} section; remove it "
+                             f"or use stage {' or '.join(users)}")
+    if cfg.stage == "augment" and cfg.augment is None:
+        raise ValueError("stage augment needs an augment section (an empty one, augment: {}, "
+                         "takes the book's values)")
+    method = cfg.extract.method if cfg.extract else Extract().method
+    if cfg.stage == "extract" and method == "features" and cfg.augment is not None:
+        raise ValueError("extract method features precomputes the base's outputs once, so it "
+                         "cannot augment; remove the augment section or use method: frozen")
+
+
+def _check_feature_map(cfg: Config) -> None:
+    """Scratch and augment models: the map must not shrink to nothing (border effects)."""
+    if cfg.stage not in ("scratch", "augment"):
+        return
+    m = cfg.model
+    height, width = cfg.data.image_size
+    for block, _ in enumerate(m.conv_filters, start=1):
+        if m.padding == "valid":
+            height, width = height - m.kernel_size + 1, width - m.kernel_size + 1
+        height, width = math.ceil(height / m.strides), math.ceil(width / m.strides)
+        height, width = height // 2, width // 2  # 2x2 pooling, stride 2
+        if min(height, width) < 1:
+            raise ValueError(
+                f"image_size {list(cfg.data.image_size)} is too small for "
+                f"{len(m.conv_filters)} conv blocks (kernel_size {m.kernel_size}, padding "
+                f"{m.padding}, strides {m.strides}): the feature map vanishes at block {block}; "
+                "use a larger image_size, fewer conv_filters or padding: same")
+
+
+def _fill_stage_defaults(cfg: Config) -> None:
+    """Resolve the defaults that depend on the stage, so config.yaml shows real values."""
+    model = cfg.model
+    if model.dropout is None:
+        model.dropout = 0.0 if cfg.stage == "scratch" else 0.5
+    if model.weights is None:
+        model.weights = BUILTIN if model.base == BUILTIN else "imagenet"
+    if cfg.stage == "extract" and cfg.extract is None:
+        cfg.extract = Extract()
+    if cfg.stage == "fine-tune" and cfg.fine_tune is None:
+        cfg.fine_tune = FineTune()
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read, override and validate a config file; raise ConfigError on any problem."""
+    path = Path(path)
+    raw = read_yaml(path)
+    for override in overrides:
+        apply_override(raw, override)
+    raw.setdefault("name", path.stem)
+    return validate(raw, source=str(path))
+
+
+def read_yaml(path: Path) -> dict:
+    """The mapping in a YAML file, read with safe_load only (no Python tags run)."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config file {path}: {error.__class__.__name__}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = (error.problem or error.context or "invalid YAML").strip()
+        raise ConfigError(f"{where}: YAML error: {problem}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: YAML error: {error}") from None
+    if data is None:
+        raise ConfigError(f"{path} is empty; a config needs at least `stage:` "
+                          f"({' | '.join(STAGES)})")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of config keys, not a "
+                          f"{type(data).__name__}")
+    return data
+
+
+def apply_override(raw: dict, override: str) -> None:
+    """Apply one `key.path=value` override in place; the value is read as YAML."""
+    key, sep, text = override.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set expects key.path=value, e.g. train.epochs=3. Received: {override!r}")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {key}: the value is not valid YAML. Received: {text!r}") from None
+    parts = key.strip().split(".")
+    node = raw
+    for depth, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {key}: {'.'.join(parts[:depth + 1])} is a value, not a "
+                              f"section. Received: {override!r}")
+        node = child
+    node[parts[-1]] = value
+
+
+def validate(raw: dict, source: str = "config") -> Config:
+    """A Config from a plain mapping, or a ConfigError naming the first problem."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as error:
+        problems = [_describe(e) for e in error.errors()]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ConfigError(f"{source}: {problems[0]}{more}") from None
+
+
+def _describe(error: dict) -> str:
+    """One pydantic error as `key.path: what is wrong. Received: value`."""
+    loc = [str(part) for part in error["loc"]]
+    where = ".".join(loc) or "config"
+    if error["type"] == "extra_forbidden":
+        known = _field_names(loc[:-1])
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(known)}"
+        return f"unknown key {where}{hint}"
+    if error["type"] == "missing":
+        return f"{where} is required"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "value_error" and (not loc or isinstance(error.get("input"), dict)):
+        return f"{where}: {message}" if loc else message  # a rule across keys
+    return f"{where}: {message}. Received: {error.get('input')!r}"
+
+
+def _field_names(loc: list[str]) -> list[str]:
+    """The keys allowed at a key path, for did-you-mean hints."""
+    model: type[BaseModel] = Config
+    for part in loc:
+        field = model.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        inner = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)
+                 and issubclass(a, BaseModel)]
+        if not inner:
+            return []
+        model = inner[0]
+    return list(model.model_fields)
+
+
+def json_schema() -> dict:
+    """The JSON Schema of a config file."""
+    return Config.model_json_schema()
+
+
+def to_yaml(cfg: Config) -> str:
+    """The resolved config as YAML, in schema order, loadable by load_config."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+
+
+def cache_dir() -> Path:
+    """Where convcli keeps what it builds once: the built-in data (and bases).
+
+    $CONVCLI_CACHE, else $XDG_CACHE_HOME/convcli, else ~/.cache/convcli.
+    """
+    if os.environ.get("CONVCLI_CACHE"):
+        return Path(os.environ["CONVCLI_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "convcli"

@@ -1,0 +1,118 @@
+"""The input pipeline: tf.data from file lists (decode, resize, cache, augment, prefetch).
+
+Images are decoded and resized once (bilinear, like `image_dataset_from_directory`),
+cached, then shuffled and batched; augmentation runs on the training batches only, in
+the pipeline rather than in the model, so it overlaps with training and the saved model
+stays free of random layers (keras-notes.md). Pixels stay in [0, 255]: the model
+rescales them itself, so a saved model takes raw images.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from convcli.config import Augment, Config
+from convcli.data.folders import Files, Split
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def load_image(path, image_size: tuple[int, int]) -> tf.Tensor:
+    """One image file as a float32 (height, width, 3) tensor of [0, 255] pixels.
+
+    The one resize path of convcli: training, evaluation and explanation all use it.
+    """
+    data = tf.io.read_file(path)
+    image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    image = tf.image.resize(image, image_size, method="bilinear")
+    image.set_shape((*image_size, 3))
+    return image
+
+
+def make_labels(labels: list[int], num_classes: int) -> tf.Tensor:
+    """Binary tasks use one sigmoid unit (float labels of shape (n, 1)); others sparse ints."""
+    if num_classes == 2:
+        return tf.constant(labels, dtype=tf.float32)[:, None]
+    return tf.constant(labels, dtype=tf.int32)
+
+
+def make_dataset(split: Split, num_classes: int, image_size: tuple[int, int], batch_size: int, *,
+                 shuffle_seed: int | None = None, augmenter: keras.Model | None = None,
+                 cache: str = "memory", cache_file: Path | None = None) -> tf.data.Dataset:
+    """Batches of (images, labels). Pass shuffle_seed (and augmenter) for training."""
+    paths = tf.data.Dataset.from_tensor_slices(split.paths)
+    labels = tf.data.Dataset.from_tensor_slices(make_labels(split.labels, num_classes))
+    dataset = tf.data.Dataset.zip(paths, labels)
+    if shuffle_seed is not None and cache == "none":
+        dataset = dataset.shuffle(len(split), seed=shuffle_seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(lambda path, label: (load_image(path, image_size), label),
+                          num_parallel_calls=AUTOTUNE)
+    if cache == "memory":
+        dataset = dataset.cache()
+    elif cache == "disk":
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        dataset = dataset.cache(str(cache_file))
+    if shuffle_seed is not None and cache != "none":
+        # Shuffle after the cache, so every epoch sees a new order.
+        dataset = dataset.shuffle(len(split), seed=shuffle_seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    if augmenter is not None:
+        dataset = dataset.map(lambda images, y: (augmenter(images, training=True), y),
+                              num_parallel_calls=AUTOTUNE)
+    return dataset.prefetch(AUTOTUNE)
+
+
+def make_augmenter(augment: Augment, seed: int) -> keras.Sequential | None:
+    """The book's ImageDataGenerator arguments as Keras preprocessing layers.
+
+    Units: ImageDataGenerator takes rotation_range and shear_range in degrees, the layers
+    take a fraction of a full turn and a shear coefficient; both fill with fill_mode,
+    which the layers would otherwise default to "reflect".
+    """
+    fill = {"fill_mode": augment.fill_mode}
+    layers = []
+    if augment.rotation_range:
+        layers.append(keras.layers.RandomRotation(augment.rotation_range / 360, seed=seed, **fill))
+    if augment.width_shift_range or augment.height_shift_range:
+        layers.append(keras.layers.RandomTranslation(
+            augment.height_shift_range, augment.width_shift_range, seed=seed + 1, **fill))
+    if augment.shear_range:
+        # ImageDataGenerator shears x by an angle in degrees: x' = x + tan(angle) * y.
+        layers.append(keras.layers.RandomShear(
+            x_factor=math.tan(math.radians(augment.shear_range)), seed=seed + 2, **fill))
+    if augment.zoom_range:
+        # Independent zoom per axis in [1 - z, 1 + z], as ImageDataGenerator draws it.
+        zoom = (-augment.zoom_range, augment.zoom_range)
+        layers.append(keras.layers.RandomZoom(zoom, zoom, seed=seed + 3, **fill))
+    if augment.horizontal_flip:
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 4))
+    return keras.Sequential(layers, name="augmentation") if layers else None
+
+
+@dataclass
+class Datasets:
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    test: tf.data.Dataset | None
+
+
+def make_datasets(cfg: Config, files: Files, scratch_dir: Path,
+                  augmenter: keras.Model | None = None) -> Datasets:
+    """The three splits of a run; only the training split is shuffled and augmented.
+
+    scratch_dir holds the `cache: disk` files, which live only as long as the run.
+    """
+    data = cfg.data
+
+    def split(name: str, **training) -> tf.data.Dataset:
+        return make_dataset(getattr(files, name), files.num_classes, data.image_size, data.batch_size,
+                            cache=data.cache, cache_file=scratch_dir / f"{name}.cache", **training)
+
+    return Datasets(train=split("train", shuffle_seed=cfg.seed, augmenter=augmenter),
+                    validation=split("validation"),
+                    test=split("test") if files.test else None)

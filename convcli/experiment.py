@@ -1,0 +1,97 @@
+"""The experiment: the fixed skeleton around every stage.
+
+check the data -> create the run -> config.yaml -> meta.json (running) -> the stage's
+train() -> evaluate best.keras -> model.txt, curves.png, summary.json -> meta.json
+(completed). Problems found before the run directory exists (config, data folders)
+leave nothing behind; anything that goes wrong after it does marks meta.json `failed`
+(or `interrupted`) with the reason, so no directory ever looks like a finished run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from convcli.config import Config, to_yaml
+from convcli.data import folders
+from convcli.errors import ConfigError, TrainingError
+from convcli.runs import Run, atomic_write_text, create_run, finish_meta, start_meta
+
+
+def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
+    """Train one config into a new run directory; return the run and its summary."""
+    from convcli.stages import STAGES
+
+    check_stage(cfg, STAGES)
+    files = folders.resolve(cfg.data, cfg.seed)
+    run = create_run(runs_dir, cfg.name)
+    atomic_write_text(run.config, to_yaml(cfg))
+    start_meta(run, cfg.seed)
+    run.update_meta(stage=cfg.stage, class_names=files.class_names,
+                    dataset={"fingerprint": files.fingerprint(), "counts": files.counts()})
+    began = time.perf_counter()
+    try:
+        from convcli.training import seed_everything
+
+        seed_everything(cfg.seed, cfg.deterministic)
+        result = STAGES[cfg.stage].train(cfg, run, files)
+        summary = finish(cfg, run, files, result, began)
+    except KeyboardInterrupt:
+        finish_meta(run, "interrupted", reason="interrupted by the user (Ctrl-C)")
+        raise
+    except BaseException as error:
+        finish_meta(run, "failed", reason=f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        shutil.rmtree(run.scratch, ignore_errors=True)
+    finish_meta(run, "completed")
+    return run, summary
+
+
+def check_stage(cfg: Config, stages: dict) -> None:
+    if cfg.stage not in stages:
+        raise ConfigError(f"stage {cfg.stage} is not available in this version of convcli; "
+                          f"available: {', '.join(stages)}")
+
+
+def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) -> dict:
+    """Evaluate the best checkpoint and write model.txt, curves.png and summary.json."""
+    import keras
+
+    from convcli.data.pipeline import make_datasets
+    from convcli.models.table import layer_rows
+    from convcli.report import as_text, layer_table, write_curves
+
+    if not run.best.exists():
+        raise TrainingError("no epoch produced a finite val_loss, so there is no best model; "
+                            "lower train.learning_rate and check the data")
+    model = keras.models.load_model(run.best)  # also proves the checkpoint reloads
+    atomic_write_text(run.model_txt, as_text(layer_table(layer_rows(model), title=model.name)))
+    write_curves(run.metrics, run.curves)
+
+    test = None
+    datasets = make_datasets(cfg, files, run.scratch)
+    if datasets.test is not None:
+        test = model.evaluate(datasets.test, verbose=0, return_dict=True)
+        test = {key: float(value) for key, value in test.items()}
+    summary = {
+        "stage": cfg.stage,
+        "epochs": result.epochs,
+        "best_epoch": result.best_epoch,
+        "monitor": "val_loss",
+        "best": result.best,
+        "final": result.final,
+        "test": test,
+        "timings": {"total_seconds": round(time.perf_counter() - began, 2),
+                    "seconds_per_epoch": round(sum(p["seconds"] for p in result.phases)
+                                               / max(result.epochs, 1), 3)},
+        "trainable_params": {p["phase"]: p["trainable_params"] for p in result.phases},
+        "phases": result.phases,
+        "class_names": files.class_names,
+        "counts": files.counts(),
+        **result.extra,
+    }
+    atomic_write_text(run.summary, json.dumps(summary, indent=2) + "\n")
+    return summary

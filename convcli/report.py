@@ -1,0 +1,91 @@
+"""What a run shows a person: curves.png, the layer table, the results table.
+
+Tables are rich Tables; `as_text` renders one to plain text for files like model.txt,
+so the terminal and the run directory show the same table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from convcli.models.table import LayerRow, format_shape, totals
+from convcli.runs import atomic_path
+
+
+def layer_table(rows: list[LayerRow], title: str) -> Table:
+    counts = totals(rows)
+    table = Table(title=title, title_justify="left", caption_justify="left",
+                  caption=f"total {counts['total']:,} parameters: {counts['trainable']:,} trainable, "
+                          f"{counts['non_trainable']:,} frozen")
+    table.add_column("layer")
+    table.add_column("type")
+    table.add_column("output shape", justify="right", no_wrap=True)
+    table.add_column("params", justify="right")
+    table.add_column("trainable")
+    for row in rows:
+        table.add_row(row.name, row.type, format_shape(row.output_shape), f"{row.params:,}", row.trainable)
+    return table
+
+
+def results_table(summary: dict, run_path: Path) -> Table:
+    """The end-of-run table: the best epoch's numbers and the test set's."""
+    best, test = summary.get("best") or {}, summary.get("test") or {}
+    table = Table(title=f"{summary['stage']} — {run_path}", title_justify="left")
+    for column in ("epochs", "best epoch", "train acc", "val acc", "test acc", "val loss", "seconds"):
+        table.add_column(column, justify="right")
+    table.add_row(str(summary["epochs"]), str(summary.get("best_epoch")), _pct(best.get("accuracy")),
+                  _pct(best.get("val_accuracy")), _pct(test.get("accuracy")),
+                  _num(best.get("val_loss")), f"{summary['timings']['total_seconds']:.0f}")
+    return table
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def as_text(table: Table, width: int = 120) -> str:
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None, legacy_windows=False).print(table)
+    return buffer.getvalue()
+
+
+def read_metrics(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_curves(metrics_path: Path, out: Path) -> None:
+    """Training (dots) and validation (line) accuracy and loss per epoch, as the book plots.
+
+    A dashed line marks where a new phase begins (fine-tuning).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
+    import matplotlib.pyplot as plt
+
+    rows = read_metrics(metrics_path)
+    epochs = [int(r["epoch"]) for r in rows]
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, metric in zip(axes, ("accuracy", "loss")):
+        for key, style, label in ((metric, "bo", "training"), (f"val_{metric}", "b-", "validation")):
+            values = [float(r[key]) if r.get(key) not in (None, "") else float("nan") for r in rows]
+            ax.plot(epochs, values, style, label=label, markersize=4)
+        for previous, row in zip(rows, rows[1:]):
+            if row["phase"] != previous["phase"]:
+                ax.axvline(int(row["epoch"]) - 0.5, color="grey", linestyle="--")
+        ax.set(title=f"training and validation {metric}", xlabel="epoch", ylabel=metric)
+        ax.legend()
+    figure.tight_layout()
+    with atomic_path(out) as temp:
+        figure.savefig(temp, format="png", dpi=100)
+    plt.close(figure)

@@ -1,0 +1,192 @@
+"""Run: the paths of one run directory, and creating, listing and finding runs.
+
+A run directory is `<runs_dir>/<YYYY-MM-DD_HH-MM-SS>_<name>`, with a suffix `-2`, `-3`
+when that name is taken; it is created with `mkdir`, which fails rather than reuse a
+directory, so a run never overwrites another. Every file in it is written atomically
+(a temporary file in the same directory, then `os.replace`). Never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Iterator
+
+from convcli.errors import RunError
+
+STATUSES = ("running", "completed", "failed", "interrupted")
+_RUN_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_.+")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run directory and the names of the files in it (design.md's contract)."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    config = property(lambda self: self.path / "config.yaml")
+    meta = property(lambda self: self.path / "meta.json")
+    metrics = property(lambda self: self.path / "metrics.csv")
+    summary = property(lambda self: self.path / "summary.json")
+    model_txt = property(lambda self: self.path / "model.txt")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+    best = property(lambda self: self.path / "checkpoints" / "best.keras")
+    last = property(lambda self: self.path / "checkpoints" / "last.keras")
+    curves = property(lambda self: self.path / "curves.png")
+    gradcam = property(lambda self: self.path / "gradcam")
+    tensorboard = property(lambda self: self.path / "tensorboard")
+    scratch = property(lambda self: self.path / ".scratch")  # temporary files, removed at the end
+
+    def read_meta(self) -> dict:
+        """meta.json as a dict; {} when it is missing or unreadable (a broken run)."""
+        try:
+            return json.loads(self.meta.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def update_meta(self, **fields) -> dict:
+        """Merge fields into meta.json, atomically."""
+        meta = self.read_meta() | fields
+        atomic_write_text(self.meta, json.dumps(meta, indent=2, default=str) + "\n")
+        return meta
+
+
+def create_run(runs_dir: str | os.PathLike, name: str, now: dt.datetime | None = None) -> Run:
+    """Make a new, empty run directory; never reuse an existing one."""
+    runs_dir = Path(runs_dir)
+    stamp = (now or dt.datetime.now()).strftime("%Y-%m-%d_%H-%M-%S")
+    base = f"{stamp}_{_safe_name(name)}"
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        for suffix in ["", *(f"-{n}" for n in range(2, 1000))]:
+            try:
+                (runs_dir / (base + suffix)).mkdir()
+                return Run(runs_dir / (base + suffix))
+            except FileExistsError:
+                continue
+    except OSError as error:
+        raise RunError(f"cannot create a run in {runs_dir}: {error.strerror or error}; "
+                       "choose another --runs-dir") from None
+    raise RunError(f"too many runs named {base} in {runs_dir}")
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "run"
+
+
+def list_runs(runs_dir: str | os.PathLike) -> list[Run]:
+    """Every run directory in runs_dir, oldest first (their names start with the time)."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    return [Run(p) for p in sorted(runs_dir.iterdir()) if p.is_dir() and _RUN_NAME.match(p.name)]
+
+
+def find_run(ref: str | os.PathLike | None, runs_dir: str | os.PathLike = "runs") -> Run:
+    """The run a user means: a run directory, a unique name prefix, or (None) the latest."""
+    if ref is not None and Path(ref).is_dir():
+        return Run(Path(ref))
+    runs = list_runs(runs_dir)
+    if ref is None:
+        if not runs:
+            raise RunError(f"no runs in {runs_dir}; train one with `convcli train CONFIG`")
+        return runs[-1]
+    matches = [run for run in runs if run.name.startswith(str(ref))]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise RunError(f"no run matches {ref!r} in {runs_dir} ({len(runs)} runs there)")
+    names = ", ".join(run.name for run in matches[:5]) + (", ..." if len(matches) > 5 else "")
+    raise RunError(f"{ref!r} matches {len(matches)} runs in {runs_dir}: {names}; give more of the name")
+
+
+# --- atomic files ---------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside `path`; renamed onto `path` only if the block succeeds.
+
+    A process killed mid-write leaves the previous file intact (keras-notes.md: a
+    killed `.keras` save is unloadable 6 times in 6).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; files get the usual mode
+    try:
+        yield Path(temp)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as temp:
+        temp.write_bytes(data)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+# --- provenance -----------------------------------------------------------------------
+
+
+def versions() -> dict:
+    """Versions of what a run depends on, read without importing any of it."""
+    found = {"python": platform.python_version()}
+    for package in ("convcli", "tensorflow", "keras", "numpy"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def git_commit(directory: str | os.PathLike = ".") -> str | None:
+    """The commit checked out where the user runs convcli, if that is a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def start_meta(run: Run, seed: int) -> dict:
+    """Write meta.json for a run that has just started."""
+    return run.update_meta(status="running", command=sys.argv, started=_now(), ended=None,
+                           seed=seed, versions=versions(), git_commit=git_commit())
+
+
+def finish_meta(run: Run, status: str, **fields) -> dict:
+    """Mark a run completed, failed or interrupted, with the end time."""
+    assert status in STATUSES  # a programming error, never user input
+    return run.update_meta(status=status, ended=_now(), **fields)
+
+
+def _now() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")

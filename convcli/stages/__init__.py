@@ -1,0 +1,13 @@
+"""The workflow's stages: STAGES maps a config's `stage` to its module.
+
+Each stage module has `build_model(cfg, num_classes)` and a short
+`train(cfg, run, files) -> Result` that builds its datasets and model and trains them
+with a `Trainer`; `experiment.py` runs the fixed skeleton around it.
+"""
+
+from convcli.stages import augment, scratch
+
+STAGES = {
+    "scratch": scratch,
+    "augment": augment,
+}

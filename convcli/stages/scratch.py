@@ -1,0 +1,35 @@
+"""Stage `scratch`: the book's small convnet, trained from scratch with no regularization.
+
+The baseline of the workflow: on a small dataset it overfits, training accuracy racing
+ahead of validation accuracy.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from convcli.config import Config
+from convcli.data.folders import Files
+from convcli.data.pipeline import make_datasets
+from convcli.models.convnet import build_convnet
+from convcli.runs import Run
+from convcli.training import Result, Trainer, compile_model
+
+
+def build_model(cfg: Config, num_classes: int) -> keras.Model:
+    return build_convnet(cfg.model, cfg.data.image_size, num_classes)
+
+
+def train(cfg: Config, run: Run, files: Files) -> Result:
+    datasets = make_datasets(cfg, files, run.scratch)
+    return fit_convnet(cfg, run, files, datasets)
+
+
+def fit_convnet(cfg: Config, run: Run, files: Files, datasets) -> Result:
+    """Build, compile and fit the config's convnet in one phase (shared with `augment`)."""
+    model = build_model(cfg, files.num_classes)
+    compile_model(model, cfg.train.optimizer, cfg.train.learning_rate, files.num_classes)
+    trainer = Trainer(run)
+    trainer.fit(model, datasets.train, datasets.validation, phase="train",
+                epochs=cfg.train.epochs, train_config=cfg.train)
+    return trainer.result
