@@ -1,0 +1,52 @@
+"""Shared fixtures: a private cache, tiny synthetic datasets, configs written on the fly."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Keep the built-in dataset the tests make out of the user's ~/.cache."""
+    os.environ["CONVCLI_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    """A two-class dataset of 32x32 images: 12 per class in each of train/validation/test."""
+    from convcli.data.synthetic import generate
+
+    return generate(tmp_path_factory.mktemp("data") / "shapes", per_class=12, image_size=32)
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    """write_config(dict or text, name) -> path of a YAML file in tmp_path."""
+
+    def write(content, name="experiment.yaml"):
+        path = tmp_path / name
+        path.write_text(content if isinstance(content, str) else yaml.safe_dump(content))
+        return path
+
+    return write
+
+
+def tiny_config(data_dir, stage="scratch", **sections):
+    """A config that trains in seconds on `tiny_data`."""
+    cfg = {
+        "stage": stage,
+        "seed": 7,
+        "data": {"train_dir": str(data_dir / "train"), "validation_dir": str(data_dir / "validation"),
+                 "test_dir": str(data_dir / "test"), "image_size": [32, 32], "batch_size": 8},
+        "model": {"conv_filters": [8, 16], "dense_units": 16},
+        "train": {"epochs": 2},
+        "explain": {"gradcam_images": 0},
+    }
+    for key, value in sections.items():
+        cfg[key] = {**cfg.get(key, {}), **value} if isinstance(value, dict) else value
+    return cfg
