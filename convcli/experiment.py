@@ -16,15 +16,15 @@ from pathlib import Path
 
 from convcli.config import Config, to_yaml
 from convcli.data import folders
-from convcli.errors import ConfigError, TrainingError
+from convcli.errors import TrainingError
 from convcli.runs import Run, atomic_write_text, create_run, finish_meta, start_meta
 
 
 def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
     """Train one config into a new run directory; return the run and its summary."""
-    from convcli.stages import STAGES
+    from convcli.stages import stage_for
 
-    check_stage(cfg, STAGES)
+    stage = stage_for(cfg.stage)
     files = folders.resolve(cfg.data, cfg.seed)
     run = create_run(runs_dir, cfg.name)
     atomic_write_text(run.config, to_yaml(cfg))
@@ -36,7 +36,7 @@ def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
         from convcli.training import seed_everything
 
         seed_everything(cfg.seed, cfg.deterministic)
-        result = STAGES[cfg.stage].train(cfg, run, files)
+        result = stage.train(cfg, run, files)
         summary = finish(cfg, run, files, result, began)
     except KeyboardInterrupt:
         finish_meta(run, "interrupted", reason="interrupted by the user (Ctrl-C)")
@@ -48,12 +48,6 @@ def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
         shutil.rmtree(run.scratch, ignore_errors=True)
     finish_meta(run, "completed")
     return run, summary
-
-
-def check_stage(cfg: Config, stages: dict) -> None:
-    if cfg.stage not in stages:
-        raise ConfigError(f"stage {cfg.stage} is not available in this version of convcli; "
-                          f"available: {', '.join(stages)}")
 
 
 def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) -> dict:

@@ -29,13 +29,11 @@ def load_for_summary(target: str | None, runs_dir: Path, overrides=()):
 
 def model_from_config(path: Path, overrides=()):
     """Build, without training, the model a config would train."""
-    from convcli.experiment import check_stage
-    from convcli.stages import STAGES
+    from convcli.stages import stage_for
 
     cfg = load_config(path, overrides)
-    check_stage(cfg, STAGES)
     num_classes, note = _num_classes(cfg)
-    model = STAGES[cfg.stage].build_model(cfg, num_classes)
+    model = stage_for(cfg.stage).build_model(cfg, num_classes)
     return model, f"{path} (stage {cfg.stage}, {num_classes} classes{note}, untrained)"
 
 

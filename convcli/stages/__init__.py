@@ -5,9 +5,18 @@ Each stage module has `build_model(cfg, num_classes)` and a short
 with a `Trainer`; `experiment.py` runs the fixed skeleton around it.
 """
 
+from convcli.errors import ConfigError
 from convcli.stages import augment, scratch
 
 STAGES = {
     "scratch": scratch,
     "augment": augment,
 }
+
+
+def stage_for(name: str):
+    """The module of a stage, or a ConfigError if this version does not have it."""
+    if name not in STAGES:
+        raise ConfigError(f"stage {name} is not available in this version of convcli; "
+                          f"available: {', '.join(STAGES)}")
+    return STAGES[name]

@@ -1,0 +1,94 @@
+"""The command line as a user meets it: exit codes, one-line errors, nothing left behind."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from convcli.cli import app
+from tests.conftest import tiny_config
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_user_error(result, expected):
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_every_command_has_help():
+    for args in ([], ["train"], ["summary"], ["schema"], ["data"], ["data", "synth"]):
+        result = invoke(*args, "--help")
+        assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_bad_usage_exits_2():
+    assert invoke("train").exit_code == 2
+    assert invoke("nonsense").exit_code == 2
+    assert invoke("data", "synth", "x", "--per-class", "many").exit_code == 2
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({"stage": "scratch", "trian": {}}, "unknown key trian; did you mean train?"),
+    ({"stage": "scratch", "train": {"epochs": "x"}}, "train.epochs"),
+    ({"stage": "extract"}, "stage extract is not available in this version"),
+    ({"stage": "scratch", "data": {"train_dir": "/no/such/dir", "validation_split": 0.2}},
+     "data.train_dir /no/such/dir does not exist"),
+])
+def test_config_and_data_errors_leave_no_run(tmp_path, write_config, config, expected):
+    result = invoke("train", write_config(config), "--runs-dir", tmp_path / "runs")
+    assert_user_error(result, expected)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_single_class_folder_is_refused(tmp_path, write_config, tiny_data):
+    cfg = tiny_config(tiny_data)
+    cfg["data"]["train_dir"] = str(tiny_data / "train" / "..")
+    cfg["data"]["validation_dir"] = str(tiny_data / "validation")
+    result = invoke("train", write_config(cfg), "--runs-dir", tmp_path / "runs")
+    assert_user_error(result, "every split needs the same class subfolders")
+
+
+def test_yaml_error_names_file_and_line(tmp_path):
+    config = tmp_path / "broken.yaml"
+    config.write_text("stage: scratch\ntrain: [\n")
+    assert_user_error(invoke("train", config), f"{config}:3:1: YAML error")
+
+
+def test_bad_set_override(write_config):
+    result = invoke("train", write_config({"stage": "scratch"}), "--set", "train.epochs")
+    assert_user_error(result, "--set expects key.path=value")
+
+
+def test_unwritable_runs_dir(tmp_path, write_config, tiny_data):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = invoke("train", write_config(tiny_config(tiny_data)), "--runs-dir", blocker / "runs")
+    assert_user_error(result, "cannot create a run in")
+
+
+def test_schema_is_json():
+    schema = json.loads(invoke("schema").stdout)
+    assert schema["title"] == "Config" and "augment" in schema["properties"]
+
+
+def test_data_synth(tmp_path):
+    result = invoke("data", "synth", tmp_path / "d", "--per-class", 2, "--image-size", 24, "--seed", 3)
+    assert result.exit_code == 0 and "wrote 12 images (ellipse, rectangle)" in result.stdout
+    assert len(list((tmp_path / "d").rglob("*.jpg"))) == 12
+    assert_user_error(invoke("data", "synth", tmp_path / "d"), "already exists")
+    assert_user_error(invoke("data", "synth", tmp_path / "e", "--task", "cats"), "unknown task 'cats'")
+
+
+def test_summary_errors(tmp_path):
+    assert_user_error(invoke("summary", "--runs-dir", tmp_path), "no runs in")
+    assert_user_error(invoke("summary", tmp_path / "missing.keras"), "does not exist")
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a zip")
+    assert_user_error(invoke("summary", bad), "cannot load model")

@@ -1,0 +1,63 @@
+"""Imports flow one way (design.md); --help never loads TensorFlow."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import convcli
+
+PACKAGE = Path(convcli.__file__).parent
+# Lower levels never import higher ones; peers on one level never import each other.
+LEVELS = {
+    "errors": 0, "tfenv": 0, "explain": 0,
+    "config": 1,
+    "runs": 2, "data": 2, "models": 2,
+    "training": 3, "report": 3,
+    "stages": 4,
+    "experiment": 5, "resolve": 5,
+    "cli": 6,
+}
+
+
+def top(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def convcli_imports(path: Path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("convcli."):
+            yield node.module
+        elif isinstance(node, ast.Import):
+            yield from (a.name for a in node.names if a.name.startswith("convcli."))
+
+
+def test_every_module_has_a_level():
+    names = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
+             if (p.suffix == ".py" and p.stem != "__init__") or (p.is_dir() and (p / "__init__.py").exists())}
+    assert names <= set(LEVELS), f"give these a level: {names - set(LEVELS)}"
+
+
+def test_imports_flow_one_way():
+    wrong = []
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE.parent).with_suffix("")
+        source = top(".".join(relative.parts)) or relative.parts[-1]
+        if source == "__init__":
+            continue
+        for target in convcli_imports(path):
+            target_top = top(target)
+            if target_top == source:
+                continue  # inside one package
+            if source == "explain" or LEVELS[target_top] >= LEVELS[source]:
+                wrong.append(f"{relative} imports {target}")
+    assert not wrong, "imports against the flow:\n" + "\n".join(wrong)
+
+
+def test_help_does_not_import_tensorflow():
+    code = ("import sys\nfrom typer.testing import CliRunner\nfrom convcli.cli import app\n"
+            "for args in (['--help'], ['train', '--help'], ['summary', '--help'], ['data', 'synth', '--help']):\n"
+            "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
