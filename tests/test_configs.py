@@ -1,0 +1,27 @@
+"""Every shipped config is valid, and the book's configs are the book's setups."""
+
+from pathlib import Path
+
+import pytest
+
+from convcli.config import load_config
+
+CONFIGS = sorted((Path(__file__).parent.parent / "configs").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(p.parents[1])))
+def test_shipped_configs_validate(path):
+    load_config(path)
+
+
+def test_book_setups():
+    root = Path(__file__).parent.parent / "configs" / "book"
+    scratch, augment = load_config(root / "scratch.yaml"), load_config(root / "augment.yaml")
+    for cfg in (scratch, augment):
+        assert cfg.data.image_size == (150, 150) and cfg.model.conv_filters == [32, 64, 128, 128]
+        assert (cfg.train.optimizer, cfg.train.learning_rate) == ("rmsprop", 1e-4)
+    assert (scratch.train.epochs, augment.train.epochs) == (30, 100)
+    assert scratch.model.dropout == 0 and augment.model.dropout == 0.5
+    a = augment.augment
+    assert (a.rotation_range, a.width_shift_range, a.height_shift_range, a.shear_range, a.zoom_range,
+            a.horizontal_flip, a.fill_mode) == (40, 0.2, 0.2, 0.2, 0.2, True, "nearest")
