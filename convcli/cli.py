@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import List, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -24,7 +23,7 @@ EXIT_USER_ERROR, EXIT_INTERRUPTED = 1, 130
 class ConvcliGroup(TyperGroup):
     """The root command group: turns user errors into one line and an exit code."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
         except ConvcliError as error:
