@@ -73,14 +73,17 @@ class Trainer:
             train_config: Train) -> keras.callbacks.History:
         """Train `epochs` more epochs; epoch numbers continue from earlier phases."""
         self.metrics.phase = phase
-        callbacks = [self.metrics, self.checkpoints, self.tensorboard,
-                     ProgressDisplay(self.console, phase)]
+        display = ProgressDisplay(self.console, phase)
+        callbacks = [self.metrics, self.checkpoints, self.tensorboard, display]
         if train_config.early_stopping:
             stop = train_config.early_stopping
             callbacks.append(keras.callbacks.EarlyStopping(monitor=stop.monitor, patience=stop.patience))
         start, began = self.result.epochs, time.perf_counter()
-        history = model.fit(train, validation_data=validation, initial_epoch=start,
-                            epochs=start + epochs, callbacks=callbacks, shuffle=False, verbose=0)
+        try:
+            history = model.fit(train, validation_data=validation, initial_epoch=start,
+                                epochs=start + epochs, callbacks=callbacks, shuffle=False, verbose=0)
+        finally:
+            display.close()  # also on Ctrl-C: give the terminal back its cursor
         self.result.phases.append({"phase": phase, "epochs": len(history.epoch),
                                    "trainable_params": trainable_params(model),
                                    "seconds": round(time.perf_counter() - began, 2)})
@@ -179,8 +182,12 @@ class ProgressDisplay(keras.callbacks.Callback):
             self.console.print(line, highlight=False, soft_wrap=True)
 
     def on_train_end(self, logs=None):
+        self.close()
+
+    def close(self):
         if self.progress:
             self.progress.stop()
+            self.progress = None
 
 
 def _format(logs) -> str:
