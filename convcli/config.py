@@ -29,7 +29,7 @@ class Section(BaseModel):
 
 
 class EarlyStopping(Section):
-    monitor: str = "val_loss"
+    monitor: Literal["val_loss", "val_accuracy", "loss", "accuracy"] = "val_loss"
     patience: int = Field(5, ge=1)
 
 

@@ -24,7 +24,7 @@ def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
     """Train one config into a new run directory; return the run and its summary."""
     from convcli.stages import stage_for
 
-    stage = stage_for(cfg.stage)
+    stage = stage_for(cfg)
     files = folders.resolve(cfg.data, cfg.seed)
     run = create_run(runs_dir, cfg.name)
     atomic_write_text(run.config, to_yaml(cfg))

@@ -33,7 +33,7 @@ def model_from_config(path: Path, overrides=()):
 
     cfg = load_config(path, overrides)
     num_classes, note = _num_classes(cfg)
-    model = stage_for(cfg.stage).build_model(cfg, num_classes)
+    model = stage_for(cfg).build_model(cfg, num_classes)
     return model, f"{path} (stage {cfg.stage}, {num_classes} classes{note}, untrained)"
 
 

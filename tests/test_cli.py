@@ -38,6 +38,7 @@ def test_bad_usage_exits_2():
     ({"stage": "scratch", "trian": {}}, "unknown key trian; did you mean train?"),
     ({"stage": "scratch", "train": {"epochs": "x"}}, "train.epochs"),
     ({"stage": "extract"}, "stage extract is not available in this version"),
+    ({"stage": "scratch", "distribute": "mirrored"}, "distribute: mirrored is not available"),
     ({"stage": "scratch", "data": {"train_dir": "/no/such/dir", "validation_split": 0.2}},
      "data.train_dir /no/such/dir does not exist"),
 ])

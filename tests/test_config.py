@@ -46,6 +46,7 @@ def error_of(raw) -> str:
     ({"stage": "scratch", "data": {"image_size": [32, 32]}},
      "too small for 4 conv blocks (kernel_size 3, padding valid, strides 1): the feature map vanishes at block 4"),
     ({"stage": "scratch", "distribute": "multi_worker"}, "distribute"),
+    ({"stage": "scratch", "train": {"early_stopping": {"monitor": "val_acc"}}}, "train.early_stopping.monitor"),
 ])
 def test_invalid_configs_name_the_problem(raw, expected):
     assert expected in error_of(raw)

@@ -14,9 +14,12 @@ STAGES = {
 }
 
 
-def stage_for(name: str):
-    """The module of a stage, or a ConfigError if this version does not have it."""
-    if name not in STAGES:
-        raise ConfigError(f"stage {name} is not available in this version of convcli; "
+def stage_for(cfg):
+    """The module that trains a config, or a ConfigError if this version cannot."""
+    if cfg.stage not in STAGES:
+        raise ConfigError(f"stage {cfg.stage} is not available in this version of convcli; "
                           f"available: {', '.join(STAGES)}")
-    return STAGES[name]
+    if cfg.distribute != "none":
+        raise ConfigError(f"distribute: {cfg.distribute} is not available in this version of "
+                          "convcli; use distribute: none")
+    return STAGES[cfg.stage]
