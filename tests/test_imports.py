@@ -17,6 +17,7 @@ LEVELS = {
     "stages": 4,
     "experiment": 5, "resolve": 5,
     "cli": 6,
+    "__main__": 7,
 }
 
 

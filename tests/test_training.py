@@ -93,6 +93,8 @@ def test_a_failure_mid_run_marks_it_failed(tmp_path, write_config, tiny_data, mo
     meta = json.loads((run / "meta.json").read_text())
     assert meta["status"] == "failed" and meta["reason"] == "RuntimeError: the GPU caught fire"
     assert meta["ended"] and not (run / "summary.json").exists()
+    summary = runner.invoke(app, ["summary", "--runs-dir", str(tmp_path / "runs")])
+    assert summary.exit_code == 1 and "has no checkpoint (status: failed)" in summary.stderr
 
 
 def test_ctrl_c_marks_the_run_interrupted_and_exits_130(tmp_path, write_config, tiny_data, monkeypatch):

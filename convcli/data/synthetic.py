@@ -119,8 +119,14 @@ def _outline(name: str) -> np.ndarray:
 
 
 def _background(rng: np.random.Generator, big: int) -> Image.Image:
-    """A two-colour gradient with a random texture: stripes, blotches or a grid."""
-    c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    """A two-colour gradient with a random texture: stripes, blotches or a grid.
+
+    The colours are dark (channels below 100) and the object is bright (render), so the
+    object's edges have a consistent contrast; with fully random colours on both sides a
+    small convnet trained from scratch hardly learns the shapes from a few hundred images.
+    The blotches are dark tints of the background, so they do not pass for the object.
+    """
+    c0, c1 = rng.uniform(0, 100, 3), rng.uniform(0, 100, 3)
     angle = rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:big, 0:big] / big
     ramp = (np.cos(angle) * xx + np.sin(angle) * yy)
@@ -177,9 +183,9 @@ def render(recipe: Recipe, label: int, rng: np.random.Generator, size: int):
     points += centre
 
     background_mean = np.asarray(image, float).mean(axis=(0, 1))
-    colour = rng.uniform(0, 255, 3)
+    colour = rng.uniform(160, 255, 3)  # bright, over the dark background
     while np.abs(colour - background_mean).sum() < 150:  # keep the object visible
-        colour = rng.uniform(0, 255, 3)
+        colour = rng.uniform(160, 255, 3)
     draw.polygon([tuple(p) for p in points], fill=tuple(int(v) for v in colour))
 
     image = image.resize((size, size), Image.LANCZOS)
