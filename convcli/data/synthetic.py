@@ -50,12 +50,12 @@ class Recipe:
 TASKS = {
     "target": Recipe(
         classes=("ellipse", "rectangle"),
-        per_class=150,
+        per_class=100,
         eval_per_class=150,
-        scale=(0.16, 0.34),
-        aspect=(1.0, 2.2),
-        clutter=6,
-        noise=18.0,
+        scale=(0.26, 0.42),
+        aspect=(1.0, 1.7),
+        clutter=3,
+        noise=10.0,
         blur=0.6,
     ),
     "source": Recipe(
