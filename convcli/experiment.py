@@ -27,12 +27,12 @@ def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
     stage = stage_for(cfg)
     files = folders.resolve(cfg.data, cfg.seed)
     run = create_run(runs_dir, cfg.name)
-    atomic_write_text(run.config, to_yaml(cfg))
-    start_meta(run, cfg.seed)
-    run.update_meta(stage=cfg.stage, class_names=files.class_names,
-                    dataset={"fingerprint": files.fingerprint(), "counts": files.counts()})
     began = time.perf_counter()
     try:
+        atomic_write_text(run.config, to_yaml(cfg))
+        start_meta(run, cfg.seed)
+        run.update_meta(stage=cfg.stage, class_names=files.class_names,
+                        dataset={"fingerprint": files.fingerprint(), "counts": files.counts()})
         from convcli.training import seed_everything
 
         seed_everything(cfg.seed, cfg.deterministic)

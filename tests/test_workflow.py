@@ -1,0 +1,50 @@
+"""The built-in data reproduces the small-data situation (slow: trains the shipped configs).
+
+configs/scratch.yaml must overfit visibly and configs/augment.yaml must do clearly
+better on data it never trained on. Margins are about half of what was measured
+(README, "The workflow, end to end"), so seed-to-seed noise does not fail them.
+"""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from convcli.cli import app
+
+CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+def train(stage, runs_dir, *overrides) -> tuple[dict, list[dict]]:
+    args = ["train", str(CONFIGS / f"{stage}.yaml"), "--runs-dir", str(runs_dir)]
+    result = CliRunner().invoke(app, args + [a for o in overrides for a in ("--set", o)])
+    assert result.exit_code == 0, result.output
+    run = sorted(p for p in runs_dir.iterdir() if p.name.endswith(stage))[-1]
+    summary = json.loads((run / "summary.json").read_text())
+    return summary, list(csv.DictReader(open(run / "metrics.csv")))
+
+
+def gap(row) -> float:
+    return float(row["accuracy"]) - float(row["val_accuracy"])
+
+
+@pytest.mark.slow
+def test_scratch_overfits_and_augmentation_with_dropout_helps(tmp_path):
+    scratch, scratch_rows = train("scratch", tmp_path)
+    augment, augment_rows = train("augment", tmp_path)
+
+    measured = {name: {"final": {k: s["final"][k] for k in ("accuracy", "val_accuracy")},
+                       "best_val": s["best"]["val_accuracy"], "test": s["test"]["accuracy"]}
+                for name, s in (("scratch", scratch), ("augment", augment))}
+    print(measured)
+    # From scratch: training accuracy races to ~100% while validation stalls behind it.
+    assert float(scratch_rows[-1]["accuracy"]) >= 0.95, measured
+    assert gap(scratch_rows[-1]) >= 0.10, measured
+    # Augmentation + dropout: better on validation and on the untouched test set ...
+    assert augment["best"]["val_accuracy"] >= scratch["best"]["val_accuracy"] + 0.10, measured
+    assert augment["test"]["accuracy"] >= scratch["test"]["accuracy"] + 0.10, measured
+    # ... and the model it keeps is no longer far better on its training images than on new ones.
+    augment_gap = augment["best"]["accuracy"] - augment["best"]["val_accuracy"]
+    assert augment_gap < gap(scratch_rows[-1]) - 0.05, measured
