@@ -63,7 +63,7 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
                             "lower train.learning_rate and check the data")
     model = keras.models.load_model(run.best)  # also proves the checkpoint reloads
     atomic_write_text(run.model_txt, as_text(layer_table(layer_rows(model), title=model.name)))
-    write_curves(run.metrics, run.curves)
+    write_curves(run.metrics, run.curves, title=f"{run.name} (stage {cfg.stage})")
 
     test = None
     datasets = make_datasets(cfg, files, run.scratch)

@@ -63,7 +63,7 @@ def read_metrics(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def write_curves(metrics_path: Path, out: Path) -> None:
+def write_curves(metrics_path: Path, out: Path, title: str = "") -> None:
     """Training (dots) and validation (line) accuracy and loss per epoch, as the book plots.
 
     A dashed line marks where a new phase begins (fine-tuning).
@@ -85,6 +85,7 @@ def write_curves(metrics_path: Path, out: Path) -> None:
                 ax.axvline(int(row["epoch"]) - 0.5, color="grey", linestyle="--")
         ax.set(title=f"training and validation {metric}", xlabel="epoch", ylabel=metric)
         ax.legend()
+    figure.suptitle(title)
     figure.tight_layout()
     with atomic_path(out) as temp:
         figure.savefig(temp, format="png", dpi=100)
