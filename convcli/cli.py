@@ -68,8 +68,9 @@ def train(config: Path = typer.Argument(..., help="The experiment's YAML config.
     from convcli.report import results_table
 
     run, summary = run_experiment(cfg, runs_dir)
-    _console().print(results_table(summary, run.path))
-    _console().print(f"run directory: {run.path}", highlight=False, soft_wrap=True)
+    console = _console()
+    console.print(results_table(summary, run.path))
+    console.print(f"run directory: {run.path}", highlight=False, soft_wrap=True)
 
 
 @app.command()

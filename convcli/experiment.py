@@ -85,7 +85,6 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
         "phases": result.phases,
         "class_names": files.class_names,
         "counts": files.counts(),
-        **result.extra,
     }
     atomic_write_text(run.summary, json.dumps(summary, indent=2) + "\n")
     return summary

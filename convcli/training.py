@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass, field
 
 import keras
-import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from convcli.config import Train
 from convcli.models.heads import loss_for
+from convcli.models.table import count_params
 from convcli.runs import Run, atomic_path
 from convcli.tfenv import import_tensorflow
 
@@ -42,10 +42,6 @@ def compile_model(model: keras.Model, optimizer: str, learning_rate: float, num_
                   loss=loss_for(num_classes), metrics=["accuracy"])
 
 
-def trainable_params(model: keras.Model) -> int:
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
-
-
 @dataclass
 class Result:
     """What a stage's training produced, for summary.json and the final table."""
@@ -55,14 +51,12 @@ class Result:
     final: dict = field(default_factory=dict)
     epochs: int = 0
     phases: list[dict] = field(default_factory=list)
-    extra: dict = field(default_factory=dict)  # stage-specific facts (e.g. a feature cache)
 
 
 class Trainer:
     """Fits one run's model phase after phase, keeping one record of every epoch."""
 
     def __init__(self, run: Run, console: Console | None = None):
-        self.run = run
         self.console = console or Console(stderr=True)
         self.result = Result()
         self.checkpoints = AtomicCheckpoints(run, self.result)
@@ -85,7 +79,7 @@ class Trainer:
         finally:
             display.close()  # also on Ctrl-C: give the terminal back its cursor
         self.result.phases.append({"phase": phase, "epochs": len(history.epoch),
-                                   "trainable_params": trainable_params(model),
+                                   "trainable_params": count_params(model.trainable_weights),
                                    "seconds": round(time.perf_counter() - began, 2)})
         return history
 

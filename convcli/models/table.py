@@ -32,7 +32,8 @@ class LayerRow:
 def layer_rows(model: keras.Model) -> list[LayerRow]:
     """One row per top-level layer, with the output shape Keras itself reports."""
     return [LayerRow(name=layer.name, type=type(layer).__name__, output_shape=_shape(layer),
-                     params=_count(layer.weights), trainable_params=_count(layer.trainable_weights))
+                     params=count_params(layer.weights),
+                     trainable_params=count_params(layer.trainable_weights))
             for layer in model.layers]
 
 
@@ -41,7 +42,8 @@ def _shape(layer) -> tuple:
     return tuple(output.shape) if hasattr(output, "shape") else tuple(t.shape for t in output)
 
 
-def _count(weights) -> int:
+def count_params(weights) -> int:
+    """The number of values in a list of weights (e.g. model.trainable_weights)."""
     return int(sum(np.prod(w.shape) for w in weights))
 
 
