@@ -48,10 +48,10 @@ def main() -> None:
     """Experiment runner for convolutional networks on small image datasets."""
 
 
-def _console(stderr: bool = False):
+def _console():
     from rich.console import Console
 
-    return Console(stderr=stderr)
+    return Console()
 
 
 @app.command()

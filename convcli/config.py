@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from convcli.errors import ConfigError
 
-STAGES = ("scratch", "augment", "extract", "fine-tune")
 BUILTIN = "builtin"
 
 
@@ -242,7 +241,7 @@ def read_yaml(path: Path) -> dict:
         raise ConfigError(f"{path}: YAML error: {error}") from None
     if data is None:
         raise ConfigError(f"{path} is empty; a config needs at least `stage:` "
-                          f"({' | '.join(STAGES)})")
+                          f"({' | '.join(STAGE_SECTIONS)})")
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of config keys, not a "
                           f"{type(data).__name__}")

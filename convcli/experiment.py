@@ -57,9 +57,10 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
     from convcli.data.pipeline import make_datasets
     from convcli.models.table import layer_rows
     from convcli.report import as_text, layer_table, write_curves
+    from convcli.training import MONITOR
 
     if not run.best.exists():
-        raise TrainingError("no epoch produced a finite val_loss, so there is no best model; "
+        raise TrainingError(f"no epoch produced a finite {MONITOR}, so there is no best model; "
                             "lower train.learning_rate and check the data")
     model = keras.models.load_model(run.best)  # also proves the checkpoint reloads
     atomic_write_text(run.model_txt, as_text(layer_table(layer_rows(model), title=model.name)))
@@ -74,7 +75,7 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
         "stage": cfg.stage,
         "epochs": result.epochs,
         "best_epoch": result.best_epoch,
-        "monitor": "val_loss",
+        "monitor": MONITOR,
         "best": result.best,
         "final": result.final,
         "test": test,

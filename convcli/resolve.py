@@ -10,7 +10,7 @@ from pathlib import Path
 
 from convcli.config import BUILTIN, load_config
 from convcli.data import folders, synthetic
-from convcli.errors import ConvcliError, DataError, ModelError, RunError
+from convcli.errors import DataError, ModelError, RunError
 from convcli.runs import Run, find_run
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
@@ -65,8 +65,6 @@ def load_model_file(path: Path):
         raise ModelError(f"model file {path} does not exist")
     try:
         return keras.models.load_model(path)  # safe_mode=True: no Lambda code is run
-    except ConvcliError:
-        raise
     except Exception as error:  # Keras raises many types for a bad file
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelError(f"cannot load model {path}: {reason[:300]}") from None

@@ -6,7 +6,6 @@ import json
 import keras
 import numpy as np
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from convcli.cli import app

@@ -41,7 +41,6 @@ class Files:
     train: Split
     validation: Split
     test: Split | None
-    root: Path | None = None  # the built-in dataset's folder (holds boxes.csv)
 
     @property
     def num_classes(self) -> int:
@@ -67,7 +66,7 @@ def resolve(data: Data, seed: int) -> Files:
         root = synthetic.builtin_dataset(cache_dir(), task="target")
         train_dir, validation_dir, test_dir = root / "train", root / "validation", root / "test"
     else:
-        root, train_dir = None, Path(data.train_dir)
+        train_dir = Path(data.train_dir)
         validation_dir = Path(data.validation_dir) if data.validation_dir else None
         test_dir = Path(data.test_dir) if data.test_dir else None
 
@@ -77,7 +76,7 @@ def resolve(data: Data, seed: int) -> Files:
     else:
         validation = _scan_same_classes(validation_dir, "validation_dir", class_names)
     test = _scan_same_classes(test_dir, "test_dir", class_names) if test_dir else None
-    return Files(class_names, train, validation, test, root=root)
+    return Files(class_names, train, validation, test)
 
 
 def scan(directory: Path, key: str) -> tuple[list[str], Split]:
