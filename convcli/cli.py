@@ -14,6 +14,7 @@ from typing import List, Optional
 import typer
 from typer.core import TyperGroup
 
+from convcli.bases import BASE_NAMES
 from convcli.errors import ConvcliError
 from convcli.tfenv import import_tensorflow
 
@@ -54,7 +55,11 @@ def _console():
     return Console()
 
 
-@app.command()
+BASES_HELP = ("Pretrained bases for model.base (stages extract and fine-tune): "
+              + ", ".join(BASE_NAMES) + ".")
+
+
+@app.command(epilog=BASES_HELP)
 def train(config: Path = typer.Argument(..., help="The experiment's YAML config."),
           set_: List[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=3 "
                                          "(repeatable; values are YAML)."),
@@ -87,6 +92,19 @@ def summary(target: Optional[str] = typer.Argument(
 
     model, title = load_for_summary(target, runs_dir, set_)
     _console().print(layer_table(layer_rows(model), title=title))
+
+
+@app.command()
+def pretrain(force: bool = typer.Option(False, "--force", help="Train it again even if cached.")) -> None:
+    """Build the built-in base now: pretrained on the built-in source task, then cached.
+
+    Stages extract and fine-tune with `model.base: builtin` do this on first use; run it
+    ahead of time to have the base ready (e.g. before going offline or in a Docker build).
+    """
+    import_tensorflow()
+    from convcli.stages.builtin_base import builtin_weights
+
+    typer.echo(f"built-in base weights: {builtin_weights(force=force)}")
 
 
 @app.command()

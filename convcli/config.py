@@ -16,9 +16,8 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from convcli.bases import BASE_NAMES, BASES, BUILTIN, BUILTIN_FILTERS
 from convcli.errors import ConfigError
-
-BUILTIN = "builtin"
 
 
 class Section(BaseModel):
@@ -75,8 +74,21 @@ class Model(Section):
     pooling: Literal["max", "average"] = "max"
     dense_units: int = Field(512, ge=1)
     dropout: Optional[float] = Field(None, ge=0, lt=1, description="default: 0 for scratch, 0.5 otherwise")
-    base: str = BUILTIN
-    weights: Optional[str] = Field(None, description="default: builtin for the builtin base, else imagenet")
+    base: str = Field(BUILTIN, description="extract / fine-tune: builtin or a keras.applications "
+                      "convnet: " + ", ".join(BASES))
+    weights: Optional[str] = Field(None, description="imagenet | none | builtin | a weights or "
+                                   ".keras file; default: builtin for the builtin base, else imagenet")
+
+    @field_validator("base")
+    @classmethod
+    def _known_base(cls, value: str) -> str:
+        by_application = {info.application: name for name, info in BASES.items()}
+        value = by_application.get(value, value)  # VGG16, as keras.applications spells it
+        if value not in BASE_NAMES:
+            close = difflib.get_close_matches(value.lower(), BASE_NAMES, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ValueError(f"unknown base; {hint}known bases: {', '.join(BASE_NAMES)}")
+        return value
 
     @field_validator("conv_filters")
     @classmethod
@@ -149,6 +161,7 @@ class Config(Section):
         _check_sections(self)
         _check_feature_map(self)
         _fill_stage_defaults(self)
+        _check_base(self)
         return self
 
 
@@ -207,6 +220,37 @@ def _fill_stage_defaults(cfg: Config) -> None:
         cfg.extract = Extract()
     if cfg.stage == "fine-tune" and cfg.fine_tune is None:
         cfg.fine_tune = FineTune()
+    tune = cfg.fine_tune
+    if tune is not None and tune.unfreeze_from is None and tune.unfreeze_last is None:
+        tune.unfreeze_from = default_unfreeze_from(model.base)
+        if tune.unfreeze_from is None:
+            raise ValueError(f"base {model.base} has no default layer to unfreeze from; set "
+                             "fine_tune.unfreeze_from (a layer name of the base) or "
+                             "fine_tune.unfreeze_last (a number of layers)")
+
+
+def default_unfreeze_from(base: str) -> str | None:
+    """The first layer of a base's last block, where fine-tuning starts by default."""
+    if base == BUILTIN:
+        return f"block{len(BUILTIN_FILTERS)}_conv1"
+    return BASES[base].unfreeze_from
+
+
+def _check_base(cfg: Config) -> None:
+    """Stages with a pretrained base: weights that exist for it, images it accepts."""
+    if cfg.stage not in ("extract", "fine-tune"):
+        return
+    base, weights = cfg.model.base, cfg.model.weights
+    if base == BUILTIN and weights == "imagenet":
+        raise ValueError("the builtin base has no ImageNet weights; use model.weights: builtin "
+                         "(pretrained on the built-in source task), none, or a file")
+    if base != BUILTIN and weights == BUILTIN:
+        raise ValueError(f"weights: builtin exist only for base: builtin, not {base}; use "
+                         "imagenet, none, or a weights file")
+    smallest = 2 ** len(BUILTIN_FILTERS) if base == BUILTIN else BASES[base].min_size
+    if min(cfg.data.image_size) < smallest:
+        raise ValueError(f"base {base} needs images of at least {smallest}x{smallest} pixels; "
+                         f"raise data.image_size. Received: image_size={list(cfg.data.image_size)}")
 
 
 # --- reading --------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """The experiment: the fixed skeleton around every stage.
 
-check the data -> create the run -> config.yaml -> meta.json (running) -> the stage's
-train() -> evaluate best.keras -> model.txt, curves.png, summary.json -> meta.json
-(completed). Problems found before the run directory exists (config, data folders)
-leave nothing behind; anything that goes wrong after it does marks meta.json `failed`
-(or `interrupted`) with the reason, so no directory ever looks like a finished run.
+check the data -> build the model -> create the run -> config.yaml -> meta.json
+(running) -> the stage's train() -> evaluate best.keras -> model.txt, curves.png,
+summary.json -> meta.json (completed). Problems found before the run directory exists
+(config, data folders, the model's base, weights and layers) leave nothing behind;
+anything that goes wrong after it does marks meta.json `failed` (or `interrupted`)
+with the reason, so no directory ever looks like a finished run.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from convcli.runs import Run, atomic_write_text, create_run, finish_meta, start_
 def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
     """Train one config into a new run directory; return the run and its summary."""
     from convcli.stages import stage_for
+    from convcli.training import seed_everything
 
     stage = stage_for(cfg)
     files = folders.resolve(cfg.data, cfg.seed)
+    seed_everything(cfg.seed, cfg.deterministic)
+    model = stage.build_model(cfg, files.class_names)  # bad bases, weights, layers: no run yet
     run = create_run(runs_dir, cfg.name)
     began = time.perf_counter()
     try:
@@ -33,10 +37,7 @@ def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
         start_meta(run, cfg.seed)
         run.update_meta(stage=cfg.stage, class_names=files.class_names,
                         dataset={"fingerprint": files.fingerprint(), "counts": files.counts()})
-        from convcli.training import seed_everything
-
-        seed_everything(cfg.seed, cfg.deterministic)
-        result = stage.train(cfg, run, files)
+        result = stage.train(cfg, run, files, model)
         summary = finish(cfg, run, files, result, began)
     except KeyboardInterrupt:
         finish_meta(run, "interrupted", reason="interrupted by the user (Ctrl-C)")
@@ -66,10 +67,9 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
     atomic_write_text(run.model_txt, as_text(layer_table(layer_rows(model), title=model.name)))
     write_curves(run.metrics, run.curves, title=f"{run.name} (stage {cfg.stage})")
 
-    test = None
-    datasets = make_datasets(cfg, files, run.scratch)
-    if datasets.test is not None:
-        test = model.evaluate(datasets.test, verbose=0, return_dict=True)
+    test = result.test
+    if test is None and files.test:
+        test = model.evaluate(make_datasets(cfg, files, run.scratch).test, verbose=0, return_dict=True)
         test = {key: float(value) for key, value in test.items()}
     summary = {
         "stage": cfg.stage,
@@ -86,6 +86,7 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
         "phases": result.phases,
         "class_names": files.class_names,
         "counts": files.counts(),
+        **result.details,
     }
     atomic_write_text(run.summary, json.dumps(summary, indent=2) + "\n")
     return summary

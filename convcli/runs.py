@@ -126,7 +126,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    # Keep every suffix: Keras wants weights files to end in ".weights.h5".
+    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes),
+                                    dir=path.parent)
     os.close(handle)
     os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; files get the usual mode
     try:

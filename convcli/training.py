@@ -51,6 +51,8 @@ class Result:
     final: dict = field(default_factory=dict)
     epochs: int = 0
     phases: list[dict] = field(default_factory=list)
+    test: dict | None = None  # test metrics, when the stage measured them itself
+    details: dict = field(default_factory=dict)  # stage-specific entries for summary.json
 
 
 class Trainer:
@@ -64,9 +66,14 @@ class Trainer:
         self.tensorboard = keras.callbacks.TensorBoard(str(run.tensorboard), write_graph=False)
 
     def fit(self, model: keras.Model, train, validation, *, phase: str, epochs: int,
-            train_config: Train) -> keras.callbacks.History:
-        """Train `epochs` more epochs; epoch numbers continue from earlier phases."""
+            train_config: Train, saved_model: keras.Model | None = None) -> keras.callbacks.History:
+        """Train `epochs` more epochs; epoch numbers continue from earlier phases.
+
+        Checkpoints hold `saved_model` when given: a complete model that shares the
+        weights of the `model` being fit (a head trained on cached features).
+        """
         self.metrics.phase = phase
+        self.checkpoints.saved_model = saved_model
         display = ProgressDisplay(self.console, phase)
         callbacks = [self.metrics, self.checkpoints, self.tensorboard, display]
         if train_config.early_stopping:
@@ -125,6 +132,7 @@ class AtomicCheckpoints(keras.callbacks.Callback):
         super().__init__()
         self.run, self.result = run, result
         self.best_value = math.inf
+        self.saved_model = None  # None: the model being fit
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(MONITOR, math.nan)
@@ -137,7 +145,7 @@ class AtomicCheckpoints(keras.callbacks.Callback):
 
     def _save(self, path):
         with atomic_path(path) as temp:
-            self.model.save(temp)
+            (self.saved_model or self.model).save(temp)
 
 
 class ProgressDisplay(keras.callbacks.Callback):

@@ -24,6 +24,21 @@ def tiny_data(tmp_path_factory):
     return generate(tmp_path_factory.mktemp("data") / "shapes", per_class=12, image_size=32)
 
 
+@pytest.fixture(scope="session")
+def builtin_base():
+    """Built-in base weights in the test cache, untrained, so no test pays for pretraining.
+
+    The pretraining itself is tested on its own (test_transfer.py).
+    """
+    from convcli.models.pretrained import build_builtin_base
+    from convcli.stages.builtin_base import weights_path
+
+    path = weights_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    build_builtin_base().save_weights(path)
+    return path
+
+
 @pytest.fixture
 def write_config(tmp_path):
     """write_config(dict or text, name) -> path of a YAML file in tmp_path."""
@@ -34,6 +49,23 @@ def write_config(tmp_path):
         return path
 
     return write
+
+
+def invoke(*args):
+    """Run the CLI in-process; arguments may be paths."""
+    from typer.testing import CliRunner
+
+    from convcli.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def assert_user_error(result, expected):
+    """Exit 1, one red `error:` line on stderr naming the problem, no traceback."""
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
+    assert "Traceback" not in result.output
 
 
 def tiny_config(data_dir, stage="scratch", **sections):

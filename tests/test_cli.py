@@ -3,27 +3,12 @@
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from convcli.cli import app
-from tests.conftest import tiny_config
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def assert_user_error(result, expected):
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
-    assert "Traceback" not in result.output
+from tests.conftest import assert_user_error, invoke, tiny_config
 
 
 def test_every_command_has_help():
-    for args in ([], ["train"], ["summary"], ["schema"], ["data"], ["data", "synth"]):
+    for args in ([], ["train"], ["summary"], ["pretrain"], ["schema"], ["data"], ["data", "synth"]):
         result = invoke(*args, "--help")
         assert result.exit_code == 0 and "Usage" in result.output
 
@@ -37,7 +22,7 @@ def test_bad_usage_exits_2():
 @pytest.mark.parametrize("config, expected", [
     ({"stage": "scratch", "trian": {}}, "unknown key trian; did you mean train?"),
     ({"stage": "scratch", "train": {"epochs": "x"}}, "train.epochs"),
-    ({"stage": "extract"}, "stage extract is not available in this version"),
+    ({"stage": "extract", "model": {"base": "vgg_16"}}, "model.base: unknown base; did you mean vgg16?"),
     ({"stage": "scratch", "distribute": "mirrored"}, "distribute: mirrored is not available"),
     ({"stage": "scratch", "data": {"train_dir": "/no/such/dir", "validation_split": 0.2}},
      "data.train_dir /no/such/dir does not exist"),

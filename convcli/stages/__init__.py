@@ -1,24 +1,24 @@
 """The workflow's stages: STAGES maps a config's `stage` to its module.
 
-Each stage module has `build_model(cfg, num_classes)` and a short
-`train(cfg, run, files) -> Result` that builds its datasets and model and trains them
-with a `Trainer`; `experiment.py` runs the fixed skeleton around it.
+Each stage module has `build_model(cfg, class_names, load_weights=True)`, which makes
+the model (and raises every problem with the config's model before a run exists), and
+a short `train(cfg, run, files, model) -> Result` that builds the datasets and trains
+with a `Trainer`; `experiment.py` runs the fixed skeleton around them.
 """
 
 from convcli.errors import ConfigError
-from convcli.stages import augment, scratch
+from convcli.stages import augment, extract, fine_tune, scratch
 
 STAGES = {
     "scratch": scratch,
     "augment": augment,
+    "extract": extract,
+    "fine-tune": fine_tune,
 }
 
 
 def stage_for(cfg):
     """The module that trains a config, or a ConfigError if this version cannot."""
-    if cfg.stage not in STAGES:
-        raise ConfigError(f"stage {cfg.stage} is not available in this version of convcli; "
-                          f"available: {', '.join(STAGES)}")
     if cfg.distribute != "none":
         raise ConfigError(f"distribute: {cfg.distribute} is not available in this version of "
                           "convcli; use distribute: none")

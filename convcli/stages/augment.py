@@ -8,6 +8,8 @@ overfitting.
 
 from __future__ import annotations
 
+import keras
+
 from convcli.config import Config
 from convcli.data.folders import Files
 from convcli.data.pipeline import make_augmenter, make_datasets
@@ -19,7 +21,7 @@ from convcli.training import Result
 __all__ = ["build_model", "train"]  # the same convnet as scratch; dropout comes from the config
 
 
-def train(cfg: Config, run: Run, files: Files) -> Result:
+def train(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
     augmenter = make_augmenter(cfg.augment, cfg.seed)
     datasets = make_datasets(cfg, files, run.scratch, augmenter=augmenter)
-    return fit_convnet(cfg, run, files, datasets)
+    return fit_convnet(cfg, run, files, model, datasets)

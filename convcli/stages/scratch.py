@@ -16,18 +16,17 @@ from convcli.runs import Run
 from convcli.training import Result, Trainer, compile_model
 
 
-def build_model(cfg: Config, num_classes: int) -> keras.Model:
-    return build_convnet(cfg.model, cfg.data.image_size, num_classes)
+def build_model(cfg: Config, class_names: list[str], load_weights: bool = True) -> keras.Model:
+    return build_convnet(cfg.model, cfg.data.image_size, len(class_names))
 
 
-def train(cfg: Config, run: Run, files: Files) -> Result:
+def train(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
     datasets = make_datasets(cfg, files, run.scratch)
-    return fit_convnet(cfg, run, files, datasets)
+    return fit_convnet(cfg, run, files, model, datasets)
 
 
-def fit_convnet(cfg: Config, run: Run, files: Files, datasets) -> Result:
-    """Build, compile and fit the config's convnet in one phase (shared with `augment`)."""
-    model = build_model(cfg, files.num_classes)
+def fit_convnet(cfg: Config, run: Run, files: Files, model: keras.Model, datasets) -> Result:
+    """Compile and fit the convnet in one phase (shared with `augment`)."""
     compile_model(model, cfg.train.optimizer, cfg.train.learning_rate, files.num_classes)
     trainer = Trainer(run)
     trainer.fit(model, datasets.train, datasets.validation, phase="train",

@@ -1,0 +1,30 @@
+"""Model files a user hands in (.keras, .h5), loaded in Keras' safe mode.
+
+Safe mode (the default) refuses Lambda layers, whose code would run on load.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from convcli.errors import ModelError
+
+MODEL_SUFFIXES = (".keras", ".h5")
+
+
+def load_model_file(path: Path, compile: bool = True):
+    """A Keras model from a .keras/.h5 file, in safe mode; ModelError if it cannot be."""
+    import keras
+
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist")
+    try:
+        return keras.models.load_model(path, compile=compile)  # safe_mode=True
+    except Exception as error:  # Keras raises many types for a bad file
+        raise ModelError(f"cannot load model {path}: {first_line(error)[:300]}") from None
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (Keras messages run to pages)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,110 @@
+"""The built-in base's weights: pretrained once on the built-in source task, then cached.
+
+What makes `extract` and `fine-tune` run on a fresh offline machine. The source task's
+eight shape classes are disjoint from the target task's two, so the base arrives at the
+target task the way an ImageNet base arrives at cats and dogs: knowing edges, corners
+and outlines, never having seen the classes. The weights are cached under a fingerprint
+of everything that makes them (this recipe, the architecture, the source data); a
+cached file that does not load is rebuilt. `convcli pretrain` builds it ahead of time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+from rich.console import Console
+
+from convcli.bases import BUILTIN_FILTERS
+from convcli.config import Augment, cache_dir
+from convcli.data import folders, synthetic
+from convcli.data.pipeline import make_augmenter, make_dataset
+from convcli.errors import ModelError
+from convcli.models.pretrained import build_builtin_base, load_weights_file
+from convcli.runs import atomic_path
+from convcli.training import ProgressDisplay
+
+
+@dataclass(frozen=True)
+class Pretraining:
+    """How the built-in base is trained on the source task."""
+
+    image_size: int = 64
+    batch_size: int = 32
+    epochs: int = 12
+    learning_rate: float = 1e-3
+    seed: int = 0
+    augment: dict = field(default_factory=lambda: dict(  # config.Augment's keys
+        rotation_range=180, width_shift_range=0.1, height_shift_range=0.1, shear_range=0,
+        zoom_range=0.1, horizontal_flip=True))
+
+
+PRETRAINING = Pretraining()
+
+
+def weights_path(recipe: Pretraining | None = None) -> Path:
+    """Where the built-in base's weights are cached (they may not exist yet)."""
+    recipe = recipe or PRETRAINING
+    key = json.dumps([asdict(recipe), BUILTIN_FILTERS, synthetic.GENERATOR_VERSION,
+                      asdict(synthetic.TASKS["source"])], sort_keys=True)
+    return cache_dir() / "bases" / f"builtin-{hashlib.sha256(key.encode()).hexdigest()[:12]}.weights.h5"
+
+
+def builtin_weights(console: Console | None = None, force: bool = False) -> Path:
+    """The cached weights file of the built-in base, pretraining it first if need be."""
+    console = console or Console(stderr=True)
+    path = weights_path()
+    if path.is_file() and not force:
+        try:
+            load_weights_file(build_builtin_base(), path, "builtin")
+            return path
+        except ModelError as error:
+            console.print(f"the cached built-in base does not load ({error}); rebuilding it",
+                          style="yellow", highlight=False)
+    pretrain(path, console)
+    return path
+
+
+def pretrain(path: Path, console: Console, recipe: Pretraining | None = None) -> dict:
+    """Train the built-in base on the source task; write its weights and a record beside them."""
+    recipe = recipe or PRETRAINING
+    console.print(f"pretraining the built-in base on the source task (once; cached in {path.parent})",
+                  highlight=False)
+    began = time.perf_counter()
+    keras.utils.set_random_seed(recipe.seed)
+    root = synthetic.builtin_dataset(cache_dir(), task="source")
+    class_names, train = folders.scan(root / "train", "train_dir")
+    validation = folders.scan(root / "validation", "validation_dir")[1]
+    size = (recipe.image_size, recipe.image_size)
+    train_data = make_dataset(train, len(class_names), size, recipe.batch_size,
+                              shuffle_seed=recipe.seed,
+                              augmenter=make_augmenter(Augment(**recipe.augment), recipe.seed))
+    validation_data = make_dataset(validation, len(class_names), size, recipe.batch_size)
+
+    # Pixels in [0, 1] for the base; global average pooling and a softmax on top.
+    base = build_builtin_base()
+    inputs = keras.Input((*size, 3))
+    x = base(keras.layers.Rescaling(1.0 / 255)(inputs))
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(len(class_names), activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(train_data, validation_data=validation_data, epochs=recipe.epochs, verbose=0,
+                        callbacks=[ProgressDisplay(console, "pretraining")])
+
+    record = {"source_classes": class_names, "recipe": asdict(recipe),
+              "val_accuracy": round(float(history.history["val_accuracy"][-1]), 4),
+              "seconds": round(time.perf_counter() - began, 1)}
+    record_path = path.with_name(path.name.removesuffix(".weights.h5") + ".json")
+    with atomic_path(record_path) as temp:
+        temp.write_text(json.dumps(record, indent=2) + "\n")
+    with atomic_path(path) as temp:  # written last: its presence means the base is complete
+        base.save_weights(temp)
+    console.print(f"built-in base ready: {100 * record['val_accuracy']:.1f}% validation accuracy "
+                  f"on the {len(class_names)} source classes, {record['seconds']:.0f} s", highlight=False)
+    return record

@@ -1,0 +1,106 @@
+"""Stage `extract`: a pretrained convolutional base, frozen, under a new dense classifier.
+
+Two methods, as in the book. `features` runs the base once over every image (cached
+on disk, data/features.py) and trains only the dense head on what comes out: fast,
+but no augmentation. `frozen` puts the frozen base inside the model and trains end to
+end on augmented images: every epoch pays for the base, and the head sees more
+variety. Either way the saved checkpoint is the complete model, raw images in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import keras
+import tensorflow as tf
+
+from convcli.config import BUILTIN, Config, cache_dir
+from convcli.data.features import cached_features
+from convcli.data.folders import Files
+from convcli.data.pipeline import make_augmenter, make_datasets, make_labels
+from convcli.models.pretrained import (build_base, feature_extractor, find_base, head_layers,
+                                       transfer_model, weights_digest)
+from convcli.runs import Run
+from convcli.stages.builtin_base import builtin_weights
+from convcli.training import Result, Trainer, compile_model
+
+
+def build_model(cfg: Config, class_names: list[str], load_weights: bool = True) -> keras.Model:
+    """The complete model: preprocessing, the frozen base, the dense head."""
+    return transfer_model(base_for(cfg, load_weights), cfg.model.base, cfg.data.image_size,
+                          cfg.model.dense_units, cfg.model.dropout, len(class_names))
+
+
+def base_for(cfg: Config, load_weights: bool = True) -> keras.Model:
+    """The config's pretrained base with its weights (random when load_weights is False), frozen."""
+    weights = cfg.model.weights if load_weights else "none"
+    if weights == BUILTIN:
+        weights = str(builtin_weights())
+    base = build_base(cfg.model.base, weights, cfg.data.image_size)
+    base.trainable = False
+    return base
+
+
+def train(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
+    if cfg.extract.method == "features":
+        return train_on_features(cfg, run, files, model)
+    trainer = Trainer(run)
+    compile_model(model, cfg.train.optimizer, cfg.train.learning_rate, files.num_classes)
+    datasets = image_datasets(cfg, run, files)
+    trainer.fit(model, datasets.train, datasets.validation, phase="train",
+                epochs=cfg.train.epochs, train_config=cfg.train)
+    return trainer.result
+
+
+def image_datasets(cfg: Config, run: Run, files: Files):
+    """The raw-image splits, the training split augmented when the config has `augment`."""
+    augmenter = make_augmenter(cfg.augment, cfg.seed) if cfg.augment else None
+    return make_datasets(cfg, files, run.scratch, augmenter=augmenter)
+
+
+def train_on_features(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
+    """Run the base once per image (or read the cache), then fit the head on the features."""
+    base = find_base(model)
+    extractor = feature_extractor(base, cfg.model.base, cfg.data.image_size)
+    features, record = cached_features(cache_dir() / "features", feature_key(cfg, base, files),
+                                       extractor, files, cfg.data.image_size, cfg.data.batch_size)
+
+    # A head-only model on the features. It shares its layers with `model`, so the
+    # checkpoints of `model` hold the head as it is trained.
+    layers = head_layers(model)
+    x = inputs = keras.Input(shape=features["train"].shape[1:], name="features")
+    for layer in layers:
+        x = layer(x)
+    head = keras.Model(inputs, x, name="head")
+    compile_model(head, cfg.train.optimizer, cfg.train.learning_rate, files.num_classes)
+
+    def batches(name: str, shuffle: bool = False) -> tf.data.Dataset:
+        split = getattr(files, name)
+        data = tf.data.Dataset.from_tensor_slices(
+            (features[name], make_labels(split.labels, files.num_classes)))
+        if shuffle:
+            data = data.shuffle(len(split), seed=cfg.seed, reshuffle_each_iteration=True)
+        return data.batch(cfg.data.batch_size)
+
+    trainer = Trainer(run)
+    trainer.fit(head, batches("train", shuffle=True), batches("validation"), phase="train",
+                epochs=cfg.train.epochs, train_config=cfg.train, saved_model=model)
+    if files.test:  # measured on the cached features: no second pass through the base
+        best = keras.models.load_model(run.best)
+        for layer in layers:
+            layer.set_weights(best.get_layer(layer.name).get_weights())
+        trainer.result.test = {key: float(value) for key, value in
+                               head.evaluate(batches("test"), verbose=0, return_dict=True).items()}
+    trainer.result.details["feature_cache"] = record
+    return trainer.result
+
+
+def feature_key(cfg: Config, base: keras.Model, files: Files) -> str:
+    """What the base's outputs depend on: base, weight values, image size, preprocessing
+    (the base's and Keras' version), class order, and every file's size and mtime."""
+    parts = {"base": cfg.model.base, "weights": weights_digest(base), "keras": keras.__version__,
+             "image_size": list(cfg.data.image_size), "class_names": files.class_names,
+             "files": files.fingerprint()}
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{cfg.model.base}-{digest}"
