@@ -54,4 +54,4 @@ BASE_NAMES = (BUILTIN, *BASES)
 
 # The built-in base: VGG-style blocks of two 3x3 convolutions (with batch normalization)
 # and 2x2 max pooling, one block per entry, pretrained once on the built-in source task.
-BUILTIN_FILTERS = (32, 64, 128, 256)
+BUILTIN_FILTERS = (16, 32, 64, 128)

@@ -25,3 +25,18 @@ def test_book_setups():
     a = augment.augment
     assert (a.rotation_range, a.width_shift_range, a.height_shift_range, a.shear_range, a.zoom_range,
             a.horizontal_flip, a.fill_mode) == (40, 0.2, 0.2, 0.2, 0.2, True, "nearest")
+
+
+def test_book_transfer_setups():
+    root = Path(__file__).parent.parent / "configs" / "book"
+    extract, frozen, finetune = (load_config(root / f"{name}.yaml")
+                                 for name in ("extract", "extract-frozen", "finetune"))
+    for cfg in (extract, frozen, finetune):
+        assert (cfg.model.base, cfg.model.weights, cfg.data.image_size) == ("vgg16", "imagenet", (150, 150))
+        assert (cfg.model.dense_units, cfg.model.dropout) == (256, 0.5)
+        assert (cfg.train.optimizer, cfg.train.learning_rate) == ("rmsprop", 2e-5)
+    assert (extract.extract.method, frozen.extract.method) == ("features", "frozen")
+    assert extract.augment is None and frozen.augment is not None and finetune.augment is not None
+    tune = finetune.fine_tune
+    assert (tune.unfreeze_from, tune.learning_rate, tune.head_epochs, finetune.train.epochs) == (
+        "block5_conv1", 1e-5, 30, 100)

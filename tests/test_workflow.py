@@ -1,8 +1,10 @@
 """The built-in data reproduces the small-data situation (slow: trains the shipped configs).
 
-configs/scratch.yaml must overfit visibly and configs/augment.yaml must do clearly
-better on data it never trained on. Margins are about half of what was measured
-(README, "The workflow, end to end"), so seed-to-seed noise does not fail them.
+configs/scratch.yaml must overfit visibly, configs/augment.yaml must do clearly better
+on data it never trained on, and configs/extract.yaml, with the built-in base
+pretrained for real on the source task, better still. Margins are about half of what
+was measured (README, "The workflow, end to end"), so seed-to-seed noise does not
+fail them.
 """
 
 import csv
@@ -31,13 +33,15 @@ def gap(row) -> float:
 
 
 @pytest.mark.slow
-def test_scratch_overfits_and_augmentation_with_dropout_helps(tmp_path):
+def test_scratch_overfits_augmentation_helps_and_a_pretrained_base_helps_more(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVCLI_CACHE", str(tmp_path / "cache"))  # a fresh machine: pretrain for real
     scratch, scratch_rows = train("scratch", tmp_path)
     augment, augment_rows = train("augment", tmp_path)
+    extract, _ = train("extract", tmp_path)
 
     measured = {name: {"final": {k: s["final"][k] for k in ("accuracy", "val_accuracy")},
                        "best_val": s["best"]["val_accuracy"], "test": s["test"]["accuracy"]}
-                for name, s in (("scratch", scratch), ("augment", augment))}
+                for name, s in (("scratch", scratch), ("augment", augment), ("extract", extract))}
     print(measured)
     # From scratch: training accuracy races to ~100% while validation stalls behind it.
     assert float(scratch_rows[-1]["accuracy"]) >= 0.95, measured
@@ -48,3 +52,7 @@ def test_scratch_overfits_and_augmentation_with_dropout_helps(tmp_path):
     # ... and the model it keeps is no longer far better on its training images than on new ones.
     augment_gap = augment["best"]["accuracy"] - augment["best"]["val_accuracy"]
     assert augment_gap < gap(scratch_rows[-1]) - 0.05, measured
+    # Features of a base pretrained on other shapes beat everything learned from 200 images.
+    assert extract["feature_cache"]["status"] == "miss"
+    assert extract["best"]["val_accuracy"] >= max(0.85, augment["best"]["val_accuracy"] + 0.02), measured
+    assert extract["test"]["accuracy"] >= max(0.85, augment["test"]["accuracy"] + 0.02), measured

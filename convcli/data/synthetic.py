@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from convcli.errors import DataError
 
 # Bump when the pictures change, so cached copies are regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SPLITS = ("train", "validation", "test")
 SUPERSAMPLE = 4  # draw at 4x and downsample: smooth edges without a renderer
 
@@ -44,6 +44,7 @@ class Recipe:
     clutter: int  # at most this many distracting strokes and blobs
     noise: float  # at most this pixel noise standard deviation (0-255 scale)
     blur: float  # at most this Gaussian blur radius, in output pixels
+    occluders: int = 0  # at most this many blobs and strokes drawn over the object
 
 
 TASKS = {
@@ -51,11 +52,12 @@ TASKS = {
         classes=("ellipse", "rectangle"),
         per_class=100,
         eval_per_class=150,
-        scale=(0.26, 0.42),
-        aspect=(1.0, 1.7),
-        clutter=3,
-        noise=10.0,
-        blur=0.6,
+        scale=(0.20, 0.38),
+        aspect=(1.0, 2.0),
+        clutter=6,
+        noise=20.0,
+        blur=1.0,
+        occluders=4,
     ),
     "source": Recipe(
         classes=("triangle", "pentagon", "hexagon", "star", "cross", "arrow", "heart", "crescent"),
@@ -164,6 +166,30 @@ def _clutter(rng: np.random.Generator, draw: ImageDraw.ImageDraw, big: int, coun
             draw.ellipse([x - r, y - r, x + r, y + r], fill=colour)
 
 
+def _occlude(rng: np.random.Generator, draw: ImageDraw.ImageDraw, points: np.ndarray,
+             background_mean: np.ndarray, big: int, count: int) -> None:
+    """Blobs and strokes over the object: they hide parts of its outline (corners, arcs).
+
+    Each lands on a random point of the object's outline; most take a dark tint of the
+    background, so they bite into the silhouette, the rest a random colour.
+    """
+    for _ in range(rng.integers(0, count + 1)):
+        i = rng.integers(len(points))  # a random point of the outline, on edge i
+        x, y = points[i] + rng.random() * (points[(i + 1) % len(points)] - points[i])
+        x, y = (x, y) + rng.normal(0, 0.03 * big, 2)
+        dark = rng.random() < 0.7
+        colour = tuple(int(v) for v in (np.clip(background_mean + rng.normal(0, 20, 3), 0, 255)
+                                         if dark else rng.uniform(0, 255, 3)))
+        if rng.random() < 0.6:
+            r = rng.uniform(0.04, 0.09) * big
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=colour)
+        else:
+            length, angle = rng.uniform(0.15, 0.4) * big, rng.uniform(0, 2 * np.pi)
+            start = (x - 0.5 * length * np.cos(angle), y - 0.5 * length * np.sin(angle))
+            end = (x + 0.5 * length * np.cos(angle), y + 0.5 * length * np.sin(angle))
+            draw.line([start, end], fill=colour, width=int(rng.uniform(0.02, 0.05) * big) + 1)
+
+
 def render(recipe: Recipe, label: int, rng: np.random.Generator, size: int):
     """One image of class `label` and the object's box (x_min, y_min, x_max, y_max)."""
     big = size * SUPERSAMPLE
@@ -186,6 +212,8 @@ def render(recipe: Recipe, label: int, rng: np.random.Generator, size: int):
     while np.abs(colour - background_mean).sum() < 150:  # keep the object visible
         colour = rng.uniform(160, 255, 3)
     draw.polygon([tuple(p) for p in points], fill=tuple(int(v) for v in colour))
+    if recipe.occluders:
+        _occlude(rng, draw, points, background_mean, big, recipe.occluders)
 
     image = image.resize((size, size), Image.LANCZOS)
     image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0, recipe.blur)))
