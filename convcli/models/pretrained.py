@@ -138,6 +138,9 @@ def _copy_weights_by_name(base: keras.Model, path: Path, name: str) -> None:
         if found is None:
             raise ModelError(f"model.weights {path} does not fit base {name}: it has no layer "
                              f"{layer.name}")
+        if len(layer.weights) != len(found.weights):
+            raise ModelError(f"model.weights {path} does not fit base {name}: layer {layer.name} "
+                             f"has {len(layer.weights)} weights, the file's has {len(found.weights)}")
         for mine, theirs in zip(layer.weights, found.weights):
             if tuple(mine.shape) != tuple(theirs.shape):
                 raise ModelError(f"model.weights {path} does not fit base {name}: layer {layer.name} "

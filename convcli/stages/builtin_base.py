@@ -98,6 +98,7 @@ def pretrain(path: Path, console: Console, recipe: Pretraining | None = None) ->
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(train_data, validation_data=validation_data, epochs=recipe.epochs, verbose=0,
+                        shuffle=False,  # the dataset shuffles itself
                         callbacks=[ProgressDisplay(console, "pretraining")])
 
     record = {"source_classes": class_names, "recipe": asdict(recipe),

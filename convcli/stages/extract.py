@@ -37,6 +37,9 @@ def base_for(cfg: Config, load_weights: bool = True) -> keras.Model:
     weights = cfg.model.weights if load_weights else "none"
     if weights == BUILTIN:
         weights = str(builtin_weights())
+        # Pretraining on first use draws from the global random generators; reseed so the
+        # run starts from the same state whether or not the base was already cached.
+        keras.utils.set_random_seed(cfg.seed)
     base = build_base(cfg.model.base, weights, cfg.data.image_size)
     base.trainable = False
     return base

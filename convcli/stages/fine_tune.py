@@ -94,7 +94,8 @@ def _from_run(path: Path, cfg: Config, class_names: list[str]) -> keras.Model:
     """The best model of a finished run, checked to fit this config and these classes."""
     where = f"fine_tune.init_from {path}"
     run = Run(path)
-    status = run.read_meta().get("status")
+    meta = run.read_meta()
+    status = meta.get("status")
     if not path.is_dir() or status is None:
         raise ConfigError(f"{where} is not a run directory (no meta.json)")
     if status != "completed" or not run.best.is_file():
@@ -108,7 +109,7 @@ def _from_run(path: Path, cfg: Config, class_names: list[str]) -> keras.Model:
     if tuple(earlier.data.image_size) != tuple(cfg.data.image_size):
         raise ConfigError(f"{where} was trained on {list(earlier.data.image_size)} images, this "
                           f"config has image_size {list(cfg.data.image_size)}")
-    if run.read_meta().get("class_names") != class_names:
-        raise ConfigError(f"{where} was trained on classes {run.read_meta().get('class_names')}, "
+    if meta.get("class_names") != class_names:
+        raise ConfigError(f"{where} was trained on classes {meta.get('class_names')}, "
                           f"this data has {class_names}")
     return load_model_file(run.best, compile=False)
