@@ -44,7 +44,7 @@ def cached_features(root: Path, key: str, extractor: keras.Model, files: Files,
             images += len(split)
         _write(folder, features)
     record = {"status": status, "key": key, "images_through_base": images,
-              "seconds": round(time.perf_counter() - began, 2), "path": str(folder)}
+              "seconds": round(time.perf_counter() - began, 3), "path": str(folder)}
     return features, record
 
 
