@@ -94,6 +94,45 @@ def summary(target: Optional[str] = typer.Argument(
     _console().print(layer_table(layer_rows(model), title=title))
 
 
+RUN_OPTION = typer.Option(None, "--run", help="A run directory or a unique prefix of its name "
+                                              "(default: the latest run); its best model is used.")
+MODEL_OPTION = typer.Option(None, "--model", help="A .keras/.h5 model file instead of a run.")
+
+
+@app.command()
+def gradcam(images: List[Path] = typer.Argument(..., help="Image files or folders of images."),
+            run: Optional[str] = RUN_OPTION, model: Optional[Path] = MODEL_OPTION,
+            layer: Optional[str] = typer.Option(None, help="The feature map to explain (default: the "
+                                                "last one, inside a pretrained base too)."),
+            class_: Optional[str] = typer.Option(None, "--class", help="Class name or index to explain "
+                                                 "(default: each image's predicted class)."),
+            alpha: float = typer.Option(0.4, min=0, max=1, help="Heatmap opacity over the image."),
+            out: Path = typer.Option(Path("gradcam"), help="Folder for <image>.png and <image>.npy."),
+            runs_dir: Path = RUNS_DIR) -> None:
+    """Grad-CAM heatmaps: where in each image the evidence for a class is."""
+    import_tensorflow()
+    from convcli.explaining import gradcam as explain
+    from convcli.report import predictions_table
+
+    results, class_names, title = explain(images, run, model, layer, class_, alpha, out, runs_dir)
+    _console().print(predictions_table(results, class_names, title))
+    typer.echo(f"wrote {2 * len(results)} files to {out}/")
+
+
+@app.command()
+def augment(config: Path = typer.Argument(..., help="A config with an augment section."),
+            image: Path = typer.Argument(..., help="One image file."),
+            count: int = typer.Option(15, min=1, max=256, help="How many augmented versions."),
+            out: Path = typer.Option(Path("."), help="Folder for <image>_augmented.png."),
+            set_: List[str] = typer.Option([], "--set", help="Override a config key.")) -> None:
+    """A grid of augmented versions of one image: see what augmentation does before training."""
+    import_tensorflow()
+    from convcli.explaining import augment_preview
+
+    path = augment_preview(config, image, count, out, set_)
+    typer.echo(f"wrote {path} (top left: the image as the model sees it, then {count} augmented)")
+
+
 @app.command()
 def pretrain(force: bool = typer.Option(False, "--force", help="Train it again even if cached.")) -> None:
     """Build the built-in base now: pretrained on the built-in source task, then cached.

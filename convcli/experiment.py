@@ -23,6 +23,7 @@ from convcli.runs import Run, atomic_write_text, create_run, finish_meta, start_
 
 def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
     """Train one config into a new run directory; return the run and its summary."""
+    from convcli.pictures import check_layer
     from convcli.stages import stage_for
     from convcli.training import seed_everything
 
@@ -30,6 +31,8 @@ def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
     files = folders.resolve(cfg.data, cfg.seed)
     seed_everything(cfg.seed, cfg.deterministic)
     model = stage.build_model(cfg, files.class_names)  # bad bases, weights, layers: no run yet
+    if cfg.explain.gradcam_images and cfg.explain.layer:
+        check_layer(model, cfg.explain.layer, "explain.layer")
     run = create_run(runs_dir, cfg.name)
     began = time.perf_counter()
     try:
@@ -57,6 +60,7 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
 
     from convcli.data.pipeline import make_datasets
     from convcli.models.table import layer_rows
+    from convcli.pictures import explain_validation
     from convcli.report import as_text, layer_table, write_curves
     from convcli.training import MONITOR
 
@@ -71,6 +75,10 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
     if test is None and files.test:
         test = model.evaluate(make_datasets(cfg, files, run.scratch).test, verbose=0, return_dict=True)
         test = {key: float(value) for key, value in test.items()}
+    gradcam = None
+    if cfg.explain.gradcam_images:
+        gradcam = explain_validation(model, files, cfg.data.image_size, run.gradcam,
+                                     cfg.explain.gradcam_images, cfg.explain.layer, cfg.seed)
     summary = {
         "stage": cfg.stage,
         "epochs": result.epochs,
@@ -86,6 +94,7 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
         "phases": result.phases,
         "class_names": files.class_names,
         "counts": files.counts(),
+        "gradcam": gradcam,
         **result.details,
     }
     atomic_write_text(run.summary, json.dumps(summary, indent=2) + "\n")

@@ -90,3 +90,16 @@ def write_curves(metrics_path: Path, out: Path, title: str = "") -> None:
     with atomic_path(out) as temp:
         figure.savefig(temp, format="png", dpi=100)
     plt.close(figure)
+
+
+def predictions_table(results: list[dict], class_names: list[str], title: str, top: int = 3) -> Table:
+    """Per image: the explained class and the top predictions with their probabilities."""
+    table = Table(title=f"Grad-CAM — {title}", title_justify="left")
+    for column in ("image", "explained", "top predictions"):
+        table.add_column(column)
+    for result in results:
+        probabilities = result["probabilities"]
+        best = sorted(range(len(probabilities)), key=lambda i: -probabilities[i])[:top]
+        table.add_row(result["path"].name, class_names[result["class"]],
+                      "  ".join(f"{class_names[i]} {_pct(probabilities[i])}" for i in best))
+    return table

@@ -54,3 +54,37 @@ def run_checkpoint(run: Run) -> Path:
             return path
     status = run.read_meta().get("status", "unknown")
     raise RunError(f"run {run.name} has no checkpoint (status: {status})")
+
+
+def explained_model(run: str | None, model_file: Path | None, runs_dir: Path):
+    """(model, class names, image size, title) for the commands that explain a model.
+
+    --model FILE, else --run RUN (a run's best checkpoint; default: the latest run).
+    """
+    if run is not None and model_file is not None:
+        raise RunError("give --run or --model, not both")
+    if model_file is not None:
+        model, title = load_model_file(model_file), str(model_file)
+        units = model.outputs[0].shape[-1]
+        class_names = [str(i) for i in range(2 if units == 1 else units)]
+    else:
+        found = find_run(run, runs_dir)
+        model, title = load_model_file(run_checkpoint(found)), f"{found.name} (best checkpoint)"
+        class_names = found.read_meta().get("class_names") or [
+            str(i) for i in range(max(2, model.outputs[0].shape[-1]))]
+    height, width = model.inputs[0].shape[1:3]
+    if height is None or width is None:
+        raise RunError(f"model {title} takes images of any size; convcli needs a fixed input size")
+    return model, class_names, (height, width), title
+
+
+def class_index(value: str | None, class_names: list[str]) -> int | None:
+    """A --class given as a name or an index, checked against the model's classes."""
+    if value is None:
+        return None
+    if value in class_names:
+        return class_names.index(value)
+    if value.lstrip("-").isdigit() and 0 <= int(value) < len(class_names):
+        return int(value)
+    listed = ", ".join(f"{i} {name}" for i, name in enumerate(class_names))
+    raise RunError(f"--class {value!r} is not a class of this model; classes: {listed}")

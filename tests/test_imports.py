@@ -13,11 +13,12 @@ LEVELS = {
     "errors": 0, "tfenv": 0, "explain": 0, "bases": 0,
     "config": 1,
     "runs": 2, "data": 2, "models": 2,
-    "training": 3, "report": 3,
+    "training": 3, "report": 3, "pictures": 3,
     "stages": 4,
     "experiment": 5, "resolve": 5,
-    "cli": 6,
-    "__main__": 7,
+    "explaining": 6,
+    "cli": 7,
+    "__main__": 8,
 }
 
 

@@ -1,0 +1,83 @@
+"""Taps: a model that also returns the outputs of inner layers, nested bases included.
+
+`keras.Model(model.input, [layer.output, model.output])` only works for a layer at the
+top of a Functional model. A pretrained base nested as one layer hides its layers,
+and a Sequential model has no graph to cut (keras-notes.md). `tap_model` handles
+both: a Sequential model is replayed as a Functional one; a layer inside a nested
+base is reached by splitting the outer model into the part before the base, the base
+(tapped), and the part after it, then chaining the three.
+"""
+
+from __future__ import annotations
+
+import keras
+
+
+def as_functional(model: keras.Model) -> tuple[keras.Model, dict]:
+    """(the model as a Functional graph, {top-level layer name: its output tensor there}).
+
+    A Sequential model is replayed layer by layer on a new input; a Functional model's
+    layers are read from the node of their first call, which for a nested model is the
+    call in the outer graph (its own `.output` is an inner tensor).
+    """
+    if isinstance(model, keras.Sequential):
+        x = inputs = keras.Input(shape=model.inputs[0].shape[1:], name="image")
+        outputs = {}
+        for layer in model.layers:
+            x = outputs[layer.name] = layer(x)
+        return keras.Model(inputs, x, name=model.name), outputs
+    return model, {layer.name: layer._inbound_nodes[0].output_tensors[0] for layer in model.layers}
+
+
+def find_layer(model: keras.Model, name: str) -> tuple[keras.Model | None, keras.layers.Layer]:
+    """(the nested model holding it or None, the layer) for a layer name, searched one level deep."""
+    for layer in model.layers:
+        if layer.name == name:
+            return None, layer
+    for nested in nested_models(model):
+        for layer in nested.layers:
+            if layer.name == name:
+                return nested, layer
+    raise KeyError(name)
+
+
+def nested_models(model: keras.Model) -> list[keras.Model]:
+    return [layer for layer in model.layers if isinstance(layer, keras.Model)]
+
+
+def all_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """Every layer in graph order, a nested base's layers in place of the base."""
+    found = []
+    for layer in model.layers:
+        found.extend(layer.layers if isinstance(layer, keras.Model) else [layer])
+    return found
+
+
+def tap_model(model: keras.Model, names: list[str], last_input: bool = False) -> keras.Model:
+    """A model: images -> [output of each named layer..., (input of the last layer,) output].
+
+    The input of the last layer is what Grad-CAM turns into class logits. Taps must be
+    all top-level or all inside the same nested base.
+    """
+    model, outputs = as_functional(model)
+    located = [find_layer(model, name) for name in names]
+    last = [outputs[model.layers[-2].name]] if last_input else []
+    holders = {id(holder): holder for holder, _ in located}
+    if any(holder is None for holder, _ in located):
+        if len(holders) > 1:
+            raise ValueError("taps both inside and outside a nested model")
+        return keras.Model(model.inputs[0], [*(outputs[n] for n in names), *last, model.output])
+    if len(holders) > 1:
+        raise ValueError("taps in more than one nested model")
+    [base] = holders.values()
+
+    # Before the base -> the base, tapped -> after the base, chained into one model.
+    node = base._inbound_nodes[0]
+    inner = keras.Model(base.inputs[0], [layer.output for _, layer in located] + [base.output])
+    after = keras.Model(node.output_tensors[0], [*last, model.output])
+    x = images = keras.Input(shape=model.inputs[0].shape[1:], name="image")
+    if node.input_tensors[0] is not model.inputs[0]:  # preprocessing before the base
+        x = keras.Model(model.inputs[0], node.input_tensors[0])(x)
+    *taps, base_output = inner(x)
+    rest = after(base_output)
+    return keras.Model(images, [*taps, *(rest if isinstance(rest, list) else [rest])])

@@ -1,0 +1,172 @@
+"""Pictures for people: the images a user hands in, read safely, and the PNGs made from them.
+
+Every image convcli reads for a person (gradcam, activations) is checked first: it
+exists, Pillow recognises it, it is a format training reads too, and it is not a
+decompression bomb (Pillow only warns at its own limit; TensorFlow's decoders have
+none). The model sees it through the pipeline's resize path, the same as in training;
+overlays are drawn on the original, at its own resolution. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, UnidentifiedImageError
+
+from convcli.data.folders import list_images
+from convcli.data.pipeline import load_image
+from convcli.errors import ConfigError, DataError
+from convcli.explain.gradcam import GradCam, feature_map_layers, pointing_game
+from convcli.explain.overlay import fit, overlay, tile
+from convcli.runs import atomic_path
+
+MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb threshold, where it merely warns
+READABLE = {"JPEG": "jpeg", "PNG": "png", "GIF": "gif", "BMP": "bmp"}  # what training decodes
+
+
+def expand(arguments: list[Path]) -> list[Path]:
+    """Image files from the command line: files as given, folders by their images."""
+    paths = []
+    for argument in arguments:
+        if argument.is_dir():
+            found = [Path(p) for p in list_images(argument)]
+            if not found:
+                raise DataError(f"folder {argument} holds no images ({', '.join(READABLE.values())})")
+            paths += found
+        elif not argument.exists():
+            raise DataError(f"image {argument} does not exist")
+        else:
+            paths.append(argument)
+    return paths
+
+
+def read_image(path: Path) -> np.ndarray:
+    """The image as (height, width, 3) uint8 at its own resolution, or a DataError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.format not in READABLE:
+                    raise DataError(f"{path} is a {image.format} image; convcli reads "
+                                    f"{', '.join(READABLE.values())}, as training does")
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise DataError(f"{path} is too large to decode safely ({width}x{height} "
+                                    f"pixels; the limit is {MAX_PIXELS:,})")
+                return np.asarray(image.convert("RGB"))
+    except Image.DecompressionBombError as error:  # Pillow's own refusal, at twice its limit
+        raise DataError(f"{path} is too large to decode safely ({error})") from None
+    except UnidentifiedImageError:
+        raise DataError(f"{path} is not an image convcli can read") from None
+    except OSError as error:  # truncated or damaged data
+        raise DataError(f"{path} is damaged and cannot be decoded ({error})") from None
+
+
+def check_layer(model, name: str, option: str) -> None:
+    """A ConfigError naming the candidates unless `name` is a 4-D feature map of the model."""
+    candidates = feature_map_layers(model)
+    if name not in candidates:
+        shown = ", ".join(candidates[-20:]) + (f" (and {len(candidates) - 20} earlier)"
+                                                if len(candidates) > 20 else "")
+        raise ConfigError(f"{option} {name!r} names no layer with a 4-D feature map in model "
+                          f"{model.name}; candidates: {shown}")
+
+
+def model_inputs(paths: list[Path], image_size: tuple[int, int]) -> np.ndarray:
+    """The images as the model sees them: decoded and resized as in training, [0, 255]."""
+    return np.stack([load_image(str(path), image_size).numpy() for path in paths])
+
+
+def save_png(picture: np.ndarray, path: Path) -> None:
+    with atomic_path(path) as temp:
+        Image.fromarray(picture).save(temp, format="PNG")
+
+
+def write_gradcam(cam: GradCam, paths: list[Path], image_size: tuple[int, int], out: Path,
+                  alpha: float = 0.4, class_index: int | None = None) -> list[dict]:
+    """For every image: `<stem>.png` (the heatmap over the original) and `<stem>.npy`.
+
+    Returns per image: its path, the files written, the class explained, the
+    probabilities, the heatmap and the original's size.
+    """
+    originals = [read_image(path) for path in paths]  # checks every file before any work
+    heatmaps, probabilities = cam(model_inputs(paths, image_size),
+                                  None if class_index is None else [class_index] * len(paths))
+    results, taken = [], set()
+    for path, original, heatmap, probability in zip(paths, originals, heatmaps, probabilities):
+        stem, picture = _unique(path.stem, taken), overlay(original, heatmap, alpha)
+        save_png(picture, out / f"{stem}.png")
+        with atomic_path(out / f"{stem}.npy") as temp:
+            np.save(temp, heatmap)
+        results.append({"path": path, "png": out / f"{stem}.png", "heatmap": heatmap,
+                        "probabilities": probability, "size": original.shape[1::-1],
+                        "class": int(np.argmax(probability)) if class_index is None else class_index,
+                        "overlay": picture})
+    return results
+
+
+def _unique(stem: str, taken: set) -> str:
+    name, number = stem, 2
+    while name in taken:
+        name, number = f"{stem}-{number}", number + 1
+    taken.add(name)
+    return name
+
+
+def contact_sheet(results: list[dict], class_names: list[str], path: Path, size: int = 128,
+                  labels: list[str] | None = None) -> None:
+    """One PNG of every overlay, captioned `true -> predicted p` (or `predicted p`)."""
+    tiles = []
+    for index, result in enumerate(results):
+        picture = Image.new("RGB", (size, size + 14), "white")
+        picture.paste(Image.fromarray(fit(result["overlay"], size)), (0, 0))
+        predicted = int(np.argmax(result["probabilities"]))
+        caption = f"{class_names[predicted]} {result['probabilities'][predicted]:.2f}"
+        if labels:
+            caption = f"{labels[index]} -> {caption}"
+        ImageDraw.Draw(picture).text((2, size + 1), caption, fill="black")
+        tiles.append(np.asarray(picture))
+    save_png(tile(tiles, columns=4, gap=4), path)
+
+
+def object_boxes(paths: list[Path]) -> dict[Path, tuple] | None:
+    """The objects' boxes of built-in images (boxes.csv at the dataset's root), if any."""
+    root = Path(paths[0]).parents[2] if paths else None  # root/split/class/image.jpg
+    if root is None or not (root / "boxes.csv").is_file():
+        return None
+    with open(root / "boxes.csv", newline="") as handle:
+        boxes = {root / row["path"]: tuple(float(row[k]) for k in ("x_min", "y_min", "x_max", "y_max"))
+                 for row in csv.DictReader(handle)}
+    return boxes if all(Path(p) in boxes for p in paths) else None
+
+
+def pointing_score(cam: GradCam, paths: list[Path], image_size: tuple[int, int]) -> dict | None:
+    """Where Grad-CAM points, on images whose object boxes are known: the pointing game."""
+    boxes = object_boxes(paths)
+    if boxes is None:
+        return None
+    heatmaps, _ = cam(model_inputs(paths, image_size))
+    sizes = [Image.open(path).size for path in paths]
+    score = pointing_game(heatmaps, sizes, [boxes[Path(p)] for p in paths])
+    return {"score": round(score, 4), "images": len(paths), "layer": cam.layer}
+
+
+def explain_validation(model, files, image_size: tuple[int, int], out: Path, count: int,
+                       layer: str | None, seed: int) -> dict:
+    """The end of a run: Grad-CAM of `count` sampled validation images into `out`, a
+    contact sheet of them, and the pointing game over all validation images with boxes."""
+    cam = GradCam(model, layer)
+    split = files.validation
+    chosen = sorted(np.random.default_rng(seed).choice(len(split), min(count, len(split)), replace=False))
+    paths = [Path(split.paths[i]) for i in chosen]
+    results = write_gradcam(cam, paths, image_size, out)
+    contact_sheet(results, files.class_names, out / "contact_sheet.png",
+                  labels=[files.class_names[split.labels[i]] for i in chosen])
+    record = {"layer": cam.layer, "images": [r["path"].name for r in results]}
+    pointing = pointing_score(cam, [Path(p) for p in split.paths], image_size)
+    if pointing is not None:
+        record["pointing_game"] = pointing
+    return record
