@@ -120,6 +120,41 @@ def gradcam(images: List[Path] = typer.Argument(..., help="Image files or folder
 
 
 @app.command()
+def activations(image: Path = typer.Argument(..., help="One image file."),
+                run: Optional[str] = RUN_OPTION, model: Optional[Path] = MODEL_OPTION,
+                layers: List[str] = typer.Option([], "--layers", help="Layer names (repeatable or "
+                                                 "comma-separated; default: every convolution and "
+                                                 "pooling layer, inside a pretrained base too)."),
+                out: Path = typer.Option(Path("activations"), help="Folder for one PNG per layer."),
+                runs_dir: Path = RUNS_DIR) -> None:
+    """What each convolution and pooling layer makes of one image: a grid of its channels."""
+    import_tensorflow()
+    from convcli.explaining import activations as draw
+
+    written = draw(image, run, model, layers, out, runs_dir)
+    typer.echo(f"wrote {len(written)} layer grids to {out}/ ({written[0].name} ... {written[-1].name})")
+
+
+@app.command()
+def filters(layer: str = typer.Option(..., help="A convolution layer, inside a pretrained base too."),
+            run: Optional[str] = RUN_OPTION,
+            base: Optional[str] = typer.Option(None, help="A pretrained base by name instead of a run "
+                                               "(convcli train --help lists them)."),
+            weights: Optional[str] = typer.Option(None, help="With --base: imagenet, builtin, none or "
+                                                  "a file (default: builtin for builtin, else imagenet)."),
+            size: Optional[int] = typer.Option(None, min=16, help="With --base: pattern side in pixels "
+                                               "(default 64 builtin, 150 otherwise)."),
+            count: int = typer.Option(16, min=1, max=256, help="How many filters, from filter 0."),
+            out: Path = typer.Option(Path("."), help="Folder for filters_<layer>.png."),
+            runs_dir: Path = RUNS_DIR) -> None:
+    """The pattern each filter responds to most, by gradient ascent in input space."""
+    import_tensorflow()
+    from convcli.explaining import filters as draw
+
+    typer.echo(f"wrote {draw(layer, run, base, weights, size, count, out, runs_dir)}")
+
+
+@app.command()
 def augment(config: Path = typer.Argument(..., help="A config with an augment section."),
             image: Path = typer.Argument(..., help="One image file."),
             count: int = typer.Option(15, min=1, max=256, help="How many augmented versions."),

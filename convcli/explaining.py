@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from convcli.bases import BASE_NAMES, BUILTIN
 from convcli.config import load_config
-from convcli.errors import ConfigError
+from convcli.errors import ConfigError, ModelError
 from convcli.explain.gradcam import GradCam
 from convcli.explain.overlay import tile
 from convcli.pictures import check_layer, expand, model_inputs, read_image, save_png, write_gradcam
@@ -47,3 +48,60 @@ def augment_preview(config: Path, image: Path, count: int, out: Path, overrides=
     target = out / f"{path.stem}_augmented.png"
     save_png(tile(pictures, columns=min(8, count + 1), gap=2), target)
     return target
+
+
+def activations(image: Path, run: str | None, model_file: Path | None, layers: list[str],
+                out: Path, runs_dir: Path) -> list[Path]:
+    """One PNG grid of channels per convolution and pooling layer (or per named layer)."""
+    from convcli.explain.activations import channel_grid, feature_layers, layer_activations
+
+    [path] = expand([image])
+    read_image(path)
+    model, _, image_size, _ = explained_model(run, model_file, runs_dir)
+    names = [name for entry in layers for name in entry.split(",") if name] or feature_layers(model)
+    _check_names(model, names, feature_layers(model), "--layers")
+    maps = layer_activations(model, model_inputs([path], image_size)[0], names)
+    written = []
+    for index, (name, activation) in enumerate(maps.items(), start=1):
+        if activation.ndim != 3:
+            raise ModelError(f"layer {name} has output shape {activation.shape}, not a feature map")
+        written.append(out / f"{index:02d}_{name}.png")
+        save_png(channel_grid(activation), written[-1])
+    return written
+
+
+def filters(layer: str, run: str | None, base: str | None, weights: str | None, size: int | None,
+            count: int, out: Path, runs_dir: Path) -> Path:
+    """The patterns `count` filters of `layer` respond to most, stitched into one PNG."""
+    from convcli.explain.activations import feature_layers
+    from convcli.explain.filters import filter_patterns
+
+    if base is not None and run is not None:
+        raise ConfigError("give --run or --base, not both")
+    model = _base_model(base, weights, size) if base else explained_model(run, None, runs_dir)[0]
+    _check_names(model, [layer], feature_layers(model), "--layer")
+    patterns = filter_patterns(model, layer, count=count)
+    target = out / f"filters_{layer}.png"
+    save_png(tile(patterns, columns=8, gap=3), target)
+    return target
+
+
+def _base_model(name: str, weights: str | None, size: int | None):
+    """A pretrained base as a model of raw images, for `filters --base`."""
+    from convcli.models.pretrained import build_base, feature_extractor
+    from convcli.stages.builtin_base import builtin_weights
+
+    if name not in BASE_NAMES:
+        raise ConfigError(f"--base {name!r} is not a known base; known bases: {', '.join(BASE_NAMES)}")
+    weights = weights or (BUILTIN if name == BUILTIN else "imagenet")
+    if weights == BUILTIN:
+        weights = str(builtin_weights())
+    size = size or (64 if name == BUILTIN else 150)
+    return feature_extractor(build_base(name, weights, (size, size)), name, (size, size))
+
+
+def _check_names(model, names: list[str], candidates: list[str], option: str) -> None:
+    unknown = [name for name in names if name not in candidates]
+    if unknown:
+        raise ConfigError(f"{option}: {', '.join(unknown)} is no convolution or pooling layer of "
+                          f"model {model.name}; candidates: {', '.join(candidates)}")

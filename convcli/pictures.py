@@ -150,8 +150,12 @@ def pointing_score(cam: GradCam, paths: list[Path], image_size: tuple[int, int])
         return None
     heatmaps, _ = cam(model_inputs(paths, image_size))
     sizes = [Image.open(path).size for path in paths]
-    score = pointing_game(heatmaps, sizes, [boxes[Path(p)] for p in paths])
-    return {"score": round(score, 4), "images": len(paths), "layer": cam.layer}
+    chosen = [boxes[Path(p)] for p in paths]
+    score = pointing_game(heatmaps, sizes, chosen)
+    # What pointing at a random pixel would score: the boxes' mean share of the image.
+    chance = np.mean([(x1 - x0) * (y1 - y0) / (w * h) for (x0, y0, x1, y1), (w, h) in zip(chosen, sizes)])
+    return {"score": round(score, 4), "chance": round(float(chance), 4), "images": len(paths),
+            "layer": cam.layer}
 
 
 def explain_validation(model, files, image_size: tuple[int, int], out: Path, count: int,

@@ -205,3 +205,15 @@ def test_a_bad_explain_layer_is_refused_before_the_run(tmp_path, write_config, t
     result = invoke("train", write_config(cfg), "--runs-dir", tmp_path / "runs")
     assert_user_error(result, "explain.layer 'flatten' names no layer with a 4-D feature map")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_base_shared_by_two_models_is_tapped_in_the_right_one():
+    from convcli.models.pretrained import feature_extractor
+
+    base = build_base("builtin", "none", (32, 32))
+    feature_extractor(base, "builtin", (32, 32))  # the base's first call is in another model
+    model = transfer_model(base, "builtin", (32, 32), 16, 0.5, 2)
+    batch = images(2)
+    heatmaps, probabilities = GradCam(model)(batch)
+    assert heatmaps.shape == (2, 4, 4)
+    np.testing.assert_allclose(probabilities[:, 1], np.asarray(model(batch))[:, 0], rtol=1e-5)

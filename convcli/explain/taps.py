@@ -17,8 +17,7 @@ def as_functional(model: keras.Model) -> tuple[keras.Model, dict]:
     """(the model as a Functional graph, {top-level layer name: its output tensor there}).
 
     A Sequential model is replayed layer by layer on a new input; a Functional model's
-    layers are read from the node of their first call, which for a nested model is the
-    call in the outer graph (its own `.output` is an inner tensor).
+    layers are read from their call in its graph (own_node).
     """
     if isinstance(model, keras.Sequential):
         x = inputs = keras.Input(shape=model.inputs[0].shape[1:], name="image")
@@ -26,7 +25,17 @@ def as_functional(model: keras.Model) -> tuple[keras.Model, dict]:
         for layer in model.layers:
             x = outputs[layer.name] = layer(x)
         return keras.Model(inputs, x, name=model.name), outputs
-    return model, {layer.name: layer._inbound_nodes[0].output_tensors[0] for layer in model.layers}
+    return model, {layer.name: own_node(model, layer).output_tensors[0] for layer in model.layers}
+
+
+def own_node(model: keras.Model, layer: keras.layers.Layer):
+    """The call of `layer` in `model`'s graph (a layer shared by several models has several).
+
+    For a nested model this is its call in the outer graph: its own `.output` is an
+    inner tensor, not connected to the outer input.
+    """
+    nodes = {id(node) for level in model._nodes_by_depth.values() for node in level}
+    return next(node for node in layer._inbound_nodes if id(node) in nodes)
 
 
 def find_layer(model: keras.Model, name: str) -> tuple[keras.Model | None, keras.layers.Layer]:
@@ -72,12 +81,13 @@ def tap_model(model: keras.Model, names: list[str], last_input: bool = False) ->
     [base] = holders.values()
 
     # Before the base -> the base, tapped -> after the base, chained into one model.
-    node = base._inbound_nodes[0]
+    node = own_node(model, base)
     inner = keras.Model(base.inputs[0], [layer.output for _, layer in located] + [base.output])
-    after = keras.Model(node.output_tensors[0], [*last, model.output])
     x = images = keras.Input(shape=model.inputs[0].shape[1:], name="image")
     if node.input_tensors[0] is not model.inputs[0]:  # preprocessing before the base
-        x = keras.Model(model.inputs[0], node.input_tensors[0])(x)
-    *taps, base_output = inner(x)
-    rest = after(base_output)
+        x = keras.Model(model.inputs[0], node.input_tensors[0])(x, training=False)
+    *taps, base_output = inner(x, training=False)
+    if node.output_tensors[0] is model.output:  # the base is the whole rest of the model
+        return keras.Model(images, [*taps, base_output])
+    rest = keras.Model(node.output_tensors[0], [*last, model.output])(base_output, training=False)
     return keras.Model(images, [*taps, *(rest if isinstance(rest, list) else [rest])])
