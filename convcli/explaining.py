@@ -74,7 +74,7 @@ def filters(layer: str, run: str | None, base: str | None, weights: str | None, 
             count: int, out: Path, runs_dir: Path) -> Path:
     """The patterns `count` filters of `layer` respond to most, stitched into one PNG."""
     from convcli.explain.activations import feature_layers
-    from convcli.explain.filters import filter_patterns
+    from convcli.explain.filters import filter_patterns, pattern_grid
 
     if base is not None and run is not None:
         raise ConfigError("give --run or --base, not both")
@@ -82,7 +82,7 @@ def filters(layer: str, run: str | None, base: str | None, weights: str | None, 
     _check_names(model, [layer], feature_layers(model), "--layer")
     patterns = filter_patterns(model, layer, count=count)
     target = out / f"filters_{layer}.png"
-    save_png(tile(patterns, columns=8, gap=3), target)
+    save_png(pattern_grid(patterns), target)
     return target
 
 

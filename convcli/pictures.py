@@ -86,25 +86,29 @@ def save_png(picture: np.ndarray, path: Path) -> None:
 
 
 def write_gradcam(cam: GradCam, paths: list[Path], image_size: tuple[int, int], out: Path,
-                  alpha: float = 0.4, class_index: int | None = None) -> list[dict]:
+                  alpha: float = 0.4, class_index: int | None = None, batch_size: int = 32,
+                  keep_overlays: bool = False) -> list[dict]:
     """For every image: `<stem>.png` (the heatmap over the original) and `<stem>.npy`.
 
-    Returns per image: its path, the files written, the class explained, the
-    probabilities, the heatmap and the original's size.
+    Returns per image: its path, the class explained, the probabilities, the heatmap
+    and (keep_overlays) the overlay picture. Images are read a batch at a time, so a
+    folder of large photos never sits in memory whole.
     """
-    originals = [read_image(path) for path in paths]  # checks every file before any work
-    heatmaps, probabilities = cam(model_inputs(paths, image_size),
-                                  None if class_index is None else [class_index] * len(paths))
+    for path in paths:
+        read_image(path)  # every file checked before any is explained or written
     results, taken = [], set()
-    for path, original, heatmap, probability in zip(paths, originals, heatmaps, probabilities):
-        stem, picture = _unique(path.stem, taken), overlay(original, heatmap, alpha)
-        save_png(picture, out / f"{stem}.png")
-        with atomic_path(out / f"{stem}.npy") as temp:
-            np.save(temp, heatmap)
-        results.append({"path": path, "png": out / f"{stem}.png", "heatmap": heatmap,
-                        "probabilities": probability, "size": original.shape[1::-1],
-                        "class": int(np.argmax(probability)) if class_index is None else class_index,
-                        "overlay": picture})
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start:start + batch_size]
+        heatmaps, probabilities = cam(model_inputs(chunk, image_size),
+                                      None if class_index is None else [class_index] * len(chunk))
+        for path, heatmap, probability in zip(chunk, heatmaps, probabilities):
+            stem, picture = _unique(path.stem, taken), overlay(read_image(path), heatmap, alpha)
+            save_png(picture, out / f"{stem}.png")
+            with atomic_path(out / f"{stem}.npy") as temp:
+                np.save(temp, heatmap)
+            results.append({"path": path, "heatmap": heatmap, "probabilities": probability,
+                            "class": int(np.argmax(probability)) if class_index is None else class_index,
+                            **({"overlay": picture} if keep_overlays else {})})
     return results
 
 
@@ -166,7 +170,7 @@ def explain_validation(model, files, image_size: tuple[int, int], out: Path, cou
     split = files.validation
     chosen = sorted(np.random.default_rng(seed).choice(len(split), min(count, len(split)), replace=False))
     paths = [Path(split.paths[i]) for i in chosen]
-    results = write_gradcam(cam, paths, image_size, out)
+    results = write_gradcam(cam, paths, image_size, out, keep_overlays=True)
     contact_sheet(results, files.class_names, out / "contact_sheet.png",
                   labels=[files.class_names[split.labels[i]] for i in chosen])
     record = {"layer": cam.layer, "images": [r["path"].name for r in results]}

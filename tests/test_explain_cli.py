@@ -1,6 +1,5 @@
 """The picture commands: activations, filters, augment (what they write, how they refuse)."""
 
-import keras
 import pytest
 from PIL import Image
 
@@ -46,13 +45,13 @@ def test_filters_of_a_base_and_of_a_run(tmp_path, write_config, tiny_data):
                     "block2_conv1", "--count", "5", "--out", tmp_path)
     assert result.exit_code == 0, result.output
     grid = Image.open(tmp_path / "filters_block2_conv1.png")
-    assert grid.size == (5 * 32 + 4 * 3, 32)  # five patterns in one row, 3 pixels apart
+    assert grid.size == (5 * 32 + 4 * 2, 32)  # five patterns in one row, 2 pixels apart
 
     invoke("train", write_config(tiny_config(tiny_data)), "--runs-dir", tmp_path / "runs")
     result = invoke("filters", "--layer", "conv2", "--count", "40", "--runs-dir", tmp_path / "runs",
                     "--out", tmp_path / "run")
     assert result.exit_code == 0, result.output
-    assert Image.open(tmp_path / "run" / "filters_conv2.png").size == (8 * 32 + 7 * 3, 2 * 32 + 3)
+    assert Image.open(tmp_path / "run" / "filters_conv2.png").size == (8 * 32 + 7 * 2, 2 * 32 + 2)
 
 
 @pytest.mark.parametrize("args, expected", [
