@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from convcli.config import Train
+from convcli.errors import TrainingError
 from convcli.models.heads import loss_for
 from convcli.models.table import count_params
 from convcli.runs import Run, atomic_path
@@ -74,8 +75,8 @@ class Trainer:
         """
         self.metrics.phase = phase
         self.checkpoints.saved_model = saved_model
-        display = ProgressDisplay(self.console, phase)
-        callbacks = [self.metrics, self.checkpoints, self.tensorboard, display]
+        display, watch = ProgressDisplay(self.console, phase), NonFiniteLoss()
+        callbacks = [watch, self.metrics, self.checkpoints, self.tensorboard, display]
         if train_config.early_stopping:
             stop = train_config.early_stopping
             callbacks.append(keras.callbacks.EarlyStopping(monitor=stop.monitor, patience=stop.patience))
@@ -85,10 +86,38 @@ class Trainer:
                                 epochs=start + epochs, callbacks=callbacks, shuffle=False, verbose=0)
         finally:
             display.close()  # also on Ctrl-C: give the terminal back its cursor
+        if watch.found:
+            epoch, batch, value = watch.found
+            raise TrainingError(
+                f"the loss became {value} at epoch {epoch + 1}, batch {batch + 1} (phase {phase}); "
+                f"training stopped and the checkpoints keep the last epoch with a finite loss. "
+                f"Lower the learning rate (it was "
+                f"{float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)):g}) or check the data")
         self.result.phases.append({"phase": phase, "epochs": len(history.epoch),
                                    "trainable_params": count_params(model.trainable_weights),
                                    "seconds": round(time.perf_counter() - began, 2)})
         return history
+
+
+class NonFiniteLoss(keras.callbacks.Callback):
+    """Stops training at the first batch whose loss is NaN or infinite, and remembers it.
+
+    Keras' TerminateOnNaN only stops; the Trainer turns what this found into an error,
+    and AtomicCheckpoints saves nothing for that epoch.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.found, self.epoch = None, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)) and self.found is None:
+            self.found = (self.epoch, batch, float(loss))
+            self.model.stop_training = True
 
 
 class MetricsLog(keras.callbacks.Callback):
@@ -135,6 +164,8 @@ class AtomicCheckpoints(keras.callbacks.Callback):
         self.saved_model = None  # None: the model being fit
 
     def on_epoch_end(self, epoch, logs=None):
+        if not math.isfinite(float((logs or {}).get("loss", 0.0))):
+            return  # weights that produced a NaN or infinite loss are never saved
         value = (logs or {}).get(MONITOR, math.nan)
         if value < self.best_value:  # NaN never counts as better
             self.best_value = value

@@ -117,3 +117,42 @@ def test_a_second_run_never_touches_the_first(tmp_path, write_config, tiny_data)
     assert train(config, tmp_path / "runs", "--set", "train.epochs=1").exit_code == 0
     assert len(list((tmp_path / "runs").iterdir())) == 2
     assert before == {p: p.read_bytes() for p in first.rglob("*") if p.is_file()}
+
+
+def test_a_non_finite_loss_fails_the_run_and_keeps_the_last_good_checkpoint(tmp_path, write_config,
+                                                                           tiny_data):
+    from convcli.data import folders
+    from convcli.data.pipeline import make_datasets
+    from convcli.errors import TrainingError
+    from convcli.runs import create_run
+    from convcli.stages.scratch import build_model
+    from convcli.training import Trainer, compile_model
+
+    cfg = load_config(write_config(tiny_config(tiny_data)))
+    files = folders.resolve(cfg.data, cfg.seed)
+    run = create_run(tmp_path / "runs", "nan")
+    model = build_model(cfg, files.class_names)
+    datasets = make_datasets(cfg, files, run.scratch)
+    trainer = Trainer(run)
+    compile_model(model, "sgd", 1e-3, 2)
+    trainer.fit(model, datasets.train, datasets.validation, phase="good", epochs=1, train_config=cfg.train)
+    good = keras.models.load_model(run.last).get_weights()
+
+    compile_model(model, "sgd", 1e12, 2)  # diverges within a few batches
+    with pytest.raises(TrainingError, match=r"the loss became (nan|inf) at epoch 2, batch \d+ "
+                                            r"\(phase bad\).*it was 1e\+12"):
+        trainer.fit(model, datasets.train, datasets.validation, phase="bad", epochs=3, train_config=cfg.train)
+    for kept, before in zip(keras.models.load_model(run.last).get_weights(), good):
+        np.testing.assert_array_equal(kept, before)  # last.keras is still the good epoch
+    rows = list(csv.DictReader(open(run.metrics)))
+    assert [r["phase"] for r in rows] == ["good", "bad"]  # the bad epoch is on record
+
+
+def test_nan_from_the_command_line_is_one_line_and_a_failed_run(tmp_path, write_config, tiny_data):
+    cfg = tiny_config(tiny_data, train={"optimizer": "sgd", "learning_rate": 1e12, "epochs": 3})
+    result = train(write_config(cfg), tmp_path / "runs")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip().splitlines()[-1].startswith("error: the loss became")
+    [run] = list((tmp_path / "runs").iterdir())
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["status"] == "failed" and "the loss became" in meta["reason"] and "epoch 1" in meta["reason"]
