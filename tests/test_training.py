@@ -156,3 +156,20 @@ def test_nan_from_the_command_line_is_one_line_and_a_failed_run(tmp_path, write_
     [run] = list((tmp_path / "runs").iterdir())
     meta = json.loads((run / "meta.json").read_text())
     assert meta["status"] == "failed" and "the loss became" in meta["reason"] and "epoch 1" in meta["reason"]
+
+
+def test_deterministic_runs_are_identical(tmp_path, write_config, tiny_data):
+    cfg = tiny_config(tiny_data, "augment", augment={"rotation_range": 30, "zoom_range": 0.2},
+                      deterministic=True, train={"epochs": 3})
+    config = write_config(cfg)
+    for _ in range(2):
+        assert train(config, tmp_path / "runs").exit_code == 0
+    first, second = sorted((tmp_path / "runs").iterdir())
+
+    def metrics(run):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(open(run / "metrics.csv"))]
+
+    assert metrics(first) == metrics(second)
+    for a, b in zip(keras.models.load_model(first / "checkpoints" / "last.keras").get_weights(),
+                    keras.models.load_model(second / "checkpoints" / "last.keras").get_weights()):
+        np.testing.assert_array_equal(a, b)
