@@ -21,6 +21,10 @@ def load_model_file(path: Path, compile: bool = True):
     try:
         return keras.models.load_model(path, compile=compile)  # safe_mode=True
     except Exception as error:  # Keras raises many types for a bad file
+        if "`Lambda` layer" in str(error):
+            raise ModelError(f"model {path} contains a Lambda layer, whose code would run when it "
+                             "loads; convcli loads model files in Keras' safe mode only and refuses "
+                             "it") from None
         raise ModelError(f"cannot load model {path}: {first_line(error)[:300]}") from None
 
 
