@@ -80,11 +80,10 @@ def test_summary_errors(tmp_path):
     assert_user_error(invoke("summary", bad), "cannot load model")
 
 
-def test_a_model_file_with_a_lambda_layer_is_refused(tmp_path, tiny_data):
+def test_gradcam_refuses_a_model_file_with_a_lambda_layer(tmp_path, tiny_data):
     import keras
 
     inputs = keras.Input((32, 32, 3))
     keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs)).save(tmp_path / "lambda.keras")
-    for args in (["summary", tmp_path / "lambda.keras"],
-                 ["gradcam", tiny_data / "test" / "ellipse", "--model", tmp_path / "lambda.keras"]):
-        assert_user_error(invoke(*args), f"model {tmp_path}/lambda.keras contains a Lambda layer")
+    result = invoke("gradcam", tiny_data / "test" / "ellipse", "--model", tmp_path / "lambda.keras")
+    assert_user_error(result, f"model {tmp_path}/lambda.keras contains a Lambda layer")

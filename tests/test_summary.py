@@ -78,4 +78,4 @@ def test_lambda_model_is_refused(tmp_path):
     path = tmp_path / "lambda.keras"
     model.save(path)
     result = runner.invoke(app, ["summary", str(path)])
-    assert result.exit_code == 1 and "cannot load model" in result.stderr
+    assert result.exit_code == 1 and f"model {path} contains a Lambda layer" in result.stderr
