@@ -23,7 +23,7 @@ from convcli.models.pretrained import (build_base, feature_extractor, find_base,
                                        transfer_model, weights_digest)
 from convcli.runs import Run
 from convcli.stages.builtin_base import builtin_weights
-from convcli.training import Result, Trainer, compile_model
+from convcli.training import Result, Trainer, compile_model, seed_everything
 
 
 def build_model(cfg: Config, class_names: list[str], load_weights: bool = True) -> keras.Model:
@@ -39,7 +39,7 @@ def base_for(cfg: Config, load_weights: bool = True) -> keras.Model:
         weights = str(builtin_weights())
         # Pretraining on first use draws from the global random generators; reseed so the
         # run starts from the same state whether or not the base was already cached.
-        keras.utils.set_random_seed(cfg.seed)
+        seed_everything(cfg.seed, cfg.deterministic)
     base = build_base(cfg.model.base, weights, cfg.data.image_size)
     base.trainable = False
     return base
