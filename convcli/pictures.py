@@ -153,7 +153,10 @@ def pointing_score(cam: GradCam, paths: list[Path], image_size: tuple[int, int])
     if boxes is None:
         return None
     heatmaps, _ = cam(model_inputs(paths, image_size))
-    sizes = [Image.open(path).size for path in paths]
+    sizes = []
+    for path in paths:
+        with Image.open(path) as image:  # reads the header only
+            sizes.append(image.size)
     chosen = [boxes[Path(p)] for p in paths]
     score = pointing_game(heatmaps, sizes, chosen)
     # What pointing at a random pixel would score: the boxes' mean share of the image.

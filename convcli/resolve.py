@@ -65,13 +65,13 @@ def explained_model(run: str | None, model_file: Path | None, runs_dir: Path):
         raise RunError("give --run or --model, not both")
     if model_file is not None:
         model, title = load_model_file(model_file), str(model_file)
-        units = model.outputs[0].shape[-1]
-        class_names = [str(i) for i in range(2 if units == 1 else units)]
+        class_names = None
     else:
         found = find_run(run, runs_dir)
         model, title = load_model_file(run_checkpoint(found)), f"{found.name} (best checkpoint)"
-        class_names = found.read_meta().get("class_names") or [
-            str(i) for i in range(max(2, model.outputs[0].shape[-1]))]
+        class_names = found.read_meta().get("class_names")
+    # Without recorded names, classes are numbered; one sigmoid unit means two classes.
+    class_names = class_names or [str(i) for i in range(max(2, model.outputs[0].shape[-1]))]
     height, width = model.inputs[0].shape[1:3]
     if height is None or width is None:
         raise RunError(f"model {title} takes images of any size; convcli needs a fixed input size")
