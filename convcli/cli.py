@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from convcli.bases import BASE_NAMES
-from convcli.errors import ConvcliError
+from convcli.errors import ConvcliError, Interrupted
 from convcli.tfenv import import_tensorflow
 
 EXIT_USER_ERROR, EXIT_INTERRUPTED = 1, 130
@@ -30,6 +30,11 @@ class ConvcliGroup(TyperGroup):
         except ConvcliError as error:
             typer.secho(f"error: {error}", fg="red", err=True)
             raise typer.Exit(EXIT_USER_ERROR) from None
+        except Interrupted as stop:
+            typer.secho(f"interrupted: run {stop.run_name} keeps its checkpoints up to epoch "
+                        f"{stop.epoch}; resume it with: {getattr(stop, 'command', '--resume')}",
+                        fg="red", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except KeyboardInterrupt:
             typer.secho("interrupted", fg="red", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -63,16 +68,33 @@ BASES_HELP = ("Pretrained bases for model.base (stages extract and fine-tune): "
 def train(config: Path = typer.Argument(..., help="The experiment's YAML config."),
           set_: List[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=3 "
                                          "(repeatable; values are YAML)."),
-          runs_dir: Path = RUNS_DIR) -> None:
-    """Run one experiment into a new dated run directory."""
+          runs_dir: Path = RUNS_DIR,
+          resume: Optional[str] = typer.Option(None, "--resume", help="Continue this interrupted, "
+                                               "killed or failed run (a directory or name prefix) "
+                                               "from its last completed epoch."),
+          force: bool = typer.Option(False, "--force", help="With --resume: continue even if the "
+                                     "config or the data changed.")) -> None:
+    """Run one experiment into a new dated run directory (or continue one with --resume)."""
     from convcli.config import load_config
 
+    if force and resume is None:
+        raise typer.BadParameter("--force only applies with --resume RUN", param_hint="--force")
     cfg = load_config(config, set_)
     import_tensorflow()
-    from convcli.experiment import run_experiment
+    from convcli.experiment import resume_experiment, run_experiment
     from convcli.report import results_table
 
-    run, summary = run_experiment(cfg, runs_dir)
+    try:
+        if resume is None:
+            run, summary = run_experiment(cfg, runs_dir)
+        else:
+            run, summary = resume_experiment(cfg, resume, runs_dir, force)
+    except Interrupted as stop:
+        options = "".join(f" --set {item}" for item in set_)
+        if runs_dir != Path("runs"):
+            options += f" --runs-dir {runs_dir}"
+        stop.command = f"convcli train {config}{options} --resume {stop.run_name}"
+        raise
     console = _console()
     console.print(results_table(summary, run.path))
     console.print(f"run directory: {run.path}", highlight=False, soft_wrap=True)

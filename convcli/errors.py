@@ -27,3 +27,11 @@ class ModelError(ConvcliError):
 
 class TrainingError(ConvcliError):
     """Training ran but produced no usable model (e.g. the loss was never finite)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: the run directory is marked `interrupted` and can be resumed."""
+
+    def __init__(self, run_name: str, epoch: int):
+        super().__init__(run_name, epoch)
+        self.run_name, self.epoch = run_name, epoch

@@ -1,4 +1,4 @@
-"""The experiment: the fixed skeleton around every stage.
+"""The experiment: the fixed skeleton around every stage, for a new run or a resumed one.
 
 check the data -> build the model -> create the run -> config.yaml -> meta.json
 (running) -> the stage's train() -> evaluate best.keras -> model.txt, curves.png,
@@ -6,23 +6,61 @@ summary.json -> meta.json (completed). Problems found before the run directory e
 (config, data folders, the model's base, weights and layers) leave nothing behind;
 anything that goes wrong after it does marks meta.json `failed` (or `interrupted`)
 with the reason, so no directory ever looks like a finished run.
+
+Resuming (`--resume RUN`) runs the same skeleton in the existing directory once the
+run is found resumable: not completed, not still running, trained with the same
+config and data (or `force`). The Trainer continues from the last checkpoint.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
 
-from convcli.config import Config, to_yaml
+from convcli.config import Config, load_config, to_yaml
 from convcli.data import folders
-from convcli.errors import TrainingError
-from convcli.runs import Run, atomic_write_text, create_run, finish_meta, start_meta
+from convcli.errors import ConvcliError, Interrupted, RunError, TrainingError
+from convcli.runs import Run, atomic_write_text, create_run, find_run, finish_meta, start_meta
 
 
 def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
     """Train one config into a new run directory; return the run and its summary."""
+    stage, files, model = _prepare(cfg)
+    run = create_run(runs_dir, cfg.name)
+    return run, _execute(cfg, run, stage, files, model, resumed=None)
+
+
+def resume_experiment(cfg: Config, ref: str, runs_dir: str | Path,
+                      force: bool = False) -> tuple[Run, dict]:
+    """Continue an interrupted, killed or failed run from its last completed epoch."""
+    from convcli.training import read_checkpoint_state
+
+    run = find_run(ref, runs_dir)
+    meta = run.read_meta()
+    _check_resumable(run, meta, force)
+    epoch = read_checkpoint_state(run.last)["epoch"] if run.last.exists() else 0
+    changed = _config_changes(load_config(run.config), cfg)
+    if changed and not force:
+        shown = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
+        raise RunError(f"the config differs from run {run.name}'s in {shown}; resume with the "
+                       "config it was started with, or add --force to continue with this one")
+    stage, files, model = _prepare(cfg)
+    if files.fingerprint() != meta.get("dataset", {}).get("fingerprint") and not force:
+        raise RunError(f"the data changed since run {run.name} started (files added, removed or "
+                       "modified); resume with the same data, or add --force")
+    for leftover in run.checkpoints.glob(".*"):  # temp files of a save that was killed
+        leftover.unlink()
+    shutil.rmtree(run.scratch, ignore_errors=True)  # a disk cache a kill left half-written
+    resumed = {"from_epoch": epoch, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+               "previous_status": meta.get("status"), "changed": changed}
+    return run, _execute(cfg, run, stage, files, model, resumed=resumed)
+
+
+def _prepare(cfg: Config):
+    """Everything that can fail before a run directory is touched: stage, data, model."""
     from convcli.pictures import check_layer
     from convcli.stages import stage_for
     from convcli.training import seed_everything
@@ -33,25 +71,83 @@ def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
     model = stage.build_model(cfg, files.class_names)  # bad bases, weights, layers: no run yet
     if cfg.explain.gradcam_images and cfg.explain.layer:
         check_layer(model, cfg.explain.layer, "explain.layer")
-    run = create_run(runs_dir, cfg.name)
+    return stage, files, model
+
+
+def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed: dict | None) -> dict:
+    """Train and finish in the run directory, keeping meta.json's status true throughout."""
     began = time.perf_counter()
     try:
         atomic_write_text(run.config, to_yaml(cfg))
-        start_meta(run, cfg.seed)
-        run.update_meta(stage=cfg.stage, class_names=files.class_names,
+        if resumed is None:
+            start_meta(run, cfg.seed)
+        else:
+            run.update_meta(status="running", ended=None, reason=None,
+                            resumed=run.read_meta().get("resumed", []) + [resumed])
+        run.update_meta(stage=cfg.stage, class_names=files.class_names, pid=os.getpid(),
+                        host=os.uname().nodename,
                         dataset={"fingerprint": files.fingerprint(), "counts": files.counts()})
         result = stage.train(cfg, run, files, model)
         summary = finish(cfg, run, files, result, began)
     except KeyboardInterrupt:
-        finish_meta(run, "interrupted", reason="interrupted by the user (Ctrl-C)")
-        raise
+        epoch = _last_epoch(run)
+        finish_meta(run, "interrupted", reason=f"interrupted by the user (Ctrl-C) after epoch {epoch}")
+        raise Interrupted(run.name, epoch) from None
     except BaseException as error:
         finish_meta(run, "failed", reason=f"{type(error).__name__}: {error}")
         raise
     finally:
         shutil.rmtree(run.scratch, ignore_errors=True)
     finish_meta(run, "completed")
-    return run, summary
+    return summary
+
+
+def _check_resumable(run: Run, meta: dict, force: bool) -> None:
+    status = meta.get("status")
+    if status is None or not run.config.is_file():
+        raise RunError(f"{run.path} is not a run directory convcli can resume (no meta.json or "
+                       "config.yaml)")
+    if status == "completed":
+        raise RunError(f"run {run.name} is completed; there is nothing to resume (train a new run, "
+                       "or start one from it with fine_tune.init_from)")
+    if status == "running" and not force and meta.get("host") == os.uname().nodename \
+            and _alive(meta.get("pid")):
+        raise RunError(f"run {run.name} is still running (pid {meta['pid']}); wait for it or stop "
+                       "it first (add --force if that process is not convcli)")
+
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int) or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _config_changes(earlier: Config, now: Config) -> list[str]:
+    """The key paths whose values differ (the run's name aside)."""
+    def flat(node, prefix=""):
+        if isinstance(node, dict):
+            return {k: v for key, value in node.items() for k, v in flat(value, f"{prefix}{key}.").items()}
+        return {prefix.rstrip("."): node}
+
+    before, after = flat(earlier.model_dump(mode="json")), flat(now.model_dump(mode="json"))
+    return sorted(key for key in before.keys() | after.keys()
+                  if key != "name" and before.get(key) != after.get(key))
+
+
+def _last_epoch(run: Run) -> int:
+    """The epoch of the run's last checkpoint, 0 when there is none."""
+    from convcli.training import read_checkpoint_state
+
+    try:
+        return read_checkpoint_state(run.last)["epoch"] if run.last.exists() else 0
+    except ConvcliError:
+        return 0
 
 
 def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) -> dict:

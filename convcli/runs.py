@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -133,10 +134,30 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; files get the usual mode
     try:
         yield Path(temp)
+        _pause_for_tests(path)
         os.replace(temp, path)
     finally:
         if os.path.exists(temp):
             os.remove(temp)
+
+
+_writes: dict[str, int] = {}
+
+
+def _pause_for_tests(path: Path) -> None:
+    """A fault-injection hook: CONVCLI_TEST_PAUSE=<file name>#<n> makes the n-th write of
+    that file stop after its temp file is complete and before the rename, and touch
+    `.<file>.paused` beside it, so a test can kill the process at exactly that moment."""
+    wanted = os.environ.get("CONVCLI_TEST_PAUSE")
+    if not wanted:
+        return
+    name, _, count = wanted.partition("#")
+    if path.name == name:
+        _writes[name] = _writes.get(name, 0) + 1
+        if _writes[name] == int(count or 1):
+            path.with_name(f".{path.name}.paused").touch()
+            while True:
+                time.sleep(1)
 
 
 def _umask() -> int:

@@ -3,16 +3,32 @@
 A `Trainer` belongs to one run and outlives its phases: one best-checkpoint tracker
 (a fresh ModelCheckpoint per fit would forget the earlier best), one metrics.csv whose
 epochs continue across phases, checkpoints written atomically.
+
+Resuming: `checkpoints/last.keras` carries the Trainer's position (epoch, phase, the
+best so far) and the optimizer's variables inside its zip, so the file that holds the
+weights of epoch N also says it is epoch N: no window where the two disagree. A Trainer
+made for a run that already has a last checkpoint continues from it: phases finished
+before are skipped, the interrupted one is restored and fit for its remaining epochs,
+and metrics.csv keeps exactly the rows up to that epoch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
+import json
 import math
+import signal
+import threading
 import time
+import warnings
+import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import keras
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -20,12 +36,13 @@ from convcli.config import Train
 from convcli.errors import TrainingError
 from convcli.models.heads import loss_for
 from convcli.models.table import count_params
-from convcli.runs import Run, atomic_path
+from convcli.runs import Run, atomic_path, atomic_write_text
 from convcli.tfenv import import_tensorflow
 
 METRIC_COLUMNS = ["epoch", "phase", "loss", "accuracy", "val_loss", "val_accuracy",
                   "learning_rate", "seconds"]
 MONITOR = "val_loss"  # the best checkpoint is the one with the lowest validation loss
+STATE_ENTRY, OPTIMIZER_ENTRY = "convcli/state.json", "convcli/optimizer.npz"  # in last.keras
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -57,35 +74,69 @@ class Result:
 
 
 class Trainer:
-    """Fits one run's model phase after phase, keeping one record of every epoch."""
+    """Fits one run's model phase after phase, keeping one record of every epoch.
+
+    For a run with a last checkpoint (a resumed run) it continues from that checkpoint.
+    """
 
     def __init__(self, run: Run, console: Console | None = None):
         self.console = console or Console(stderr=True)
+        self.resume = read_checkpoint_state(run.last) if run.last.exists() else None
         self.result = Result()
-        self.checkpoints = AtomicCheckpoints(run, self.result)
-        self.metrics = MetricsLog(run, self.result)
+        self.phase = {"phase": None, "start": 0, "seconds": 0.0}  # the phase being fit
+        if self.resume:
+            self.result.best_epoch = self.resume["best_epoch"]
+            self.result.best = self.resume["best"]
+        self.metrics = MetricsLog(run, self.result, keep=self.resume["epoch"] if self.resume else 0)
+        self.checkpoints = AtomicCheckpoints(run, self.result, self.position)
+        if self.resume:
+            self.checkpoints.best_value = self.resume["best_value"]
         self.tensorboard = keras.callbacks.TensorBoard(str(run.tensorboard), write_graph=False)
 
+    def position(self) -> dict:
+        """Where training is, for the state saved with each last checkpoint."""
+        return {"epoch": self.result.epochs, "phase": self.phase["phase"],
+                "phase_start": self.phase["start"],
+                "phase_seconds": round(self.phase["seconds"] + time.perf_counter() - self.began, 2),
+                "phases": self.result.phases, "best_value": self.checkpoints.best_value,
+                "best_epoch": self.result.best_epoch, "best": self.result.best}
+
     def fit(self, model: keras.Model, train, validation, *, phase: str, epochs: int,
-            train_config: Train, saved_model: keras.Model | None = None) -> keras.callbacks.History:
+            train_config: Train, saved_model: keras.Model | None = None) -> None:
         """Train `epochs` more epochs; epoch numbers continue from earlier phases.
 
         Checkpoints hold `saved_model` when given: a complete model that shares the
         weights of the `model` being fit (a head trained on cached features).
         """
+        first = start = self.result.epochs
+        seconds = 0.0
+        if self.resume:
+            finished = {record["phase"]: record for record in self.resume["phases"]}
+            if phase in finished:  # done before the interruption: nothing to fit
+                self.result.phases.append(finished[phase])
+                self.result.epochs += finished[phase]["epochs"]
+                return
+            if phase == self.resume["phase"]:
+                restore_checkpoint(model, saved_model, self.checkpoints.run.last)
+                start, first = self.resume["phase_start"], self.resume["epoch"]
+                seconds = self.resume["phase_seconds"]
+                self.result.epochs = first
+                self.resume = None
+        self.phase = {"phase": phase, "start": start, "seconds": seconds}
         self.metrics.phase = phase
         self.checkpoints.saved_model = saved_model
         display, watch = ProgressDisplay(self.console, phase), NonFiniteLoss()
-        callbacks = [watch, self.metrics, self.checkpoints, self.tensorboard, display]
+        callbacks = [watch, EpochRecord(self.metrics, self.checkpoints), self.tensorboard, display]
         if train_config.early_stopping:
             stop = train_config.early_stopping
             callbacks.append(keras.callbacks.EarlyStopping(monitor=stop.monitor, patience=stop.patience))
-        start, began = self.result.epochs, time.perf_counter()
-        try:
-            history = model.fit(train, validation_data=validation, initial_epoch=start,
-                                epochs=start + epochs, callbacks=callbacks, shuffle=False, verbose=0)
-        finally:
-            display.close()  # also on Ctrl-C: give the terminal back its cursor
+        self.began = time.perf_counter()
+        if first < start + epochs:
+            try:
+                model.fit(train, validation_data=validation, initial_epoch=first,
+                          epochs=start + epochs, callbacks=callbacks, shuffle=False, verbose=0)
+            finally:
+                display.close()  # also on Ctrl-C: give the terminal back its cursor
         if watch.found:
             epoch, batch, value = watch.found
             raise TrainingError(
@@ -93,10 +144,57 @@ class Trainer:
                 f"training stopped and the checkpoints keep the last epoch with a finite loss. "
                 f"Lower the learning rate (it was "
                 f"{float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)):g}) or check the data")
-        self.result.phases.append({"phase": phase, "epochs": len(history.epoch),
+        self.result.phases.append({"phase": phase, "epochs": self.result.epochs - start,
                                    "trainable_params": count_params(model.trainable_weights),
-                                   "seconds": round(time.perf_counter() - began, 2)})
-        return history
+                                   "seconds": round(seconds + time.perf_counter() - self.began, 2)})
+
+
+# --- checkpoints that carry their own position ------------------------------------------
+
+
+def write_checkpoint_state(path: Path, state: dict, optimizer) -> None:
+    """Add the Trainer's position and the optimizer's variables to a saved .keras zip.
+
+    Keras reads only its own entries of the zip, so the file stays a plain model file.
+    """
+    arrays = io.BytesIO()
+    np.savez(arrays, *[keras.ops.convert_to_numpy(v) for v in optimizer.variables])
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(STATE_ENTRY, json.dumps(state))
+        archive.writestr(OPTIMIZER_ENTRY, arrays.getvalue())
+
+
+def read_checkpoint_state(path: Path) -> dict:
+    """The position saved with a last checkpoint; TrainingError if it has none."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read(STATE_ENTRY))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise TrainingError(f"checkpoint {path} cannot be resumed from ({type(error).__name__}: "
+                            f"{error}); start a new run") from None
+
+
+def restore_checkpoint(model: keras.Model, saved_model: keras.Model | None, path: Path) -> None:
+    """Load a last checkpoint's weights and optimizer state into the model being fit.
+
+    The learning rate is left as compiled: with the same config it is the one the run
+    had, and with --force it is the one the user asked for.
+    """
+    with warnings.catch_warnings():  # Keras skips its own copy of the optimizer: ours is next
+        warnings.simplefilter("ignore")
+        (saved_model or model).load_weights(path)
+    with zipfile.ZipFile(path) as archive:
+        saved = np.load(io.BytesIO(archive.read(OPTIMIZER_ENTRY)))
+        values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    optimizer = model.optimizer
+    optimizer.build(model.trainable_variables)
+    variables = optimizer.variables
+    if [tuple(v.shape) for v in variables] != [value.shape for value in values]:
+        raise TrainingError(f"the optimizer state in {path} does not fit this model (were layers "
+                            "unfrozen differently?); start a new run")
+    for variable, value in zip(variables, values):
+        if not variable.path.endswith("learning_rate"):
+            variable.assign(value)
 
 
 class NonFiniteLoss(keras.callbacks.Callback):
@@ -120,6 +218,49 @@ class NonFiniteLoss(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class EpochRecord(keras.callbacks.Callback):
+    """An epoch's metrics.csv row and checkpoints, written as one unit Ctrl-C cannot split.
+
+    Ctrl-C arriving while they are written is held until all are on disk, so an
+    interrupted run's metrics.csv ends at the epoch of its last checkpoint. (kill -9
+    cannot be held: a resume drops rows past the checkpoint's epoch.)
+    """
+
+    def __init__(self, *parts: keras.callbacks.Callback):
+        super().__init__()
+        self.parts = parts
+
+    def set_model(self, model):
+        super().set_model(model)
+        for part in self.parts:
+            part.set_model(model)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for part in self.parts:
+            part.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        with held_interrupts():
+            for part in self.parts:
+                part.on_epoch_end(epoch, logs)
+
+
+@contextlib.contextmanager
+def held_interrupts():
+    """Run the block to its end even if Ctrl-C comes; then raise KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda *_: received.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
 class MetricsLog(keras.callbacks.Callback):
     """metrics.csv: one row per epoch with fixed columns, continuous across phases.
 
@@ -127,12 +268,24 @@ class MetricsLog(keras.callbacks.Callback):
     logs other metrics (keras-notes.md).
     """
 
-    def __init__(self, run: Run, result: Result):
+    def __init__(self, run: Run, result: Result, keep: int = 0):
+        """Start metrics.csv, or keep its rows up to epoch `keep` (resuming a run)."""
         super().__init__()
         self.path, self.result, self.phase = run.metrics, result, "train"
-        if not self.path.exists():
-            with open(self.path, "w", newline="") as handle:
-                csv.writer(handle).writerow(METRIC_COLUMNS)
+        rows = []
+        if keep and self.path.exists():
+            with open(self.path, newline="") as handle:
+                rows = [row for row in csv.DictReader(handle) if int(row["epoch"]) <= keep]
+        if len(rows) != keep:
+            raise TrainingError(f"{self.path} has {len(rows)} rows up to epoch {keep}, the epoch of "
+                                "the last checkpoint; the run cannot be resumed consistently")
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, METRIC_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.path, text.getvalue())
+        if rows:
+            result.epochs, result.final = keep, {k: _number(v) for k, v in rows[-1].items()}
 
     def on_epoch_begin(self, epoch, logs=None):
         self.began = time.perf_counter()
@@ -157,9 +310,9 @@ class AtomicCheckpoints(keras.callbacks.Callback):
     so far is remembered across phases.
     """
 
-    def __init__(self, run: Run, result: Result):
+    def __init__(self, run: Run, result: Result, position):
         super().__init__()
-        self.run, self.result = run, result
+        self.run, self.result, self.position = run, result, position
         self.best_value = math.inf
         self.saved_model = None  # None: the model being fit
 
@@ -172,11 +325,13 @@ class AtomicCheckpoints(keras.callbacks.Callback):
             self.result.best_epoch = epoch + 1
             self.result.best = {k: float(v) for k, v in (logs or {}).items()}
             self._save(self.run.best)
-        self._save(self.run.last)
+        self._save(self.run.last, state=self.position())
 
-    def _save(self, path):
+    def _save(self, path, state: dict | None = None):
         with atomic_path(path) as temp:
             (self.saved_model or self.model).save(temp)
+            if state is not None:
+                write_checkpoint_state(temp, state, self.model.optimizer)
 
 
 class ProgressDisplay(keras.callbacks.Callback):
@@ -221,6 +376,16 @@ class ProgressDisplay(keras.callbacks.Callback):
         if self.progress:
             self.progress.stop()
             self.progress = None
+
+
+def _number(text: str):
+    """A metrics.csv cell read back: a number where it is one."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _format(logs) -> str:
