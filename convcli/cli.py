@@ -1,8 +1,8 @@
 """The command line: parse arguments, call one domain function, print the outcome.
 
-`ConvcliGroup.invoke` is the one place a ConvcliError becomes a red line on stderr and
-exit code 1 (and Ctrl-C becomes exit code 130). TensorFlow is imported only inside the
-commands that need it, so `convcli --help` answers at once.
+`ConvcliGroup.invoke` is the one place a ConvcliError (or a full disk) becomes a red
+line on stderr and exit code 1, and Ctrl-C becomes exit code 130. TensorFlow is
+imported only inside the commands that need it, so `convcli --help` answers at once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from convcli.bases import BASE_NAMES
-from convcli.errors import ConvcliError, Interrupted
+from convcli.errors import ConvcliError, Interrupted, disk_full
 from convcli.tfenv import import_tensorflow
 
 EXIT_USER_ERROR, EXIT_INTERRUPTED = 1, 130
@@ -38,6 +38,15 @@ class ConvcliGroup(TyperGroup):
         except KeyboardInterrupt:
             typer.secho("interrupted", fg="red", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as error:
+            full = disk_full(error)
+            if full is None:
+                raise
+            where = f" writing {full.filename}" if full.filename else ""
+            typer.secho(f"error: no space left on the disk{where} ({full.strerror}); free some space "
+                        "and run again (a training run is marked failed, keeps its last checkpoint "
+                        "and continues with --resume)", fg="red", err=True)
+            raise typer.Exit(EXIT_USER_ERROR) from None
 
 
 app = typer.Typer(cls=ConvcliGroup, no_args_is_help=True, add_completion=False,

@@ -1,8 +1,13 @@
 """ConvcliError: the one exception type a user ever sees, and its few kinds.
 
 Domain code raises these with a message that says what happened and how to fix it;
-`convcli.cli` alone turns them into one red line on stderr and exit code 1.
+`convcli.cli` alone turns them into one red line on stderr and exit code 1 (as it does
+a full disk, found by `disk_full`, wherever the write happened).
 """
+
+import errno
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 class ConvcliError(Exception):
@@ -35,3 +40,12 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, run_name: str, epoch: int):
         super().__init__(run_name, epoch)
         self.run_name, self.epoch = run_name, epoch
+
+
+def disk_full(error: BaseException | None) -> OSError | None:
+    """The out-of-space OSError behind an exception, if any (libraries may wrap it)."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in DISK_FULL:
+            return error
+        error = error.__cause__ or error.__context__
+    return None

@@ -94,7 +94,10 @@ def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed:
         finish_meta(run, "interrupted", reason=f"interrupted by the user (Ctrl-C) after epoch {epoch}")
         raise Interrupted(run.name, epoch) from None
     except BaseException as error:
-        finish_meta(run, "failed", reason=f"{type(error).__name__}: {error}")
+        try:
+            finish_meta(run, "failed", reason=f"{type(error).__name__}: {error}")
+        except OSError:  # the disk is full: meta.json keeps "running", which --resume accepts
+            pass
         raise
     finally:
         shutil.rmtree(run.scratch, ignore_errors=True)

@@ -195,3 +195,33 @@ def test_a_run_that_failed_on_nan_resumes_with_a_lower_learning_rate(tmp_path, w
     assert answer.exit_code == 0, answer.output
     assert meta(run)["status"] == "completed" and meta(run)["resumed"][0]["previous_status"] == "failed"
     assert [r["epoch"] for r in rows(run)] == ["1", "2", "3"]  # the bad row replaced
+
+
+def test_a_full_disk_is_one_line_keeps_the_last_checkpoint_and_resumes(tmp_path, write_config, tiny_data,
+                                                                       monkeypatch):
+    import errno
+
+    calls = []
+    original = training.write_checkpoint_state
+
+    def fill_up(path, *args):
+        calls.append(path)
+        if len(calls) == 2:  # epoch 2's last checkpoint: the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        original(path, *args)
+
+    monkeypatch.setattr(training, "write_checkpoint_state", fill_up)
+    config = write_config(tiny_config(tiny_data, train={"epochs": 3}))
+    full = train(config, tmp_path / "runs")
+    assert full.exit_code == 1 and "Traceback" not in full.output
+    last_line = full.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("error: no space left on the disk (No space left on device)")
+    run = only_run(tmp_path / "runs")
+    assert meta(run)["status"] == "failed" and "No space left" in meta(run)["reason"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.keras", "last.keras"]
+    with zipfile.ZipFile(run / "checkpoints" / "last.keras") as archive:
+        assert json.loads(archive.read(training.STATE_ENTRY))["epoch"] == 1  # the temp file is gone
+
+    monkeypatch.setattr(training, "write_checkpoint_state", original)
+    assert train(config, tmp_path / "runs", "--resume", run.name).exit_code == 0
+    assert [r["epoch"] for r in rows(run)] == ["1", "2", "3"]
