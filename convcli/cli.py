@@ -52,7 +52,7 @@ class ConvcliGroup(TyperGroup):
 app = typer.Typer(cls=ConvcliGroup, no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
                   help="Experiment runner for convolutional networks on small image datasets.")
-data_app = typer.Typer(no_args_is_help=True, help="Make the built-in dataset.")
+data_app = typer.Typer(no_args_is_help=True, help="Make the built-in dataset, or check a dataset.")
 app.add_typer(data_app, name="data")
 
 RUNS_DIR = typer.Option(Path("runs"), "--runs-dir", help="Where run directories live.")
@@ -235,3 +235,29 @@ def data_synth(directory: Path = typer.Argument(..., help="New folder to write (
     info = json.loads((path / "dataset.json").read_text())
     typer.echo(f"wrote {sum(info['counts'].values()) * len(info['recipe']['classes'])} images "
                f"({', '.join(info['recipe']['classes'])}) to {path}")
+
+
+@data_app.command("check")
+def data_check(directory: Path = typer.Argument(..., help="A dataset folder: train/, validation/ "
+                                                "(or val/), test/ of class folders, or one folder "
+                                                "of class folders."),
+               as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+    """Decode every image and report what would break or mislead training; exit 1 if so.
+
+    Corrupt, truncated, empty and oversized files, contents that do not match the
+    extension, files training skips (other formats, hidden, macOS ._ files), empty or
+    single classes, classes that differ between splits, imbalance, the same image in two
+    splits (leakage) or twice in one, and image sizes.
+    """
+    import_tensorflow()
+    from convcli.data.check import check_dataset
+
+    report = check_dataset(directory)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        from convcli.report import check_tables
+
+        _console().print(check_tables(report))
+    if not report.ok:
+        raise typer.Exit(EXIT_USER_ERROR)

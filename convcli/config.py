@@ -39,6 +39,9 @@ class Data(Section):
     image_size: tuple[int, int] = (64, 64)
     batch_size: int = Field(32, ge=1)
     cache: Literal["memory", "disk", "none"] = "memory"
+    on_bad_file: Literal["error", "skip"] = Field(
+        "error", description="an image that cannot be decoded: error (refuse to train, listing "
+        "them) | skip (leave it out, with a warning)")
 
     @field_validator("image_size", mode="before")
     @classmethod

@@ -61,12 +61,19 @@ def resume_experiment(cfg: Config, ref: str, runs_dir: str | Path,
 
 def _prepare(cfg: Config):
     """Everything that can fail before a run directory is touched: stage, data, model."""
+    from convcli.data.check import listing, screen
     from convcli.pictures import check_layer
     from convcli.stages import stage_for
     from convcli.training import seed_everything
 
     stage = stage_for(cfg)
-    files = folders.resolve(cfg.data, cfg.seed)
+    files = screen(folders.resolve(cfg.data, cfg.seed), cfg.data.on_bad_file)
+    if files.left_out:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[yellow]warning:[/] leaving out {len(files.left_out)} image "
+                                   f"file(s) that cannot be decoded (data.on_bad_file: skip): "
+                                   f"{listing(files.left_out)}", highlight=False, soft_wrap=True)
     seed_everything(cfg.seed, cfg.deterministic)
     model = stage.build_model(cfg, files.class_names)  # bad bases, weights, layers: no run yet
     if cfg.explain.gradcam_images and cfg.explain.layer:
@@ -86,7 +93,8 @@ def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed:
                             resumed=run.read_meta().get("resumed", []) + [resumed])
         run.update_meta(stage=cfg.stage, class_names=files.class_names, pid=os.getpid(),
                         host=os.uname().nodename,
-                        dataset={"fingerprint": files.fingerprint(), "counts": files.counts()})
+                        dataset={"fingerprint": files.fingerprint(), "counts": files.counts(),
+                                 "left_out": files.left_out})
         result = stage.train(cfg, run, files, model)
         summary = finish(cfg, run, files, result, began)
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
+from convcli.data.check import MAX_PIXELS
 from convcli.data.folders import list_images
 from convcli.data.pipeline import load_image
 from convcli.errors import ConfigError, DataError
@@ -23,7 +24,6 @@ from convcli.explain.gradcam import GradCam, feature_map_layers, pointing_game
 from convcli.explain.overlay import fit, overlay, tile
 from convcli.runs import atomic_path
 
-MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb threshold, where it merely warns
 READABLE = {"JPEG": "jpeg", "PNG": "png", "GIF": "gif", "BMP": "bmp"}  # what training decodes
 
 

@@ -9,12 +9,17 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
 
 from convcli.models.table import LayerRow, format_shape, totals
 from convcli.runs import atomic_path
+
+if TYPE_CHECKING:
+    from convcli.data.check import Report as CheckReport
 
 
 def layer_table(rows: list[LayerRow], title: str) -> Table:
@@ -103,3 +108,62 @@ def predictions_table(results: list[dict], class_names: list[str], title: str, t
         table.add_row(result["path"].name, class_names[result["class"]],
                       "  ".join(f"{class_names[i]} {_pct(probabilities[i])}" for i in best))
     return table
+
+
+
+def check_tables(report: CheckReport, limit: int = 50) -> Group:
+    """`convcli data check`: images per split and class, the problems, the sizes, a verdict."""
+    counts = Table(title=f"data check — {report.directory}", title_justify="left")
+    counts.add_column("class")
+    for split in report.splits:
+        counts.add_column(split, justify="right")
+    for class_name in sorted({name for classes in report.splits.values() for name in classes}):
+        counts.add_row(class_name, *("-" if class_name not in classes else f"{classes[class_name]:,}"
+                                     for classes in report.splits.values()))
+    counts.add_row("total", *(f"{sum(classes.values()):,}" for classes in report.splits.values()))
+    parts = [counts]
+    if report.problems:
+        parts.append(_check_problems(report, limit))
+    if report.sizes["images"]:
+        parts.append(_check_sizes(report.sizes))
+    return Group(*parts, _check_verdict(report))
+
+
+def _check_problems(report: CheckReport, limit: int) -> Table:
+    """The first `limit` problems, errors in red, files named from the dataset folder."""
+    more = len(report.problems) - limit
+    table = Table(title="problems", title_justify="left", caption_justify="left",
+                  caption=f"and {more:,} more" if more > 0 else None)
+    table.add_column("problem", no_wrap=True)
+    table.add_column("file", overflow="fold")
+    table.add_column("detail", ratio=1)
+    for problem in report.problems[:limit]:
+        path = Path(problem.path)
+        shown = path.relative_to(report.directory) if path.is_relative_to(report.directory) else path
+        style = "red" if problem.severity == "error" else "yellow"
+        table.add_row(Text(problem.kind, style=style), str(shown), problem.detail)
+    return table
+
+
+def _check_sizes(sizes: dict) -> Table:
+    small = next(key for key in sizes if key.startswith("smaller_than_"))
+    table = Table(title=f"image sizes ({sizes['images']:,} images)", title_justify="left",
+                  caption_justify="left",
+                  caption=f"{sizes[small]:,} smaller than {small.rsplit('_', 1)[1]} px on a side")
+    for column in ("", "min", "median", "max"):
+        table.add_column(column, justify="right")
+    for side in ("width", "height"):
+        table.add_row(side, *(f"{sizes[side][stat]:,}" for stat in ("min", "median", "max")))
+    return table
+
+
+def _check_verdict(report: CheckReport) -> Text:
+    severities = [problem.severity for problem in report.problems]
+    errors, warnings = severities.count("error"), severities.count("warning")
+    checked = f"{report.files_checked:,} images checked in {len(report.splits)} split(s)"
+    if errors:
+        return Text(f"{checked}: {errors} error(s), {warnings} warning(s); fix the errors before "
+                    "training", style="red")
+    if warnings:
+        return Text(f"{checked}: ready to train, with {warnings} warning(s)", style="yellow")
+    return Text(f"{checked}: ready to train, no problems found", style="green")

@@ -63,3 +63,10 @@ def test_help_does_not_import_tensorflow():
             "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_data_check_imports_tensorflow_lazily():
+    """convcli.data.check (level 2, under "data") imports TensorFlow only when it decodes."""
+    code = ("import sys\nimport convcli.data.check\n"
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

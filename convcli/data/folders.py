@@ -41,6 +41,7 @@ class Files:
     train: Split
     validation: Split
     test: Split | None
+    left_out: list[str] = field(default_factory=list)  # "path (problem)" of files skipped
 
     @property
     def num_classes(self) -> int:
@@ -85,7 +86,7 @@ def scan(directory: Path, key: str) -> tuple[list[str], Split]:
         raise DataError(f"data.{key} {directory} does not exist")
     if not directory.is_dir():
         raise DataError(f"data.{key} {directory} is not a directory")
-    classes = sorted(p.name for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = class_folders(directory)
     if not classes:
         raise DataError(f"data.{key} {directory} has no class subfolders; put each class's "
                         f"images in its own subfolder, e.g. {directory}/cats/, {directory}/dogs/")
@@ -101,6 +102,11 @@ def scan(directory: Path, key: str) -> tuple[list[str], Split]:
         split.paths += images
         split.labels += [label] * len(images)
     return classes, split
+
+
+def class_folders(directory: Path) -> list[str]:
+    """Sorted names of the subfolders that are classes (hidden ones are not)."""
+    return sorted(p.name for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def list_images(folder: Path) -> list[str]:
