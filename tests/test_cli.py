@@ -87,3 +87,27 @@ def test_gradcam_refuses_a_model_file_with_a_lambda_layer(tmp_path, tiny_data):
     keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs)).save(tmp_path / "lambda.keras")
     result = invoke("gradcam", tiny_data / "test" / "ellipse", "--model", tmp_path / "lambda.keras")
     assert_user_error(result, f"model {tmp_path}/lambda.keras contains a Lambda layer")
+
+
+def test_nothing_reaches_the_network_without_imagenet_weights(tmp_path, write_config, tiny_data,
+                                                             monkeypatch):
+    """Train, explain and summarize with every outgoing connection refused."""
+    import socket
+
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network use is not allowed in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    config = write_config(tiny_config(tiny_data, train={"epochs": 1}) | {"explain": {"gradcam_images": 2}})
+    runs = tmp_path / "runs"
+    assert invoke("train", config, "--runs-dir", runs).exit_code == 0
+    image = next((tiny_data / "test" / "ellipse").iterdir())
+    for args in (["summary", "--runs-dir", runs], ["data", "check", tiny_data],
+                 ["gradcam", image, "--runs-dir", runs, "--out", tmp_path / "g"]):
+        result = invoke(*args)
+        assert result.exit_code == 0, result.output
+    assert attempts == []
