@@ -88,8 +88,8 @@ class Model(Section):
         by_application = {info.application: name for name, info in BASES.items()}
         value = by_application.get(value, value)  # VGG16, as keras.applications spells it
         if value not in BASE_NAMES:
-            close = difflib.get_close_matches(value.lower(), BASE_NAMES, n=1)
-            hint = f"did you mean {close[0]}? " if close else ""
+            close = closest(value.lower(), BASE_NAMES)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
             raise ValueError(f"unknown base; {hint}known bases: {', '.join(BASE_NAMES)}")
         return value
 
@@ -148,7 +148,7 @@ class Config(Section):
 
     name: Optional[str] = Field(None, description="default: the config file's stem")
     stage: Literal["scratch", "augment", "extract", "fine-tune"]
-    seed: int = 1337
+    seed: int = Field(1337, ge=0, lt=2**32)  # NumPy's seed range
     deterministic: bool = False
     data: Data = Field(default_factory=Data)
     model: Model = Field(default_factory=Model)
@@ -322,7 +322,9 @@ def validate(raw: dict, source: str = "config") -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as error:
-        problems = [_describe(e) for e in error.errors()]
+        # An unknown key first: a misspelt `stage` also makes `stage` missing.
+        errors = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        problems = [_describe(e) for e in errors]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise ConfigError(f"{source}: {problems[0]}{more}") from None
 
@@ -342,6 +344,13 @@ def _describe(error: dict) -> str:
     if error["type"] == "value_error" and (not loc or isinstance(error.get("input"), dict)):
         return f"{where}: {message}" if loc else message  # a rule across keys
     return f"{where}: {message}. Received: {error.get('input')!r}"
+
+
+def closest(word: str, choices) -> list[str]:
+    """The choices nearest to a misspelt word, all of them when they tie (vgg61: vgg16, vgg19)."""
+    scores = {c: difflib.SequenceMatcher(None, word, c).ratio()
+              for c in difflib.get_close_matches(word, choices, n=5)}
+    return sorted(c for c, score in scores.items() if score == max(scores.values()))
 
 
 def _field_names(loc: list[str]) -> list[str]:

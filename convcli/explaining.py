@@ -15,7 +15,8 @@ from convcli.config import load_config
 from convcli.errors import ConfigError, ModelError
 from convcli.explain.gradcam import GradCam
 from convcli.explain.overlay import tile
-from convcli.pictures import check_layer, expand, model_inputs, read_image, save_png, write_gradcam
+from convcli.pictures import (check_layer, expand, model_inputs, one_image, read_image, save_png,
+                              write_gradcam)
 from convcli.resolve import class_index, explained_model
 
 
@@ -39,7 +40,7 @@ def augment_preview(config: Path, image: Path, count: int, out: Path, overrides=
     if cfg.augment is None:
         raise ConfigError(f"{config} has no augment section: training with it sees the images "
                           "as they are; add one (augment: {} takes the book's values)")
-    [path] = expand([image])
+    path = one_image(image)
     read_image(path)  # checked before decoding: exists, a readable format, not a bomb
     original = model_inputs([path], cfg.data.image_size)
     augmenter = make_augmenter(cfg.augment, cfg.seed)
@@ -55,7 +56,7 @@ def activations(image: Path, run: str | None, model_file: Path | None, layers: l
     """One PNG grid of channels per convolution and pooling layer (or per named layer)."""
     from convcli.explain.activations import channel_grid, feature_layers, layer_activations
 
-    [path] = expand([image])
+    path = one_image(image)
     read_image(path)
     model, _, image_size, _ = explained_model(run, model_file, runs_dir)
     names = [name for entry in layers for name in entry.split(",") if name] or feature_layers(model)

@@ -43,6 +43,13 @@ def expand(arguments: list[Path]) -> list[Path]:
     return paths
 
 
+def one_image(argument: Path) -> Path:
+    """The one image file a command takes (a folder is a DataError, not the first image)."""
+    if argument.is_dir():
+        raise DataError(f"{argument} is a folder; this command takes one image file")
+    return expand([argument])[0]
+
+
 def read_image(path: Path) -> np.ndarray:
     """The image as (height, width, 3) uint8 at its own resolution, or a DataError."""
     try:

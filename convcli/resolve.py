@@ -9,7 +9,8 @@ from pathlib import Path
 
 from convcli.config import BUILTIN, load_config
 from convcli.data import folders, synthetic
-from convcli.errors import DataError, RunError
+from convcli.errors import ConfigError, DataError, ModelError, RunError
+from convcli.explain.gradcam import feature_map_layers
 from convcli.models.saved import MODEL_SUFFIXES, load_model_file
 from convcli.runs import Run, find_run
 
@@ -20,7 +21,9 @@ def load_for_summary(target: str | None, runs_dir: Path, overrides=()):
     """(model, title) for `convcli summary [CONFIG | RUN | MODEL]`."""
     if target and Path(target).suffix.lower() in CONFIG_SUFFIXES:
         return model_from_config(Path(target), overrides)
-    if target and Path(target).suffix.lower() in MODEL_SUFFIXES:
+    if overrides:
+        raise ConfigError(f"--set changes a config; {target or 'the latest run'} is not a .yaml config")
+    if target and (Path(target).suffix.lower() in MODEL_SUFFIXES or Path(target).is_file()):
         return load_model_file(Path(target)), str(target)
     run = find_run(target, runs_dir)
     return load_model_file(run_checkpoint(run)), f"{run.name} (best checkpoint)"
@@ -72,10 +75,16 @@ def explained_model(run: str | None, model_file: Path | None, runs_dir: Path):
         class_names = found.read_meta().get("class_names")
     # Without recorded names, classes are numbered; one sigmoid unit means two classes.
     class_names = class_names or [str(i) for i in range(max(2, model.outputs[0].shape[-1]))]
-    height, width = model.inputs[0].shape[1:3]
-    if height is None or width is None:
+    shape = tuple(model.inputs[0].shape)
+    if len(shape) != 4 or shape[-1] != 3:
+        raise ModelError(f"model {title} takes inputs of shape {shape}, not colour images "
+                         "(batch, height, width, 3)")
+    if None in shape[1:3]:
         raise RunError(f"model {title} takes images of any size; convcli needs a fixed input size")
-    return model, class_names, (height, width), title
+    if not feature_map_layers(model):
+        raise ModelError(f"model {title} has no layer with a 2-D feature map (batch, height, width, "
+                         "channels) after its input: nothing to explain")
+    return model, class_names, shape[1:3], title
 
 
 def class_index(value: str | None, class_names: list[str]) -> int | None:

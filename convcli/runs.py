@@ -126,7 +126,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     killed `.keras` save is unloadable 6 times in 6).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     # Keep every suffix: Keras wants weights files to end in ".weights.h5".
     handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes),
                                     dir=path.parent)
@@ -139,6 +139,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if os.path.exists(temp):
             os.remove(temp)
+
+
+def make_folder(folder: Path) -> None:
+    """mkdir -p, or a RunError saying why the folder cannot be there (a file has its name)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunError(f"cannot create folder {folder}: {error.strerror or error} (is {error.filename} "
+                       "a file?)" if isinstance(error, (FileExistsError, NotADirectoryError))
+                       else f"cannot create folder {folder}: {error.strerror or error}") from None
 
 
 _writes: dict[str, int] = {}

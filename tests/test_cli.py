@@ -77,7 +77,7 @@ def test_summary_errors(tmp_path):
     assert_user_error(invoke("summary", tmp_path / "missing.keras"), "does not exist")
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"not a zip")
-    assert_user_error(invoke("summary", bad), "cannot load model")
+    assert_user_error(invoke("summary", bad), "is not a .keras model")
 
 
 def test_gradcam_refuses_a_model_file_with_a_lambda_layer(tmp_path, tiny_data):

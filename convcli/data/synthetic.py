@@ -248,7 +248,10 @@ def generate(directory: str | os.PathLike, task: str = "target", seed: int = DEF
     counts = {"train": per_class or recipe.per_class,
               "validation": per_class or recipe.eval_per_class,
               "test": per_class or recipe.eval_per_class}
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"cannot create {target}: {error.strerror or error} ({error.filename})") from None
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         rows = []

@@ -1,0 +1,730 @@
+"""A corpus of bad input: every way a user can hand convcli something wrong, one case each.
+
+Five families: config files, data folders, images, model files and command-line
+arguments. Each case runs one `convcli ...` invocation in process, from its own
+tmp_path (so default output folders would land there), and checks that convcli
+  1. exits 1 for a user error (2 for bad usage click rejects, naming the option),
+  2. says so in exactly one `error: ` line on stderr that names the problem,
+  3. prints no traceback,
+  4. writes nothing, except at most one new run directory whose meta.json says failed,
+  5. leaves the earlier, completed run in the runs directory byte for byte as it was.
+
+Every case's runs directory starts as a copy of one real completed run, trained once
+per session. Almost every case fails before a run directory would be created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import struct
+import traceback
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Union
+
+import pytest
+import yaml
+
+from tests.conftest import invoke, tiny_config
+
+SMALL = 4 << 20  # files up to this size are compared by content too
+RUN_STEM = "tiny"  # the completed run is <timestamp>_tiny
+ASSETS: dict[str, Path] = {}  # the completed run and model files, made once by `shared`
+
+
+# --- the corpus ---------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One bad invocation.
+
+    setup(tmp_path) prepares the inputs and returns a dict of named paths (or strings);
+    `args` (format strings, or a function of that dict) and `expected` may reference them
+    and the standard names as `{name}`:
+    tmp, runs (the runs directory), run (the completed run's directory), run_name, data
+    (a copy of the tiny dataset with train/validation/test). `expected` is the substring
+    (or a tuple of substrings) the one error line must contain (exit 1), or the option or
+    argument the usage message must name (exit 2). `xfail` marks a case that shows a bug,
+    with what it does instead.
+    """
+
+    id: str
+    what: str
+    setup: Callable[[Path], dict]
+    args: Union[list, Callable[[dict], list]]
+    exit_code: int
+    expected: Union[str, tuple]
+    xfail: Optional[str] = None
+    check: Optional[Callable[[dict], None]] = None
+    usage: bool = True  # exit 2: click prints a Usage: line (not for an option missing its value)
+    trains: bool = False  # training starts, so its progress lines may come before the error line
+
+    @property
+    def family(self) -> str:
+        return self.id.split("-", 1)[0]
+
+
+def nothing(tmp: Path) -> dict:
+    return {}
+
+
+def put(name: str, content: Union[str, bytes, Callable[[Path], None]]) -> Callable[[Path], dict]:
+    """A setup writing one file (text, bytes, or via a function) at tmp/name."""
+    def setup(tmp: Path) -> dict:
+        path = tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if callable(content):
+            content(path)
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+        return {"file": path}
+    return setup
+
+
+def config(*, stage: str = "scratch", drop: tuple = (), prepare: Optional[Callable[[Path], dict]] = None,
+           name: str = "bad.yaml", **sections) -> Callable[[Path], dict]:
+    """A setup writing tiny_config on the case's copy of the data, changed by `sections`
+    (merged into a section, or set at the top level; a function of tmp_path gives the value),
+    without the dotted keys in `drop`. `prepare(tmp)` runs first; its paths are returned too."""
+    def setup(tmp: Path) -> dict:
+        found = prepare(tmp) if prepare else {}
+        resolved = {key: value(tmp) if callable(value) else value for key, value in sections.items()}
+        cfg = tiny_config(tmp / "data", stage, **resolved)
+        for dotted in drop:
+            *parents, last = dotted.split(".")
+            node = cfg
+            for part in parents:
+                node = node[part]
+            del node[last]
+        path = tmp / name
+        path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        return {**found, "config": path}
+    return setup
+
+
+def data_section(**changes) -> Callable[[Path], dict]:
+    """A `data` section for config(): folders given relative to tmp_path (None for null)."""
+    def make(tmp: Path) -> dict:
+        return {key: (str(tmp / value) if isinstance(value, str) else value) for key, value in changes.items()}
+    return make
+
+
+def both(*setups: Callable[[Path], dict]) -> Callable[[Path], dict]:
+    def setup(tmp: Path) -> dict:
+        found = {}
+        for one in setups:
+            found.update(one(tmp))
+        return found
+    return setup
+
+
+def class_folders(root: str, classes: dict) -> Callable[[Path], dict]:
+    """Folders tmp/root/<class>/ with n images copied from the data copy (or given files)."""
+    def setup(tmp: Path) -> dict:
+        source = sorted((tmp / "data" / "train" / "ellipse").glob("*.jpg"))
+        for name, content in classes.items():
+            folder = tmp / root / name
+            folder.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, int):
+                for image in source[:content]:
+                    shutil.copy2(image, folder / image.name)
+            else:
+                for file_name, data in content.items():
+                    (folder / file_name).write_bytes(data)
+        return {root: tmp / root}
+    return setup
+
+
+def asset(name: str) -> Callable[[Path], dict]:
+    """A setup copying one session-wide model file into tmp."""
+    def setup(tmp: Path) -> dict:
+        target = tmp / name
+        shutil.copy2(ASSETS[name], target)
+        return {"file": target}
+    return setup
+
+
+# --- image bytes ------------------------------------------------------------------------
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A tiny, valid-looking PNG claiming width x height 1-bit pixels (a decompression bomb
+    when opened for decoding: Pillow reads the size from the header alone)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    idat = zlib.compress(b"\0" * (1 + (width + 7) // 8), 9)  # one row; the rest is missing
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def pillow_file(format: str, size=(32, 32)) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        from PIL import Image
+
+        Image.new("RGB", size, (200, 40, 40)).save(path, format=format)
+    return write
+
+
+def truncated_jpeg(path: Path) -> None:
+    source = sorted((path.parent / "data" / "test" / "ellipse").glob("*.jpg"))[0]
+    data = source.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+
+
+def zip_without_model(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("readme.txt", "no config.json, no weights\n")
+
+
+def jpeg(tmp: Path) -> Path:
+    """One good image of the data copy."""
+    return sorted((tmp / "data" / "test" / "rectangle").glob("*.jpg"))[0]
+
+
+def good_and_bad_folder(tmp: Path) -> dict:
+    folder = tmp / "mixed"
+    folder.mkdir()
+    shutil.copy2(jpeg(tmp), folder / "a_good.jpg")
+    (folder / "b_bad.jpg").write_text("not a jpeg at all\n")
+    return {"folder": folder}
+
+
+# --- model files and runs -----------------------------------------------------------------
+
+
+def failed_run(tmp: Path) -> dict:
+    """A run directory that failed before its first checkpoint."""
+    run = tmp / "runs" / "2001-01-01_00-00-00_failed"
+    run.mkdir()
+    shutil.copy2(ASSETS["run"] / "config.yaml", run / "config.yaml")
+    (run / "meta.json").write_text(json.dumps({"status": "failed", "reason": "RuntimeError: boom"}))
+    return {"failed": run}
+
+
+def second_copy_of_the_run(tmp: Path) -> dict:
+    """Another run whose name starts with the completed run's name."""
+    run = next((tmp / "runs").glob(f"*_{RUN_STEM}"))
+    shutil.copytree(run, run.with_name(run.name + "-2"))
+    return {}
+
+
+def a_file_in_the_way(tmp: Path) -> dict:
+    (tmp / "blocker").write_text("a file, not a folder\n")
+    return {"blocker": tmp / "blocker"}
+
+
+def pwned_absent(found: dict) -> None:
+    assert not (found["tmp"] / "PWNED").exists() and not Path("PWNED").exists()
+
+
+def features_args(layer: str) -> list:
+    return ["filters", "--base", "builtin", "--size", "32", "--count", "1", "--layer", layer]
+
+
+C = Case
+CASES = [
+    # --- config files -------------------------------------------------------------------
+    C("config-missing-file", "the config file does not exist",
+      nothing, ["train", "nosuch.yaml"], 1, "config file nosuch.yaml does not exist"),
+    C("config-is-a-directory", "a directory given as the config",
+      lambda tmp: (tmp / "configs").mkdir() or {}, ["train", "configs"], 1,
+      "cannot read config file configs: IsADirectoryError"),
+    C("config-empty", "an empty file",
+      put("empty.yaml", ""), ["train", "{file}"], 1, "{file} is empty; a config needs at least `stage:`"),
+    C("config-a-list", "a YAML list instead of a mapping",
+      put("list.yaml", "- stage: scratch\n- seed: 1\n"), ["train", "{file}"], 1,
+      "{file} must hold a mapping of config keys, not a list"),
+    C("config-yaml-syntax", "invalid YAML syntax (an unclosed flow sequence)",
+      put("broken.yaml", "stage: scratch\ntrain:\n  epochs: [3\n"), ["train", "{file}"], 1,
+      "{file}:4:1: YAML error"),
+    C("config-yaml-tab", "a tab character indenting a key",
+      put("tab.yaml", "stage: scratch\ntrain:\n\tepochs: 3\n"), ["train", "{file}"], 1,
+      "{file}:3:1: YAML error: found character '\\t' that cannot start any token"),
+    C("config-python-tag", "a !!python/object/apply tag that would run a shell command",
+      put("evil.yaml", 'stage: scratch\nname: !!python/object/apply:os.system ["touch PWNED"]\n'),
+      ["train", "{file}"], 1,
+      "{file}:2:7: YAML error: could not determine a constructor for the tag "
+      "'tag:yaml.org,2002:python/object/apply:os.system'",
+      check=pwned_absent),
+    C("config-not-utf8", "bytes that are not UTF-8",
+      put("latin1.yaml", "stage: scratch\nname: caf\xe9\n".encode("latin-1")), ["train", "{file}"], 1,
+      "cannot read config file {file}: UnicodeDecodeError"),
+    C("config-unknown-top-key", "a misspelt top-level key (stagee)",
+      config(stagee="augment"), ["train", "{config}"], 1, "unknown key stagee; did you mean stage?"),
+    C("config-misspelt-stage-only", "the only stage key is misspelt (stagee, no stage)",
+      config(drop=("stage",), stagee="scratch"), ["train", "{config}"], 1,
+      ("unknown key stagee", "did you mean stage?")),
+    C("config-unknown-nested-key", "a misspelt nested key (train.epoch)",
+      config(train={"epoch": 3}), ["train", "{config}"], 1, "unknown key train.epoch; did you mean epochs?"),
+    C("config-unknown-key-no-hint", "an unknown nested key with no close match",
+      config(model={"wibble": 1}), ["train", "{config}"], 1,
+      "unknown key model.wibble; known keys: conv_filters, kernel_size"),
+    C("config-wrong-type", "train.epochs: ten",
+      config(train={"epochs": "ten"}), ["train", "{config}"], 1,
+      "train.epochs: Input should be a valid integer, unable to parse string as an integer. Received: 'ten'"),
+    C("config-negative-learning-rate", "train.learning_rate: -1",
+      config(train={"learning_rate": -1}), ["train", "{config}"], 1,
+      "train.learning_rate: Input should be greater than 0. Received: -1"),
+    C("config-batch-size-zero", "data.batch_size: 0",
+      config(data={"batch_size": 0}), ["train", "{config}"], 1,
+      "data.batch_size: Input should be greater than or equal to 1. Received: 0"),
+    C("config-dropout-one", "model.dropout: 1 (must be below 1)",
+      config(model={"dropout": 1}), ["train", "{config}"], 1, "model.dropout: Input should be less than 1"),
+    C("config-image-size-three", "data.image_size with three numbers",
+      config(data={"image_size": [32, 32, 3]}), ["train", "{config}"], 1,
+      ("data.image_size: Tuple should have at most 2 items", "Received: [32, 32, 3]")),
+    C("config-unknown-stage", "stage: transfer",
+      config(stage="transfer"), ["train", "{config}"], 1,
+      "stage: Input should be 'scratch', 'augment', 'extract' or 'fine-tune'. Received: 'transfer'"),
+    C("config-image-too-small", "image_size too small for the conv blocks",
+      config(data={"image_size": [16, 16]}, model={"conv_filters": [8, 8, 8]}), ["train", "{config}"], 1,
+      "image_size [16, 16] is too small for 3 conv blocks"),
+    C("config-both-validation-sources", "both validation_dir and validation_split",
+      config(data={"validation_split": 0.25}), ["train", "{config}"], 1,
+      "set exactly one of validation_dir or validation_split"),
+    C("config-no-validation-source", "neither validation_dir nor validation_split",
+      config(drop=("data.validation_dir",)), ["train", "{config}"], 1,
+      "set exactly one of validation_dir or validation_split"),
+    C("config-builtin-with-own-splits", "train_dir: builtin with a validation_dir",
+      config(data={"train_dir": "builtin"}, drop=("data.test_dir",)), ["train", "{config}"], 1,
+      "train_dir: builtin brings its own validation and test splits; remove validation_dir"),
+    C("config-section-unused-by-stage", "a fine_tune section with stage scratch",
+      config(fine_tune={"head_epochs": 1}), ["train", "{config}"], 1,
+      "stage scratch does not use the fine_tune section"),
+    C("config-augment-stage-without-section", "stage augment without an augment section",
+      config(stage="augment"), ["train", "{config}"], 1, "stage augment needs an augment section"),
+    C("config-features-cannot-augment", "extract method features with an augment section",
+      config(stage="extract", augment={"rotation_range": 10}, model={"weights": "none"}),
+      ["train", "{config}"], 1, "extract method features precomputes the base's outputs once, so it cannot augment"),
+    C("config-unknown-base", "model.base: vgg61",
+      config(stage="extract", model={"base": "vgg61"}), ["train", "{config}"], 1,
+      ("model.base: unknown base; did you mean vgg", "Received: 'vgg61'")),
+    C("config-unknown-base-transposed-hint", "model.base: vgg61 should hint vgg16, its transposition",
+      config(stage="extract", model={"base": "vgg61"}), ["train", "{config}"], 1,
+      "model.base: unknown base; did you mean vgg16 or vgg19?"),
+    C("config-imagenet-for-builtin", "imagenet weights for the builtin base",
+      config(stage="extract", model={"base": "builtin", "weights": "imagenet"}), ["train", "{config}"], 1,
+      "the builtin base has no ImageNet weights"),
+    C("config-builtin-weights-for-vgg16", "weights: builtin for base vgg16",
+      config(stage="extract", model={"base": "vgg16", "weights": "builtin"}), ["train", "{config}"], 1,
+      "weights: builtin exist only for base: builtin, not vgg16"),
+    C("config-image-too-small-for-base", "image_size 16 for vgg16 (needs 32)",
+      config(stage="extract", model={"base": "vgg16", "weights": "none"}, data={"image_size": [16, 16]}),
+      ["train", "{config}"], 1, "base vgg16 needs images of at least 32x32 pixels"),
+    C("config-weights-file-missing", "model.weights names a file that does not exist",
+      config(stage="extract", model={"base": "builtin", "weights": "nosuch.weights.h5"}),
+      ["train", "{config}"], 1, "model.weights file nosuch.weights.h5 does not exist"),
+    C("config-weights-file-is-text", "model.weights is a text file named .weights.h5",
+      config(stage="extract", model={"base": "builtin", "weights": "text.weights.h5"},
+             prepare=put("text.weights.h5", "not HDF5\n")),
+      ["train", "{config}"], 1, "weights file text.weights.h5 does not fit base builtin"),
+    C("config-unfreeze-from-no-layer", "fine_tune.unfreeze_from names no layer of the base",
+      config(stage="fine-tune", model={"base": "builtin", "weights": "none"},
+             fine_tune={"unfreeze_from": "block9_conv1", "head_epochs": 1}),
+      ["train", "{config}"], 1, ("fine_tune.unfreeze_from names no layer of base builtin_base",
+                                 "Received: 'block9_conv1'")),
+    C("config-init-from-not-a-run", "fine_tune.init_from is a folder that is not a run",
+      config(stage="fine-tune", model={"base": "builtin", "weights": "none"},
+             fine_tune={"init_from": "data"}),
+      ["train", "{config}"], 1, "fine_tune.init_from data is not a run directory (no meta.json)"),
+    C("config-init-from-wrong-stage", "fine_tune.init_from is a scratch run",
+      config(stage="fine-tune", model={"base": "builtin", "weights": "none"},
+             fine_tune=lambda tmp: {"init_from": str(next((tmp / "runs").iterdir()))}),
+      ["train", "{config}"], 1, "fine_tune.init_from {run} trained stage scratch with base builtin"),
+    C("config-explain-layer-unknown", "explain.layer names no feature map",
+      config(explain={"gradcam_images": 2, "layer": "nosuch"}), ["train", "{config}"], 1,
+      "explain.layer 'nosuch' names no layer with a 4-D feature map"),
+    C("config-learning-rate-diverges", "train.learning_rate 1e12 with sgd: the loss becomes NaN (a failed run)",
+      config(train={"optimizer": "sgd", "learning_rate": 1e12, "epochs": 1}), ["train", "{config}"], 1,
+      "the loss became nan at epoch 1", trains=True),
+    C("config-set-without-equals", "--set without =",
+      config(), ["train", "{config}", "--set", "train.epochs"], 1,
+      "--set expects key.path=value, e.g. train.epochs=3. Received: 'train.epochs'"),
+    C("config-set-empty-key", "--set =3",
+      config(), ["train", "{config}", "--set", "=3"], 1, "--set expects key.path=value"),
+    C("config-set-into-a-value", "--set train.epochs.x=1 (epochs is a value)",
+      config(), ["train", "{config}", "--set", "train.epochs.x=1"], 1,
+      "--set train.epochs.x: train.epochs is a value, not a section"),
+    C("config-set-invalid-yaml", "--set with a value that is not YAML",
+      config(), ["train", "{config}", "--set", "data.image_size=[32, 32"], 1,
+      "--set data.image_size: the value is not valid YAML. Received: '[32, 32'"),
+    C("config-set-out-of-range", "--set train.epochs=0",
+      config(), ["train", "{config}", "--set", "train.epochs=0"], 1,
+      "train.epochs: Input should be greater than or equal to 1. Received: 0"),
+    C("config-set-unknown-key", "--set traim.epochs=3",
+      config(), ["train", "{config}", "--set", "traim.epochs=3"], 1, "unknown key traim; did you mean train?"),
+    C("config-distribute-mirrored", "distribute: mirrored (not available yet)",
+      config(distribute="mirrored"), ["train", "{config}"], 1, "distribute: mirrored is not available"),
+    C("config-distribute-multi-worker", "distribute: multi_worker",
+      config(distribute="multi_worker"), ["train", "{config}"], 1,
+      "distribute: Input should be 'none' or 'mirrored'. Received: 'multi_worker'"),
+    C("config-seed-negative", "seed: -1",
+      config(seed=-1), ["train", "{config}"], 1, ("seed", "-1")),
+    C("config-seed-too-large", "seed: 2**40",
+      config(seed=2 ** 40), ["train", "{config}"], 1, ("seed", str(2 ** 40))),
+    C("config-early-stopping-monitor", "train.early_stopping.monitor: val_los",
+      config(train={"early_stopping": {"monitor": "val_los"}}), ["train", "{config}"], 1,
+      "train.early_stopping.monitor: Input should be 'val_loss', 'val_accuracy', 'loss' or 'accuracy'. "
+      "Received: 'val_los'"),
+    C("config-no-conv-blocks", "model.conv_filters: []",
+      config(model={"conv_filters": []}), ["train", "{config}"], 1,
+      "model.conv_filters: List should have at least 1 item after validation"),
+    C("config-summary-of-bad-config", "summary CONFIG with an unknown key",
+      config(trian={"epochs": 3}), ["summary", "{config}"], 1, "unknown key trian; did you mean train?"),
+    C("config-augment-without-section", "augment CONFIG for a config with no augment section",
+      config(), lambda p: ["augment", p["config"], jpeg(p["tmp"])], 1, "{config} has no augment section"),
+
+    # --- data folders ---------------------------------------------------------------------
+    C("data-train-dir-missing", "train_dir does not exist",
+      config(data=data_section(train_dir="nosuch")), ["train", "{config}"], 1,
+      "data.train_dir {tmp}/nosuch does not exist"),
+    C("data-train-dir-is-a-file", "train_dir is a file",
+      config(data=data_section(train_dir="data/boxes.csv")), ["train", "{config}"], 1,
+      "data.train_dir {tmp}/data/boxes.csv is not a directory"),
+    C("data-no-class-subfolders", "train_dir holds images but no class subfolders",
+      config(data=data_section(train_dir="data/train/ellipse")), ["train", "{config}"], 1,
+      "data.train_dir {tmp}/data/train/ellipse has no class subfolders"),
+    C("data-single-class", "train_dir has one class subfolder",
+      config(prepare=class_folders("one", {"ellipse": 3}), data=data_section(train_dir="one")),
+      ["train", "{config}"], 1, "data.train_dir {tmp}/one has a single class (ellipse)"),
+    C("data-empty-class-folder", "a class folder with no images",
+      config(prepare=class_folders("gap", {"ellipse": 3, "rectangle": 0}), data=data_section(train_dir="gap")),
+      ["train", "{config}"], 1, "class folder {tmp}/gap/rectangle holds no images"),
+    C("data-class-folder-of-other-files", "a class folder of .txt and hidden ._x.jpg files only",
+      config(prepare=class_folders("junk", {"ellipse": 3, "rectangle": {"notes.txt": b"x", "._x.jpg": b"x"}}),
+             data=data_section(train_dir="junk")),
+      ["train", "{config}"], 1, "class folder {tmp}/junk/rectangle holds no images"),
+    C("data-validation-classes-differ", "validation classes differ from train's",
+      config(prepare=class_folders("val", {"ellipse": 2, "square": 2}), data=data_section(validation_dir="val")),
+      ["train", "{config}"], 1,
+      "data.validation_dir {tmp}/val has classes ['ellipse', 'square'] but train_dir has ['ellipse', 'rectangle']"),
+    C("data-validation-dir-missing", "validation_dir does not exist",
+      config(data=data_section(validation_dir="nosuch")), ["train", "{config}"], 1,
+      "data.validation_dir {tmp}/nosuch does not exist"),
+    C("data-test-dir-missing", "test_dir does not exist",
+      config(data=data_section(test_dir="nosuch")), ["train", "{config}"], 1,
+      "data.test_dir {tmp}/nosuch does not exist"),
+    C("data-split-leaves-no-validation", "validation_split 0.01 of 12 images per class",
+      config(data={"validation_dir": None, "validation_split": 0.01}), ["train", "{config}"], 1,
+      "validation_split 0.01 leaves class ellipse with no validation images (12 images)"),
+    C("data-split-leaves-no-training", "validation_split 0.99 of 12 images per class",
+      config(data={"validation_dir": None, "validation_split": 0.99}), ["train", "{config}"], 1,
+      "validation_split 0.99 leaves class ellipse with no training images (12 images)"),
+    C("data-damaged-image-in-train", "a text file named .jpg among the training images",
+      config(prepare=class_folders("dirty", {"ellipse": 4, "rectangle": {"broken.jpg": b"not a jpeg\n"}}),
+             data=data_section(train_dir="dirty", validation_dir="data/validation")),
+      ["train", "{config}"], 1, "cannot be decoded: {tmp}/dirty/rectangle/broken.jpg (corrupt)"),
+
+    # --- images ----------------------------------------------------------------------------
+    C("image-missing", "the image does not exist (activations)",
+      nothing, ["activations", "nosuch.jpg"], 1, "image nosuch.jpg does not exist"),
+    C("image-missing-gradcam", "one of the images does not exist (gradcam)",
+      nothing, lambda p: ["gradcam", jpeg(p["tmp"]), "nosuch.png"], 1, "image nosuch.png does not exist"),
+    C("image-text-named-jpg", "a text file named .jpg",
+      put("text.jpg", "hello, I am not a picture\n"), ["activations", "{file}"], 1,
+      "{file} is not an image convcli can read"),
+    C("image-zero-byte-png", "a zero-byte .png",
+      put("zero.png", b""), ["gradcam", "{file}"], 1, "{file} is not an image convcli can read"),
+    C("image-truncated-jpeg", "a JPEG cut in half",
+      put("half.jpg", truncated_jpeg), ["activations", "{file}"], 1,
+      "{file} is damaged and cannot be decoded (image file is truncated"),
+    C("image-webp", "a WebP image",
+      put("photo.webp", pillow_file("WEBP")), ["gradcam", "{file}"], 1, "{file} is a WEBP image; convcli reads"),
+    C("image-tiff", "a TIFF image",
+      put("scan.tiff", pillow_file("TIFF")), ["activations", "{file}"], 1, "{file} is a TIFF image; convcli reads"),
+    C("image-tiff-named-jpg", "a TIFF image named .jpg",
+      put("scan.jpg", pillow_file("TIFF")), ["gradcam", "{file}"], 1, "{file} is a TIFF image; convcli reads"),
+    C("image-bomb", "a 75-byte PNG claiming 10000x10000 pixels (over 89,478,485)",
+      put("bomb.png", png_header(10000, 10000)), ["gradcam", "{file}"], 1,
+      "{file} is too large to decode safely (10000x10000 pixels; the limit is 89,478,485)"),
+    C("image-bomb-pillow-refuses", "an 82-byte PNG claiming 20000x20000 pixels (Pillow's own limit)",
+      put("bigger.png", png_header(20000, 20000)), ["activations", "{file}"], 1,
+      "{file} is too large to decode safely (Image size (400000000 pixels) exceeds limit"),
+    C("image-bomb-augment", "a decompression bomb given to augment",
+      both(config(stage="augment", augment={}), put("bomb.png", png_header(10000, 10000))),
+      ["augment", "{config}", "{file}"], 1, "{file} is too large to decode safely"),
+    C("image-empty-folder", "an empty folder as the images argument",
+      lambda tmp: (tmp / "empty").mkdir() or {}, ["gradcam", "empty"], 1,
+      "folder empty holds no images"),
+    C("image-folder-with-one-bad-image", "a folder of one good and one damaged image: nothing written",
+      good_and_bad_folder, ["gradcam", "{folder}"], 1, "{folder}/b_bad.jpg is not an image convcli can read"),
+    C("image-augment-text-png", "augment of a text file named .png",
+      both(config(stage="augment", augment={}), put("text.png", "hello\n")),
+      ["augment", "{config}", "{file}"], 1, "{file} is not an image convcli can read"),
+    C("image-folder-for-activations", "activations of a folder of 12 images (one image expected)",
+      nothing, lambda p: ["activations", p["data"] / "test" / "ellipse"], 1, "{data}/test/ellipse"),
+    C("image-folder-for-augment", "augment of a folder of 12 images (one image expected)",
+      config(stage="augment", augment={}), lambda p: ["augment", p["config"], p["data"] / "test" / "ellipse"], 1,
+      "{data}/test/ellipse"),
+
+    # --- model files ------------------------------------------------------------------------
+    C("model-missing", "summary of a model file that does not exist",
+      nothing, ["summary", "missing.keras"], 1, "model file missing.keras does not exist"),
+    C("model-missing-gradcam", "gradcam --model of a file that does not exist",
+      nothing, lambda p: ["gradcam", jpeg(p["tmp"]), "--model", "missing.keras"], 1,
+      "model file missing.keras does not exist"),
+    C("model-random-bytes", "a .keras file of random bytes",
+      put("random.keras", bytes(range(256)) * 4), ["summary", "{file}"], 1,
+      "{file} is not a .keras model: a .keras file is a zip archive"),
+    C("model-zip-without-config", "a .keras zip archive with no model inside",
+      put("empty.keras", zip_without_model),
+      ["summary", "{file}"], 1, "cannot load model {file}"),
+    C("model-lambda-summary", "summary of a .keras holding a Lambda layer",
+      asset("lambda.keras"), ["summary", "{file}"], 1, "model {file} contains a Lambda layer"),
+    C("model-lambda-gradcam", "gradcam --model of a .keras holding a Lambda layer",
+      asset("lambda.keras"), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "model {file} contains a Lambda layer"),
+    C("model-unsupported-suffix", "gradcam --model of a .pt file",
+      put("model.pt", b"PK\x03\x04 torch"), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "{file} is not a Keras model file: convcli reads .keras and .h5 files, not .pt"),
+    C("model-unsupported-suffix-summary", "summary of a .pt file (taken for a run name)",
+      put("model.pt", b"PK\x03\x04 torch"), ["summary", "{file}"], 1, ("{file}", ".keras")),
+    C("model-text-named-h5", "a text file named .h5",
+      put("model.h5", "I am not HDF5\n"), ["summary", "{file}"], 1, "{file} is not an .h5 model"),
+    C("model-text-named-h5-activations", "activations --model of a text file named .h5",
+      put("model.h5", "I am not HDF5\n"), lambda p: ["activations", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "{file} is not an .h5 model"),
+    C("model-no-feature-map", "gradcam --model of a model with no 4-D layer",
+      asset("dense.keras"), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "has no layer with a 2-D feature map"),
+    C("model-any-input-size", "gradcam --model of a model taking images of any size",
+      asset("anysize.keras"), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "takes images of any size; convcli needs a fixed input size"),
+    C("model-not-an-image-model", "gradcam --model of a model whose input is a vector",
+      asset("vector.keras"), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1, "vector.keras"),
+    C("model-one-channel-input", "gradcam --model of a model taking 1-channel images",
+      asset("gray.keras"), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1, "gray.keras"),
+    C("model-weights-file-as-model", "summary of a .weights.h5 file (weights, not a model)",
+      asset("base.weights.h5"), ["summary", "{file}"], 1, "cannot load model {file}"),
+
+    # --- command-line arguments ---------------------------------------------------------------
+    C("cli-unknown-command", "an unknown command",
+      nothing, ["trian", "x.yaml"], 2, "No such command 'trian'"),
+    C("cli-unknown-option", "an unknown option",
+      config(), ["train", "{config}", "--epochs", "3"], 2, "No such option: --epochs"),
+    C("cli-train-without-config", "train without its CONFIG argument",
+      nothing, ["train"], 2, "Missing argument 'config'"),
+    C("cli-gradcam-no-images", "gradcam with no images",
+      nothing, ["gradcam"], 2, "Missing argument 'images'"),
+    C("cli-alpha-out-of-range", "gradcam --alpha 2",
+      nothing, lambda p: ["gradcam", jpeg(p["tmp"]), "--alpha", "2"], 2, "Invalid value for '--alpha'"),
+    C("cli-count-zero", "filters --count 0",
+      nothing, ["filters", "--layer", "conv1", "--count", "0"], 2, "Invalid value for '--count'"),
+    C("cli-filters-size-too-small", "filters --size 8",
+      nothing, ["filters", "--base", "builtin", "--layer", "block1_conv1", "--size", "8"], 2, "Invalid value for '--size'"),
+    C("cli-filters-no-layer", "filters without --layer",
+      nothing, ["filters", "--base", "builtin"], 2, "Missing option '--layer'"),
+    C("cli-augment-count-not-a-number", "augment --count many",
+      nothing, ["augment", "x.yaml", "x.jpg", "--count", "many"], 2, "Invalid value for '--count'"),
+    C("cli-synth-per-class-not-a-number", "data synth --per-class many",
+      nothing, ["data", "synth", "new", "--per-class", "many"], 2, "Invalid value for '--per-class'"),
+    C("cli-force-without-resume", "train --force without --resume",
+      config(), ["train", "{config}", "--force"], 2, "--force only applies with --resume"),
+    C("cli-run-no-match", "gradcam --run nope",
+      nothing, lambda p: ["gradcam", jpeg(p["tmp"]), "--run", "nope"], 1,
+      "no run matches 'nope' in runs (1 runs there)"),
+    C("cli-run-ambiguous", "--run prefix shared by two runs",
+      second_copy_of_the_run, lambda p: ["activations", jpeg(p["tmp"]), "--run", p["run_name"]], 1,
+      "'{run_name}' matches 2 runs in runs"),
+    C("cli-run-and-model", "gradcam with both --run and --model",
+      nothing, lambda p: ["gradcam", jpeg(p["tmp"]), "--run", p["run_name"], "--model", "x.keras"], 1,
+      "give --run or --model, not both"),
+    C("cli-run-and-base", "filters with both --run and --base",
+      nothing, ["filters", "--layer", "conv1", "--run", "{run_name}", "--base", "builtin"], 1,
+      "give --run or --base, not both"),
+    C("cli-summary-failed-run", "summary of a failed run without checkpoints",
+      failed_run, ["summary", "{failed}"], 1, "run 2001-01-01_00-00-00_failed has no checkpoint (status: failed)"),
+    C("cli-gradcam-run-not-a-run", "gradcam --run of a folder that is not a run",
+      nothing, lambda p: ["gradcam", jpeg(p["tmp"]), "--run", "data"], 1, "run data has no checkpoint"),
+    C("cli-summary-no-runs", "summary with an empty runs directory",
+      lambda tmp: (tmp / "none").mkdir() or {}, ["summary", "--runs-dir", "none"], 1,
+      "no runs in none; train one with `convcli train CONFIG`"),
+    C("cli-filters-unknown-layer", "filters --layer nosuch --base builtin",
+      nothing, features_args("nosuch"), 1,
+      "--layer: nosuch is no convolution or pooling layer of model builtin_base_features"),
+    C("cli-filters-unknown-base", "filters --base vgg_16",
+      nothing, ["filters", "--base", "vgg_16", "--layer", "block1_conv1"], 1, "--base 'vgg_16' is not a known base"),
+    C("cli-activations-unknown-layer", "activations --layers nosuch",
+      nothing, lambda p: ["activations", jpeg(p["tmp"]), "--layers", "conv1,nosuch"], 1,
+      "--layers: nosuch is no convolution or pooling layer of model"),
+    C("cli-gradcam-unknown-layer", "gradcam --layer nosuch",
+      nothing, lambda p: ["gradcam", jpeg(p["tmp"]), "--layer", "nosuch"], 1,
+      "--layer 'nosuch' names no layer with a 4-D feature map"),
+    C("cli-gradcam-layer-not-a-map", "gradcam --layer dense (not a 4-D feature map)",
+      nothing, lambda p: ["gradcam", jpeg(p["tmp"]), "--layer", "dense"], 1,
+      "--layer 'dense' names no layer with a 4-D feature map"),
+    C("cli-gradcam-unknown-class", "gradcam --class nosuch",
+      nothing, lambda p: ["gradcam", jpeg(p["tmp"]), "--class", "nosuch"], 1,
+      "--class 'nosuch' is not a class of this model; classes: 0 ellipse, 1 rectangle"),
+    C("cli-gradcam-class-index-out-of-range", "gradcam --class 2 of two classes",
+      nothing, lambda p: ["gradcam", jpeg(p["tmp"]), "--class", "2"], 1, "--class '2' is not a class of this model"),
+    C("cli-resume-no-match", "train CONFIG --resume nope",
+      config(), ["train", "{config}", "--resume", "nope"], 1, "no run matches 'nope' in runs"),
+    C("cli-resume-completed", "train CONFIG --resume of the completed run",
+      config(), ["train", "{config}", "--resume", "{run_name}"], 1,
+      "run {run_name} is completed; there is nothing to resume"),
+    C("cli-resume-not-a-run", "train CONFIG --resume of a folder that is not a run",
+      config(), ["train", "{config}", "--resume", "data"], 1, "data is not a run directory convcli can resume"),
+    C("cli-synth-existing-folder", "data synth into an existing folder",
+      nothing, ["data", "synth", "data"], 1, "data already exists; choose a new directory"),
+    C("cli-synth-unknown-task", "data synth --task cats",
+      nothing, ["data", "synth", "new", "--task", "cats"], 1, "unknown task 'cats'"),
+    C("cli-synth-tiny-images", "data synth --image-size 4",
+      nothing, ["data", "synth", "new", "--image-size", "4"], 1, "need image_size >= 16 and per_class >= 1"),
+    C("cli-synth-zero-per-class", "data synth --per-class 0",
+      nothing, ["data", "synth", "new", "--per-class", "0"], 1,
+      ("need image_size >= 16 and per_class >= 1", "per_class=0")),
+    C("cli-set-without-value", "train --set with no value after it",
+      config(), ["train", "{config}", "--set"], 2, "Option '--set' requires an argument", usage=False),
+    C("cli-extra-argument", "summary with two targets",
+      nothing, ["summary", "a", "b"], 2, "Got unexpected extra argument(s) (b)"),
+    C("cli-gradcam-negative-class", "gradcam --class -1",
+      nothing, lambda p: ["gradcam", jpeg(p["tmp"]), "--class", "-1"], 1, "--class '-1' is not a class of this model"),
+    C("cli-summary-set-ignored", "summary RUN --set train.epochs=3 (--set applies to a CONFIG only)",
+      nothing, ["summary", "{run_name}", "--set", "train.epochs=3"], 1, "--set"),
+    C("cli-gradcam-out-is-a-file", "gradcam --out names a file",
+      a_file_in_the_way, lambda p: ["gradcam", jpeg(p["tmp"]), "--out", "blocker"], 1, "blocker"),
+    C("cli-activations-out-is-a-file", "activations --out names a file",
+      a_file_in_the_way, lambda p: ["activations", jpeg(p["tmp"]), "--out", "blocker"], 1, "blocker"),
+    C("cli-filters-out-is-a-file", "filters --out names a file",
+      a_file_in_the_way, ["filters", "--layer", "conv1", "--count", "1", "--out", "blocker"], 1, "blocker"),
+    C("cli-augment-out-is-a-file", "augment --out names a file",
+      both(config(stage="augment", augment={}), a_file_in_the_way),
+      lambda p: ["augment", p["config"], jpeg(p["tmp"]), "--count", "1", "--out", "blocker"], 1, "blocker"),
+    C("cli-synth-under-a-file", "data synth into a folder inside a file",
+      a_file_in_the_way, ["data", "synth", "blocker/new", "--per-class", "1"], 1, "blocker"),
+    C("cli-runs-dir-is-a-file", "--runs-dir is a file",
+      both(config(), a_file_in_the_way), ["train", "{config}", "--runs-dir", "blocker"], 1,
+      "cannot create a run in blocker"),
+    C("cli-runs-dir-under-a-file", "--runs-dir inside a file",
+      both(config(), a_file_in_the_way), ["train", "{config}", "--runs-dir", "blocker/runs"], 1,
+      "cannot create a run in blocker/runs"),
+]
+
+
+# --- the session's completed run and model files ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def shared(tmp_path_factory, tiny_data, builtin_base):
+    """One real completed run (1 epoch, 32x32, conv_filters [8, 16]) and a few model files."""
+    import keras
+
+    from convcli.models.pretrained import build_builtin_base
+
+    root = tmp_path_factory.mktemp("bad_input_shared")
+    cfg = tiny_config(tiny_data, train={"epochs": 1})
+    (root / f"{RUN_STEM}.yaml").write_text(yaml.safe_dump(cfg))
+    result = invoke("train", root / f"{RUN_STEM}.yaml", "--runs-dir", root / "runs")
+    assert result.exit_code == 0, result.output
+    [run] = list((root / "runs").iterdir())
+    assert json.loads((run / "meta.json").read_text())["status"] == "completed"
+    ASSETS["run"] = run
+
+    inputs = keras.Input((32, 32, 3))
+    keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs)).save(root / "lambda.keras")
+    dense = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(inputs))
+    keras.Model(inputs, dense).save(root / "dense.keras")
+    anywhere = keras.Input((None, None, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(anywhere))
+    keras.Model(anywhere, keras.layers.Dense(1, activation="sigmoid")(pooled)).save(root / "anysize.keras")
+    build_builtin_base().save_weights(root / "base.weights.h5")
+    vector = keras.Input((10,))
+    keras.Model(vector, keras.layers.Dense(1, activation="sigmoid")(vector)).save(root / "vector.keras")
+    grey = keras.Input((32, 32, 1))
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(grey))
+    keras.Model(grey, keras.layers.Dense(1, activation="sigmoid")(pooled)).save(root / "gray.keras")
+    for name in ("lambda.keras", "dense.keras", "anysize.keras", "base.weights.h5", "vector.keras", "gray.keras"):
+        ASSETS[name] = root / name
+    return {"run": run, "data": tiny_data, "contents": contents(run)}
+
+
+def snapshot(root: Path) -> dict:
+    """Every path under root: kind, size, mtime_ns and (small files) sha256."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        name = str(path.relative_to(root))
+        if path.is_symlink():
+            found[name] = ("link", os.readlink(path))
+        elif path.is_dir():
+            found[name] = ("dir",)
+        else:
+            stat = path.stat()
+            digest = hashlib.sha256(path.read_bytes()).hexdigest() if stat.st_size <= SMALL else None
+            found[name] = ("file", stat.st_size, stat.st_mtime_ns, digest)
+    return found
+
+
+def contents(root: Path) -> dict:
+    """Relative path -> sha256 of every file under root."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def params(case: Case):
+    marks = [pytest.mark.xfail(strict=True, reason=case.xfail)] if case.xfail else []
+    return pytest.param(case, id=case.id, marks=marks)
+
+
+@pytest.mark.parametrize("case", [params(case) for case in CASES])
+def test_bad_input(case: Case, shared, tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    run = runs / shared["run"].name
+    shutil.copytree(shared["run"], run)
+    shutil.copytree(shared["data"], tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    found = {"tmp": tmp_path, "runs": runs, "run": run, "run_name": run.name, "data": tmp_path / "data"}
+    found.update(case.setup(tmp_path))
+    args = case.args(found) if callable(case.args) else [str(a).format(**found) for a in case.args]
+    expected = [text.format(**found) for text in
+                (case.expected if isinstance(case.expected, tuple) else (case.expected,))]
+    cache = Path(os.environ["CONVCLI_CACHE"])
+    before, cache_before = snapshot(tmp_path), snapshot(cache)
+
+    result = invoke(*args)
+
+    # 3. no traceback, whatever happened (CliRunner catches an exception that escapes the
+    # CLI, which a real process would print as a traceback)
+    escaped = result.exception is not None and not isinstance(result.exception, SystemExit)
+    shown = result.output + ("".join(traceback.format_exception(*result.exc_info)) if escaped else "")
+    assert "Traceback" not in shown, shown
+    # 1. the exit code
+    assert result.exit_code == case.exit_code, (result.exit_code, result.output, result.exception)
+    if case.exit_code == 2:
+        assert all(text in result.stderr for text in expected), result.stderr
+        assert "Usage:" in result.stderr or not case.usage, result.stderr
+    else:
+        # 2. one line, `error: `, naming the problem
+        lines = result.stderr.strip().splitlines()
+        if case.trains:
+            lines = [line for line in lines if not line.startswith("epoch ")]
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+        assert all(text in lines[0] for text in expected), (expected, lines[0])
+    # 4. nothing written, but for one new run directory that says it failed
+    after = snapshot(tmp_path)
+    new_runs = sorted({name.split(os.sep)[1] for name in after if name.startswith("runs" + os.sep)}
+                      - {name.split(os.sep)[1] for name in before if name.startswith("runs" + os.sep)})
+    assert len(new_runs) <= 1, new_runs
+    for name in new_runs:
+        assert json.loads((runs / name / "meta.json").read_text())["status"] == "failed"
+        after = {path: info for path, info in after.items()
+                 if path != f"runs{os.sep}{name}" and not path.startswith(f"runs{os.sep}{name}{os.sep}")}
+    assert after == before, {path: (before.get(path), after.get(path)) for path in before.keys() | after.keys()
+                             if before.get(path) != after.get(path)}
+    # convcli's cache may gain entries (e.g. records of checked images), never lose or change one
+    cache_after = snapshot(cache)
+    assert {path: cache_after.get(path) for path in cache_before} == cache_before
+    # 5. the earlier, completed run is byte for byte what training wrote
+    assert contents(run) == shared["contents"]
+    if case.check:
+        case.check(found)
