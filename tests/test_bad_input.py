@@ -308,7 +308,7 @@ CASES = [
     C("config-unknown-base", "model.base: vgg61",
       config(stage="extract", model={"base": "vgg61"}), ["train", "{config}"], 1,
       ("model.base: unknown base; did you mean vgg", "Received: 'vgg61'")),
-    C("config-unknown-base-transposed-hint", "model.base: vgg61 should hint vgg16, its transposition",
+    C("config-unknown-base-transposed-hint", "model.base: vgg61 hints both vgg16 and vgg19 (a tie)",
       config(stage="extract", model={"base": "vgg61"}), ["train", "{config}"], 1,
       "model.base: unknown base; did you mean vgg16 or vgg19?"),
     C("config-imagenet-for-builtin", "imagenet weights for the builtin base",
