@@ -116,12 +116,14 @@ class Trainer:
                 self.result.phases.append(finished[phase])
                 self.result.epochs += finished[phase]["epochs"]
                 return
-            if phase == self.resume["phase"]:
-                restore_checkpoint(model, saved_model, self.checkpoints.run.last)
-                start, first = self.resume["phase_start"], self.resume["epoch"]
-                seconds = self.resume["phase_seconds"]
-                self.result.epochs = first
-                self.resume = None
+            if phase != self.resume["phase"]:
+                raise TrainingError(f"the last checkpoint is from phase {self.resume['phase']}, but "
+                                    f"this run's next phase is {phase}; start a new run")
+            restore_checkpoint(model, saved_model, self.checkpoints.run.last)
+            start, first = self.resume["phase_start"], self.resume["epoch"]
+            seconds = self.resume["phase_seconds"]
+            self.result.epochs = first
+            self.resume = None
         self.phase = {"phase": phase, "start": start, "seconds": seconds}
         self.metrics.phase = phase
         self.checkpoints.saved_model = saved_model
