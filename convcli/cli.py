@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from convcli.bases import BASE_NAMES
-from convcli.errors import ConvcliError, Interrupted, disk_full
+from convcli.errors import ConvcliError, DataError, Interrupted, disk_full
 from convcli.tfenv import import_tensorflow
 
 EXIT_USER_ERROR, EXIT_INTERRUPTED = 1, 130
@@ -260,4 +260,6 @@ def data_check(directory: Path = typer.Argument(..., help="A dataset folder: tra
 
         _console().print(check_tables(report))
     if not report.ok:
-        raise typer.Exit(EXIT_USER_ERROR)
+        errors = sum(problem.severity == "error" for problem in report.problems)
+        raise DataError(f"{directory}: {errors} problem(s) would break or mislead training "
+                        f"({', '.join(sorted({p.kind for p in report.problems if p.severity == 'error'}))})")

@@ -340,6 +340,7 @@ def test_data_check_command_exit_codes_and_json(tmp_path, tiny_data):
     write(broken / "validation" / "ellipse" / "cut.jpg", image_bytes("JPEG", (64, 64))[:700])
     report = invoke("data", "check", broken, "--json")
     assert report.exit_code == 1
+    assert report.stderr.strip() == f"error: {broken}: 1 problem(s) would break or mislead training (truncated)"
     found = json.loads(report.stdout)
     assert found["ok"] is False and found["errors"] == 1
     assert found["problems"][0]["kind"] == "truncated" and found["problems"][0]["split"] == "validation"
