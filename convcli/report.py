@@ -11,11 +11,13 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from convcli.models.table import LayerRow, format_shape, totals
+from convcli.models.table import (LayerRow, format_count, format_shape, receptive_field_column,
+                                  totals_caption)
 from convcli.runs import atomic_path
 
 if TYPE_CHECKING:
@@ -23,17 +25,21 @@ if TYPE_CHECKING:
 
 
 def layer_table(rows: list[LayerRow], title: str) -> Table:
-    counts = totals(rows)
+    """One row per layer: shape, parameters, multiply-adds and receptive field; totals below."""
     table = Table(title=title, title_justify="left", caption_justify="left",
-                  caption=f"total {counts['total']:,} parameters: {counts['trainable']:,} trainable, "
-                          f"{counts['non_trainable']:,} frozen")
-    table.add_column("layer")
+                  caption=totals_caption(rows), box=box.SIMPLE_HEAD, show_edge=False,
+                  collapse_padding=True)
+    # In a narrow terminal numbers stay whole; names fold rather than lose their end.
+    table.add_column("layer", overflow="fold")
     table.add_column("type")
     table.add_column("output shape", justify="right", no_wrap=True)
-    table.add_column("params", justify="right")
+    table.add_column("params", justify="right", no_wrap=True)
     table.add_column("trainable")
-    for row in rows:
-        table.add_row(row.name, row.type, format_shape(row.output_shape), f"{row.params:,}", row.trainable)
+    table.add_column("MACs", justify="right", no_wrap=True)
+    table.add_column("field", justify="right", no_wrap=True)  # receptive field: see the caption
+    for row, field in zip(rows, receptive_field_column(rows)):
+        table.add_row(row.name, row.type, format_shape(row.output_shape), f"{row.params:,}",
+                      row.trainable, format_count(row.macs), field)
     return table
 
 

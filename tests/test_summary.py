@@ -9,9 +9,18 @@ from typer.testing import CliRunner
 from convcli.cli import app
 from convcli.config import validate
 from convcli.models.convnet import build_convnet
+from convcli.models.cost import model_macs
+from convcli.models.pretrained import transfer_model
 from convcli.models.table import format_shape, layer_rows, totals
+from convcli.report import as_text, layer_table
 
 runner = CliRunner()
+
+
+def table_rows(text: str) -> dict:
+    """Layer name -> its line, from convcli's layer table (rows are indented, 7 columns)."""
+    return {line.split()[0]: line for line in text.splitlines()
+            if line.startswith(" ") and not line.startswith(" layer ") and len(line.split()) >= 7}
 
 
 def keras_shapes(model) -> dict:
@@ -52,7 +61,7 @@ def test_book_convnet_shapes_at_150():
 
 def test_summary_of_a_config_builds_without_training(write_config):
     config = write_config({"stage": "augment", "augment": {}, "data": {"image_size": [96, 96]}})
-    result = runner.invoke(app, ["summary", str(config)])
+    result = runner.invoke(app, ["summary", str(config)], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     assert "(None, 94, 94, 32)" in result.stdout and "dropout" in result.stdout
     assert "untrained" in result.stdout and "504,001" not in result.stdout
@@ -70,6 +79,10 @@ def test_summary_of_run_and_model_file(tmp_path, write_config, tiny_data):
         result = runner.invoke(app, ["summary", *args])
         assert result.exit_code == 0, result.output
         assert "(None, 30, 30, 8)" in result.stdout and "conv2" in result.stdout
+    # model.txt, written at the end of the run, has the cost columns too: 3, 4, 8, 10 pixels.
+    model_txt = (run / "model.txt").read_text()
+    assert "MACs" in model_txt
+    assert "pool2, the last feature map, sees 10x10" in " ".join(model_txt.split())
 
 
 def test_lambda_model_is_refused(tmp_path):
@@ -79,3 +92,40 @@ def test_lambda_model_is_refused(tmp_path):
     model.save(path)
     result = runner.invoke(app, ["summary", str(path)])
     assert result.exit_code == 1 and f"model {path} contains a Lambda layer" in result.stderr
+
+
+def test_summary_shows_multiply_adds_and_receptive_fields(write_config):
+    # The book's convnet at 150x150 (figures by hand in test_cost.py).
+    config = write_config({"stage": "scratch", "data": {"image_size": 150}})
+    result = runner.invoke(app, ["summary", str(config)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    rows = table_rows(result.stdout)
+    assert "18.9M" in rows["conv1"] and "3x3" in rows["conv1"]      # 148*148*32 * 3*3*3
+    assert "95.6M" in rows["conv2"] and "8x8" in rows["conv2"]
+    assert "46x46" in rows["pool4"] and rows["dense"].split()[-1] == "all"
+    assert "3,453,121 parameters" in result.stdout and "236 MMACs per image" in result.stdout
+    assert "pool4, the last feature map, sees 46x46" in " ".join(result.stdout.split())
+
+
+def test_layer_table_fits_100_columns_with_a_nested_base():
+    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(224, 224, 3))
+    model = transfer_model(base, "vgg16", (224, 224), dense_units=256, dropout=0.5, num_classes=2)
+    rows = layer_rows(model)
+    text = as_text(layer_table(rows, title=model.name), width=100)
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= 100 and "…" not in text
+    found = table_rows(text)
+    assert list(found) == [row.name for row in rows]  # one line per layer: nothing wrapped
+    vgg16 = found["vgg16"]
+    assert "15.3G" in vgg16 and "212x212" in vgg16
+    assert totals(rows)["macs"] == model_macs(model)
+    assert "15.4 GMACs per image" in text  # 15.35G in the base, 6.4M in the head
+    assert "vgg16, the last feature map, sees 212x212" in " ".join(text.split())
+
+
+def test_model_without_images_shows_no_receptive_field():
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(3, name="dense")(inputs))
+    text = as_text(layer_table(layer_rows(model), title="vectors"))
+    row = table_rows(text)["dense"]
+    assert row.split()[-1] == "-" and "12" in row
+    assert "sees" not in text and "12 MACs per image" in text
