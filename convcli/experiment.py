@@ -23,7 +23,7 @@ from pathlib import Path
 from convcli.config import Config, load_config, to_yaml
 from convcli.data import folders
 from convcli.errors import ConvcliError, Interrupted, RunError, TrainingError
-from convcli.runs import Run, atomic_write_text, create_run, find_run, finish_meta, start_meta
+from convcli.runs import Run, atomic_write_text, create_run, find_run, finish_meta, now, start_meta
 
 
 def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
@@ -54,7 +54,7 @@ def resume_experiment(cfg: Config, ref: str, runs_dir: str | Path,
     for leftover in run.checkpoints.glob(".*"):  # temp files of a save that was killed
         leftover.unlink()
     shutil.rmtree(run.scratch, ignore_errors=True)  # a disk cache a kill left half-written
-    resumed = {"from_epoch": epoch, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    resumed = {"from_epoch": epoch, "at": now(),
                "previous_status": meta.get("status"), "changed": changed}
     return run, _execute(cfg, run, stage, files, model, resumed=resumed)
 

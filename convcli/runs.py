@@ -211,15 +211,16 @@ def git_commit(directory: str | os.PathLike = ".") -> str | None:
 
 def start_meta(run: Run, seed: int) -> dict:
     """Write meta.json for a run that has just started."""
-    return run.update_meta(status="running", command=sys.argv, started=_now(), ended=None,
+    return run.update_meta(status="running", command=sys.argv, started=now(), ended=None,
                            seed=seed, versions=versions(), git_commit=git_commit())
 
 
 def finish_meta(run: Run, status: str, **fields) -> dict:
     """Mark a run completed, failed or interrupted, with the end time."""
     assert status in STATUSES  # a programming error, never user input
-    return run.update_meta(status=status, ended=_now(), **fields)
+    return run.update_meta(status=status, ended=now(), **fields)
 
 
-def _now() -> str:
+def now() -> str:
+    """The local time with its offset, as meta.json records times."""
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
