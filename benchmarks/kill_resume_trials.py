@@ -44,6 +44,8 @@ def convcli(*args, **popen):
 
 
 def epochs(run: Path) -> list[int]:
+    if not (run / "metrics.csv").exists():  # killed before the first epoch began
+        return []
     with open(run / "metrics.csv", newline="") as handle:
         return [int(row["epoch"]) for row in csv.DictReader(handle)]
 
@@ -69,6 +71,11 @@ def trial(workdir: Path, config: Path, delay: float, total: int) -> str:
     if not found:
         return "killed before the run directory existed: nothing to resume"
     run = found[-1]
+    if not (run / "meta.json").exists():  # killed between mkdir and meta.json: no record
+        refused = convcli("train", config, "--runs-dir", runs, "--resume", run.name)
+        _, err = refused.communicate()
+        assert refused.returncode == 1 and "cannot resume" in err, err
+        return "killed before meta.json was written: --resume refuses the bare directory"
     status = json.loads((run / "meta.json").read_text())["status"]
     if status == "completed":
         return "finished before the kill"
