@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -51,14 +50,15 @@ def epochs(run: Path) -> list[int]:
 
 
 def checkpoint_epoch(run: Path) -> int:
-    last = run / "checkpoints" / "last.keras"
-    if not last.exists():
-        return 0
+    """The epoch last.keras holds (0 without one), after loading it: it must be loadable."""
     import keras
 
-    keras.models.load_model(last)  # loadable
-    with zipfile.ZipFile(last) as archive:
-        return json.loads(archive.read("convcli/state.json"))["epoch"]
+    from convcli.runs import Run
+    from convcli.training import checkpoint_epoch as epoch_of
+
+    if (run / "checkpoints" / "last.keras").exists():
+        keras.models.load_model(run / "checkpoints" / "last.keras")
+    return epoch_of(Run(run))
 
 
 def trial(workdir: Path, config: Path, delay: float, total: int) -> str:

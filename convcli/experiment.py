@@ -36,17 +36,17 @@ def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
 def resume_experiment(cfg: Config, ref: str, runs_dir: str | Path,
                       force: bool = False) -> tuple[Run, dict]:
     """Continue an interrupted, killed or failed run from its last completed epoch."""
-    from convcli.training import read_checkpoint_state
+    from convcli.data.check import listing
+    from convcli.training import checkpoint_epoch
 
     run = find_run(ref, runs_dir)
     meta = run.read_meta()
     _check_resumable(run, meta, force)
-    epoch = read_checkpoint_state(run.last)["epoch"] if run.last.exists() else 0
+    epoch = checkpoint_epoch(run)
     changed = _config_changes(load_config(run.config), cfg)
     if changed and not force:
-        shown = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
-        raise RunError(f"the config differs from run {run.name}'s in {shown}; resume with the "
-                       "config it was started with, or add --force to continue with this one")
+        raise RunError(f"the config differs from run {run.name}'s in {listing(changed, 6)}; resume "
+                       "with the config it was started with, or add --force to continue with this one")
     stage, files, model = _prepare(cfg)
     if files.fingerprint() != meta.get("dataset", {}).get("fingerprint") and not force:
         raise RunError(f"the data changed since run {run.name} started (files added, removed or "
@@ -152,11 +152,11 @@ def _config_changes(earlier: Config, now: Config) -> list[str]:
 
 
 def _last_epoch(run: Run) -> int:
-    """The epoch of the run's last checkpoint, 0 when there is none."""
-    from convcli.training import read_checkpoint_state
+    """The epoch of the run's last checkpoint, 0 when there is none or it does not read."""
+    from convcli.training import checkpoint_epoch
 
     try:
-        return read_checkpoint_state(run.last)["epoch"] if run.last.exists() else 0
+        return checkpoint_epoch(run)
     except ConvcliError:
         return 0
 

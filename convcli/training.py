@@ -176,6 +176,11 @@ def read_checkpoint_state(path: Path) -> dict:
                             f"{error}); start a new run") from None
 
 
+def checkpoint_epoch(run: Run) -> int:
+    """The epoch the run's last checkpoint holds, 0 when it has none."""
+    return read_checkpoint_state(run.last)["epoch"] if run.last.exists() else 0
+
+
 def restore_checkpoint(model: keras.Model, saved_model: keras.Model | None, path: Path) -> None:
     """Load a last checkpoint's weights and optimizer state into the model being fit.
 

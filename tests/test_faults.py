@@ -15,13 +15,14 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 
 import keras
 import pytest
 from typer.testing import CliRunner
 
+from convcli import training
 from convcli.cli import app
+from convcli.runs import Run
 from tests.conftest import tiny_config
 
 pytestmark = pytest.mark.slow  # each trial starts a process that imports TensorFlow
@@ -55,8 +56,7 @@ def epochs_on_record(run):
 
 
 def checkpoint_epoch(run):
-    with zipfile.ZipFile(run / "checkpoints" / "last.keras") as archive:
-        return json.loads(archive.read("convcli/state.json"))["epoch"]
+    return training.checkpoint_epoch(Run(run))
 
 
 def assert_consistent_after_kill(run):
