@@ -11,7 +11,7 @@ import difflib
 import math
 import os
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -38,7 +38,9 @@ class Data(Section):
     test_dir: Optional[str] = None
     image_size: tuple[int, int] = (64, 64)
     batch_size: int = Field(32, ge=1)
-    cache: Literal["memory", "disk", "none"] = "memory"
+    cache: Literal["auto", "memory", "disk", "none"] = Field(
+        "auto", description="decoded images: auto (memory when they fit in 1 GiB, else none) | "
+        "memory | disk (a file in the run directory, deleted at the end) | none (decode every epoch)")
     on_bad_file: Literal["error", "skip"] = Field(
         "error", description="an image that cannot be decoded: error (refuse to train, listing "
         "them) | skip (leave it out, with a warning)")
@@ -136,6 +138,18 @@ class Train(Section):
     optimizer: Literal["rmsprop", "adam", "adamw", "sgd"] = "rmsprop"
     learning_rate: float = Field(1e-4, gt=0)
     early_stopping: Optional[EarlyStopping] = None
+    jit_compile: Union[bool, Literal["auto"]] = Field(
+        "auto", description="XLA: auto (Keras decides; off on CPUs and under distribute) | true | false")
+    mixed_precision: Literal["none", "mixed_float16", "mixed_bfloat16"] = Field(
+        "none", description="Keras dtype policy: mixed_float16 for GPUs (loss scaling included), "
+        "mixed_bfloat16 for TPUs and CPUs with bfloat16; the output layer stays float32")
+    steps_per_execution: int = Field(1, ge=1, description="batches per call of the compiled "
+                                     "train step; batch callbacks (progress, NaN check) run once per call")
+
+    @field_validator("mixed_precision", mode="before")
+    @classmethod
+    def _off_is_none(cls, value: Any) -> Any:
+        return "none" if value is False or value is None else value
 
 
 class Explain(Section):
@@ -157,7 +171,9 @@ class Config(Section):
     fine_tune: Optional[FineTune] = None
     train: Train = Field(default_factory=Train)
     explain: Explain = Field(default_factory=Explain)
-    distribute: Literal["none", "mirrored"] = "none"
+    distribute: Literal["none", "mirrored", "multi_worker"] = Field(
+        "none", description="none | mirrored (tf.distribute.MirroredStrategy over this machine's "
+        "GPUs); multi_worker is refused: Keras 3.15 cannot fit under it")
 
     @model_validator(mode="after")
     def _resolve(self) -> "Config":
@@ -165,6 +181,7 @@ class Config(Section):
         _check_feature_map(self)
         _fill_stage_defaults(self)
         _check_base(self)
+        _check_distribute(self)
         return self
 
 
@@ -191,6 +208,15 @@ def _check_sections(cfg: Config) -> None:
     if cfg.stage == "extract" and method == "features" and cfg.augment is not None:
         raise ValueError("extract method features precomputes the base's outputs once, so it "
                          "cannot augment; remove the augment section or use method: frozen")
+
+
+def _check_distribute(cfg: Config) -> None:
+    # keras-notes.md: fit fails under MultiWorkerMirroredStrategy in Keras 3.15.1
+    # (keras-team/keras#20585), and Keras callbacks would make every worker write the run.
+    if cfg.distribute == "multi_worker":
+        raise ValueError("distribute: multi_worker is refused: Keras 3.15's fit fails under "
+                         "MultiWorkerMirroredStrategy (keras-team/keras#20585) and every worker would "
+                         "write the same run files; use mirrored for the GPUs of one machine")
 
 
 def _check_feature_map(cfg: Config) -> None:

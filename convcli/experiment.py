@@ -22,15 +22,17 @@ from pathlib import Path
 
 from convcli.config import Config, load_config, to_yaml
 from convcli.data import folders
+from convcli.devices import devices_of, training_scope
 from convcli.errors import ConvcliError, Interrupted, RunError, TrainingError
 from convcli.runs import Run, atomic_write_text, create_run, find_run, finish_meta, now, start_meta
 
 
 def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
     """Train one config into a new run directory; return the run and its summary."""
-    stage, files, model = _prepare(cfg)
-    run = create_run(runs_dir, cfg.name)
-    return run, _execute(cfg, run, stage, files, model, resumed=None)
+    with training_scope(cfg.distribute, cfg.train.mixed_precision):
+        stage, files, model = _prepare(cfg)
+        run = create_run(runs_dir, cfg.name)
+        return run, _execute(cfg, run, stage, files, model, resumed=None)
 
 
 def resume_experiment(cfg: Config, ref: str, runs_dir: str | Path,
@@ -47,6 +49,11 @@ def resume_experiment(cfg: Config, ref: str, runs_dir: str | Path,
     if changed and not force:
         raise RunError(f"the config differs from run {run.name}'s in {listing(changed, 6)}; resume "
                        "with the config it was started with, or add --force to continue with this one")
+    with training_scope(cfg.distribute, cfg.train.mixed_precision):
+        return run, _resume(cfg, run, meta, epoch, changed, force)
+
+
+def _resume(cfg: Config, run: Run, meta: dict, epoch: int, changed: list[str], force: bool) -> dict:
     stage, files, model = _prepare(cfg)
     if files.fingerprint() != meta.get("dataset", {}).get("fingerprint") and not force:
         raise RunError(f"the data changed since run {run.name} started (files added, removed or "
@@ -56,7 +63,7 @@ def resume_experiment(cfg: Config, ref: str, runs_dir: str | Path,
     shutil.rmtree(run.scratch, ignore_errors=True)  # a disk cache a kill left half-written
     resumed = {"from_epoch": epoch, "at": now(),
                "previous_status": meta.get("status"), "changed": changed}
-    return run, _execute(cfg, run, stage, files, model, resumed=resumed)
+    return _execute(cfg, run, stage, files, model, resumed=resumed)
 
 
 def _prepare(cfg: Config):
@@ -92,9 +99,9 @@ def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed:
             run.update_meta(status="running", ended=None, reason=None,
                             resumed=run.read_meta().get("resumed", []) + [resumed])
         run.update_meta(stage=cfg.stage, class_names=files.class_names, pid=os.getpid(),
-                        host=os.uname().nodename,
+                        host=os.uname().nodename, devices=devices_of(cfg.distribute),
                         dataset={"fingerprint": files.fingerprint(), "counts": files.counts(),
-                                 "left_out": files.left_out})
+                                 "left_out": files.left_out, "cache": _cache(cfg, files)})
         result = stage.train(cfg, run, files, model)
         summary = finish(cfg, run, files, result, began)
     except KeyboardInterrupt:
@@ -111,6 +118,13 @@ def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed:
         shutil.rmtree(run.scratch, ignore_errors=True)
     finish_meta(run, "completed")
     return summary
+
+
+def _cache(cfg: Config, files: folders.Files) -> str:
+    """Where the decoded images live during this run (data.cache: auto decides here)."""
+    from convcli.data.pipeline import choose_cache
+
+    return choose_cache(cfg.data.cache, files, cfg.data.image_size)
 
 
 def _check_resumable(run: Run, meta: dict, force: bool) -> None:

@@ -52,12 +52,18 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         import_tensorflow().config.experimental.enable_op_determinism()
 
 
-def compile_model(model: keras.Model, optimizer: str, learning_rate: float, num_classes: int) -> None:
-    """Compile for classification; call again after changing `trainable` (keras-notes.md)."""
+def compile_model(model: keras.Model, train: Train, num_classes: int,
+                  learning_rate: float | None = None) -> None:
+    """Compile for classification; call again after changing `trainable` (keras-notes.md).
+
+    learning_rate overrides train.learning_rate (fine-tuning's own rate). Under the
+    mixed_float16 policy Keras wraps the optimizer in a LossScaleOptimizer itself.
+    """
     optimizers = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam,
                   "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD}
-    model.compile(optimizer=optimizers[optimizer](learning_rate=learning_rate),
-                  loss=loss_for(num_classes), metrics=["accuracy"])
+    optimizer = optimizers[train.optimizer](learning_rate=learning_rate or train.learning_rate)
+    model.compile(optimizer=optimizer, loss=loss_for(num_classes), metrics=["accuracy"],
+                  jit_compile=train.jit_compile, steps_per_execution=train.steps_per_execution)
 
 
 @dataclass

@@ -23,7 +23,7 @@ def test_bad_usage_exits_2():
     ({"stage": "scratch", "trian": {}}, "unknown key trian; did you mean train?"),
     ({"stage": "scratch", "train": {"epochs": "x"}}, "train.epochs"),
     ({"stage": "extract", "model": {"base": "vgg_16"}}, "model.base: unknown base; did you mean vgg16?"),
-    ({"stage": "scratch", "distribute": "mirrored"}, "distribute: mirrored is not available"),
+    ({"stage": "scratch", "distribute": "multi_worker"}, "distribute: multi_worker is refused"),
     ({"stage": "scratch", "data": {"train_dir": "/no/such/dir", "validation_split": 0.2}},
      "data.train_dir /no/such/dir does not exist"),
 ])

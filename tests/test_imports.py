@@ -11,7 +11,7 @@ PACKAGE = Path(convcli.__file__).parent
 # Lower levels never import higher ones; peers on one level never import each other.
 LEVELS = {
     "errors": 0, "tfenv": 0, "explain": 0, "bases": 0,
-    "config": 1,
+    "config": 1, "devices": 1,
     "runs": 2, "data": 2, "models": 2,
     "training": 3, "report": 3, "pictures": 3,
     "stages": 4,

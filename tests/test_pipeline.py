@@ -51,3 +51,35 @@ def test_only_training_batches_are_augmented(pipeline, tiny_data, tmp_path):
 def test_binary_labels_are_float_columns_multiclass_are_ints(pipeline):
     assert pipeline.make_labels([0, 1], 2).shape == (2, 1)
     assert pipeline.make_labels([0, 2], 3).dtype.name == "int32"
+
+
+def test_images_are_whole_pixels_in_every_cache_and_on_every_path(pipeline, tiny_data, tmp_path):
+    cfg = validate({"stage": "scratch", "seed": 3, "data": {
+        "train_dir": str(tiny_data / "train"), "validation_dir": str(tiny_data / "validation"),
+        "image_size": [20, 20], "batch_size": 100}, "model": {"conv_filters": [8]}})
+    files = resolve(cfg.data, cfg.seed)
+    batches = {}
+    for cache in ("memory", "disk", "none"):
+        dataset = pipeline.make_dataset(files.validation, 2, (20, 20), 100, cache=cache,
+                                        cache_file=tmp_path / cache / "validation.cache")
+        batches[cache] = next(iter(dataset))[0].numpy()
+    assert batches["memory"].dtype == np.float32
+    np.testing.assert_array_equal(batches["memory"], np.round(batches["memory"]))  # rounded once
+    np.testing.assert_array_equal(batches["memory"], batches["disk"])
+    np.testing.assert_array_equal(batches["memory"], batches["none"])
+    one = pipeline.load_image(files.validation.paths[0], (20, 20)).numpy()  # predict/Grad-CAM path
+    np.testing.assert_array_equal(one, batches["memory"][0])
+
+
+def test_auto_cache_keeps_images_in_memory_only_when_they_fit(pipeline, tiny_data, monkeypatch):
+    files = resolve(validate({"stage": "scratch", "data": {
+        "train_dir": str(tiny_data / "train"), "validation_dir": str(tiny_data / "validation"),
+        "test_dir": str(tiny_data / "test")}}).data, 0)
+    needed = sum(files.counts().values()) * 64 * 64 * 3
+    assert pipeline.decoded_bytes(files, (64, 64)) == needed
+    monkeypatch.setattr(pipeline, "memory_cache_limit", lambda: needed)
+    assert pipeline.choose_cache("auto", files, (64, 64)) == "memory"
+    assert pipeline.choose_cache("auto", files, (65, 64)) == "none"  # a row more: streamed
+    assert pipeline.choose_cache("memory", files, (650, 640)) == "memory"  # as the config says
+    monkeypatch.undo()
+    assert 0 < pipeline.memory_cache_limit() <= pipeline.MEMORY_CACHE_LIMIT

@@ -134,11 +134,12 @@ def test_a_non_finite_loss_fails_the_run_and_keeps_the_last_good_checkpoint(tmp_
     model = build_model(cfg, files.class_names)
     datasets = make_datasets(cfg, files, run.scratch)
     trainer = Trainer(run)
-    compile_model(model, "sgd", 1e-3, 2)
+    sgd = cfg.train.model_copy(update={"optimizer": "sgd"})
+    compile_model(model, sgd, 2, learning_rate=1e-3)
     trainer.fit(model, datasets.train, datasets.validation, phase="good", epochs=1, train_config=cfg.train)
     good = keras.models.load_model(run.last).get_weights()
 
-    compile_model(model, "sgd", 1e12, 2)  # diverges within a few batches
+    compile_model(model, sgd, 2, learning_rate=1e12)  # diverges within a few batches
     with pytest.raises(TrainingError, match=r"the loss became (nan|inf) at epoch 2, batch \d+ "
                                             r"\(phase bad\).*it was 1e\+12"):
         trainer.fit(model, datasets.train, datasets.validation, phase="bad", epochs=3, train_config=cfg.train)

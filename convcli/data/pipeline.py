@@ -1,15 +1,21 @@
 """The input pipeline: tf.data from file lists (decode, resize, cache, augment, prefetch).
 
-Images are decoded and resized once (bilinear, like `image_dataset_from_directory`),
-cached, then shuffled and batched; augmentation runs on the training batches only, in
-the pipeline rather than in the model, so it overlaps with training and the saved model
-stays free of random layers (keras-notes.md). Pixels stay in [0, 255]: the model
-rescales them itself, so a saved model takes raw images.
+Images are decoded and resized once (bilinear, like `image_dataset_from_directory`) in
+parallel, rounded to whole uint8 pixel values (a quarter of float32's memory in the
+cache), cached, then shuffled and batched; augmentation runs on the training batches
+only, in the pipeline rather than in the model, so it overlaps with training and the
+saved model stays free of random layers (keras-notes.md). Pixels stay in [0, 255]: the
+model rescales them itself, so a saved model takes raw images.
+
+`data.cache: auto` keeps the decoded images in memory when they fit in
+MEMORY_CACHE_LIMIT (and a quarter of the memory available), and otherwise streams them
+from disk, decoding every epoch, so memory does not grow with the folder.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,18 +26,27 @@ from convcli.config import Augment, Config
 from convcli.data.folders import Files, Split
 
 AUTOTUNE = tf.data.AUTOTUNE
+MEMORY_CACHE_LIMIT = 1 << 30  # bytes of decoded pixels `cache: auto` keeps in memory
+SHUFFLE_LIMIT = 2048  # images a disk-cached split shuffles among (the buffer is in memory)
 
 
-def load_image(path, image_size: tuple[int, int]) -> tf.Tensor:
-    """One image file as a float32 (height, width, 3) tensor of [0, 255] pixels.
+def decode_image(path, image_size: tuple[int, int]) -> tf.Tensor:
+    """One image file as a uint8 (height, width, 3) tensor, resized.
 
     The one resize path of convcli: training, evaluation and explanation all use it.
+    Bilinear values are rounded to whole pixels, as a file stores them.
     """
     data = tf.io.read_file(path)
     image = tf.io.decode_image(data, channels=3, expand_animations=False)
     image = tf.image.resize(image, image_size, method="bilinear")
+    image = tf.cast(tf.round(image), tf.uint8)
     image.set_shape((*image_size, 3))
     return image
+
+
+def load_image(path, image_size: tuple[int, int]) -> tf.Tensor:
+    """One image file as a float32 (height, width, 3) tensor of [0, 255] pixels."""
+    return tf.cast(decode_image(path, image_size), tf.float32)
 
 
 def make_labels(labels: list[int], num_classes: int) -> tf.Tensor:
@@ -44,13 +59,16 @@ def make_labels(labels: list[int], num_classes: int) -> tf.Tensor:
 def make_dataset(split: Split, num_classes: int, image_size: tuple[int, int], batch_size: int, *,
                  shuffle_seed: int | None = None, augmenter: keras.Model | None = None,
                  cache: str = "memory", cache_file: Path | None = None) -> tf.data.Dataset:
-    """Batches of (images, labels). Pass shuffle_seed (and augmenter) for training."""
+    """Batches of float32 (images, labels). Pass shuffle_seed (and augmenter) for training.
+
+    cache: memory, disk (to cache_file) or none (decode every epoch).
+    """
     paths = tf.data.Dataset.from_tensor_slices(split.paths)
     labels = tf.data.Dataset.from_tensor_slices(make_labels(split.labels, num_classes))
     dataset = tf.data.Dataset.zip(paths, labels)
-    if shuffle_seed is not None and cache == "none":
+    if shuffle_seed is not None and cache == "none":  # shuffle paths: no image is held
         dataset = dataset.shuffle(len(split), seed=shuffle_seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(lambda path, label: (load_image(path, image_size), label),
+    dataset = dataset.map(lambda path, label: (decode_image(path, image_size), label),
                           num_parallel_calls=AUTOTUNE)
     if cache == "memory":
         dataset = dataset.cache()
@@ -58,13 +76,44 @@ def make_dataset(split: Split, num_classes: int, image_size: tuple[int, int], ba
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         dataset = dataset.cache(str(cache_file))
     if shuffle_seed is not None and cache != "none":
-        # Shuffle after the cache, so every epoch sees a new order.
-        dataset = dataset.shuffle(len(split), seed=shuffle_seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
+        # Shuffle after the cache, so every epoch sees a new order; from disk, the
+        # buffer is bounded, since it holds decoded images in memory.
+        buffer = len(split) if cache == "memory" else min(len(split), SHUFFLE_LIMIT)
+        dataset = dataset.shuffle(buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size).map(lambda images, y: (tf.cast(images, tf.float32), y))
     if augmenter is not None:
         dataset = dataset.map(lambda images, y: (augmenter(images, training=True), y),
                               num_parallel_calls=AUTOTUNE)
-    return dataset.prefetch(AUTOTUNE)
+    return dataset.with_options(_sharded_by_data()).prefetch(AUTOTUNE)
+
+
+def _sharded_by_data() -> tf.data.Options:
+    """Under a tf.distribute strategy, split batches, not files (which are not sharded)."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return options
+
+
+def choose_cache(cache: str, files: Files, image_size: tuple[int, int]) -> str:
+    """The cache a run uses: `auto` becomes memory when the decoded images fit, else none."""
+    if cache != "auto":
+        return cache
+    return "memory" if decoded_bytes(files, image_size) <= memory_cache_limit() else "none"
+
+
+def decoded_bytes(files: Files, image_size: tuple[int, int]) -> int:
+    """What every split's images take decoded and resized, as uint8."""
+    images = sum(files.counts().values())
+    return images * image_size[0] * image_size[1] * 3
+
+
+def memory_cache_limit() -> int:
+    """MEMORY_CACHE_LIMIT, or a quarter of the memory available now if that is less."""
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not every system reports it
+        return MEMORY_CACHE_LIMIT
+    return min(MEMORY_CACHE_LIMIT, available // 4)
 
 
 def make_augmenter(augment: Augment, seed: int) -> keras.Sequential | None:
@@ -108,10 +157,11 @@ def make_datasets(cfg: Config, files: Files, scratch_dir: Path,
     scratch_dir holds the `cache: disk` files, which live only as long as the run.
     """
     data = cfg.data
+    cache = choose_cache(data.cache, files, data.image_size)
 
     def split(name: str, **training) -> tf.data.Dataset:
         return make_dataset(getattr(files, name), files.num_classes, data.image_size, data.batch_size,
-                            cache=data.cache, cache_file=scratch_dir / f"{name}.cache", **training)
+                            cache=cache, cache_file=scratch_dir / f"{name}.cache", **training)
 
     return Datasets(train=split("train", shuffle_seed=cfg.seed, augmenter=augmenter),
                     validation=split("validation"),

@@ -6,7 +6,6 @@ a short `train(cfg, run, files, model) -> Result` that builds the datasets and t
 with a `Trainer`; `experiment.py` runs the fixed skeleton around them.
 """
 
-from convcli.errors import ConfigError
 from convcli.stages import augment, extract, fine_tune, scratch
 
 STAGES = {
@@ -18,8 +17,5 @@ STAGES = {
 
 
 def stage_for(cfg):
-    """The module that trains a config, or a ConfigError if this version cannot."""
-    if cfg.distribute != "none":
-        raise ConfigError(f"distribute: {cfg.distribute} is not available in this version of "
-                          "convcli; use distribute: none")
+    """The module that trains a config."""
     return STAGES[cfg.stage]

@@ -24,6 +24,7 @@ from convcli.bases import BUILTIN_FILTERS
 from convcli.config import Augment, cache_dir
 from convcli.data import folders, synthetic
 from convcli.data.pipeline import make_augmenter, make_dataset
+from convcli.devices import dtype_policy
 from convcli.errors import ModelError
 from convcli.models.pretrained import build_builtin_base, load_weights_file
 from convcli.runs import atomic_path
@@ -71,8 +72,15 @@ def builtin_weights(console: Console | None = None, force: bool = False) -> Path
 
 
 def pretrain(path: Path, console: Console, recipe: Pretraining | None = None) -> dict:
-    """Train the built-in base on the source task; write its weights and a record beside them."""
-    recipe = recipe or PRETRAINING
+    """Train the built-in base on the source task; write its weights and a record beside them.
+
+    Always in float32, whatever policy the run that needs the base asked for.
+    """
+    with dtype_policy("float32"):
+        return _pretrain(path, console, recipe or PRETRAINING)
+
+
+def _pretrain(path: Path, console: Console, recipe: Pretraining) -> dict:
     console.print(f"pretraining the built-in base on the source task (once; cached in {path.parent})",
                   highlight=False)
     began = time.perf_counter()

@@ -49,7 +49,7 @@ def train(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
     if cfg.extract.method == "features":
         return train_on_features(cfg, run, files, model)
     trainer = Trainer(run)
-    compile_model(model, cfg.train.optimizer, cfg.train.learning_rate, files.num_classes)
+    compile_model(model, cfg.train, files.num_classes)
     datasets = image_datasets(cfg, run, files)
     trainer.fit(model, datasets.train, datasets.validation, phase="train",
                 epochs=cfg.train.epochs, train_config=cfg.train)
@@ -76,7 +76,7 @@ def train_on_features(cfg: Config, run: Run, files: Files, model: keras.Model) -
     for layer in layers:
         x = layer(x)
     head = keras.Model(inputs, x, name="head")
-    compile_model(head, cfg.train.optimizer, cfg.train.learning_rate, files.num_classes)
+    compile_model(head, cfg.train, files.num_classes)
 
     def batches(name: str, shuffle: bool = False) -> tf.data.Dataset:
         split = getattr(files, name)

@@ -42,13 +42,13 @@ def train(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
     base = find_base(model)
     base.trainable = False
     if not cfg.fine_tune.init_from and cfg.fine_tune.head_epochs:
-        compile_model(model, cfg.train.optimizer, cfg.train.learning_rate, files.num_classes)
+        compile_model(model, cfg.train, files.num_classes)
         trainer.fit(model, datasets.train, datasets.validation, phase="head",
                     epochs=cfg.fine_tune.head_epochs, train_config=cfg.train)
 
     frozen = count_params(model.trainable_weights)
     unfreeze(base, cfg.fine_tune)
-    compile_model(model, cfg.train.optimizer, cfg.fine_tune.learning_rate, files.num_classes)
+    compile_model(model, cfg.train, files.num_classes, cfg.fine_tune.learning_rate)
     unfrozen = count_params(model.trainable_weights)
     if unfrozen <= frozen:
         raise TrainingError(f"unfreezing the base ({_rule(cfg.fine_tune)}) made no more parameters "

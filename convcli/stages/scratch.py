@@ -27,7 +27,7 @@ def train(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
 
 def fit_convnet(cfg: Config, run: Run, files: Files, model: keras.Model, datasets) -> Result:
     """Compile and fit the convnet in one phase (shared with `augment`)."""
-    compile_model(model, cfg.train.optimizer, cfg.train.learning_rate, files.num_classes)
+    compile_model(model, cfg.train, files.num_classes)
     trainer = Trainer(run)
     trainer.fit(model, datasets.train, datasets.validation, phase="train",
                 epochs=cfg.train.epochs, train_config=cfg.train)
