@@ -25,6 +25,8 @@ from convcli.explain.gradcam import GradCam  # noqa: E402
 from convcli.explain.taps import tap_model  # noqa: E402
 from convcli.models.pretrained import build_base, transfer_model  # noqa: E402
 
+TARGET = 4.0
+
 
 def textbook(tapped, image):
     """One image, eagerly: gradient of the class probability w.r.t. the feature map."""
@@ -71,6 +73,8 @@ def main() -> None:
               "batched_vs_textbook": round(rates["batched"] / rates["textbook"], 2),
               "batched_vs_one_by_one": round(rates["batched"] / rates["one_by_one"], 2)}
     print(json.dumps(result, indent=2))
+    ratio = result["batched_vs_textbook"]
+    print(f"batched vs textbook: {ratio:.2f}x (target >= {TARGET}x): {'PASS' if ratio >= TARGET else 'MISS'}")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(result, handle, indent=2)
