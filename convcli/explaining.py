@@ -44,7 +44,7 @@ def augment_preview(config: Path, image: Path, count: int, out: Path, overrides=
     read_image(path)  # checked before decoding: exists, a readable format, not a bomb
     original = model_inputs([path], cfg.data.image_size)
     augmenter = make_augmenter(cfg.augment, cfg.seed)
-    augmented = np.asarray(augmenter(np.repeat(original, count, axis=0), training=True))
+    augmented = np.asarray(augmenter(np.repeat(original, count, axis=0)))
     pictures = [np.clip(p, 0, 255).astype(np.uint8) for p in np.concatenate([original, augmented])]
     target = out / f"{path.stem}_augmented.png"
     save_png(tile(pictures, columns=min(8, count + 1), gap=2), target)

@@ -19,18 +19,60 @@ def pipeline():
     return pipeline
 
 
-def test_augmenter_converts_units_and_keeps_fill_mode(pipeline):
-    layers = {l.__class__.__name__: l for l in pipeline.make_augmenter(Augment(), seed=1).layers}
-    assert layers["RandomRotation"].factor == pytest.approx((-40 / 360, 40 / 360))  # degrees -> turns
-    assert layers["RandomShear"].x_factor == pytest.approx((-math.tan(math.radians(0.2)),
-                                                            math.tan(math.radians(0.2))))
-    assert layers["RandomTranslation"].width_factor == 0.2
-    assert layers["RandomZoom"].height_factor == layers["RandomZoom"].width_factor == (-0.2, 0.2)
-    assert layers["RandomFlip"].mode == "horizontal"
-    assert {l.fill_mode for l in layers.values() if hasattr(l, "fill_mode")} == {"nearest"}
-    off = Augment(rotation_range=0, width_shift_range=0, height_shift_range=0, shear_range=0,
-                  zoom_range=0, horizontal_flip=False)
-    assert pipeline.make_augmenter(off, seed=1) is None
+OFF = dict(rotation_range=0, width_shift_range=0, height_shift_range=0, shear_range=0,
+           zoom_range=0, horizontal_flip=False)
+
+
+def dot_image(size=33):
+    """One bright pixel at the centre of a dark square, as a batch of 64."""
+    image = np.zeros((size, size, 3), np.float32)
+    image[size // 2, size // 2] = 255
+    return np.repeat(image[None], 64, axis=0)
+
+
+def bright_pixels(batch):
+    return [tuple(np.argwhere(image[..., 0] == image[..., 0].max())[0]) for image in batch]
+
+
+def test_nothing_to_augment_gives_no_augmenter(pipeline):
+    assert pipeline.make_augmenter(Augment(**OFF), seed=1) is None
+
+
+def test_flip_alone_mirrors_some_images_and_keeps_the_rest(pipeline):
+    images = np.random.default_rng(0).uniform(0, 255, (64, 16, 16, 3)).astype(np.float32)
+    out = np.asarray(pipeline.make_augmenter(Augment(**{**OFF, "horizontal_flip": True}), 1)(images))
+    flipped = [np.allclose(o, i[:, ::-1], atol=1e-3) for o, i in zip(out, images)]
+    kept = [np.allclose(o, i, atol=1e-3) for o, i in zip(out, images)]
+    assert all(f or k for f, k in zip(flipped, kept)) and 10 < sum(flipped) < 54
+
+
+def test_shifts_are_fractions_of_the_side_along_their_own_axis(pipeline):
+    augment = Augment(**{**OFF, "width_shift_range": 0.25, "fill_mode": "constant"})
+    moved = bright_pixels(np.asarray(pipeline.make_augmenter(augment, 1)(dot_image())))
+    assert {row for row, _ in moved} == {16}  # a width shift never moves rows
+    columns = [column - 16 for _, column in moved]
+    assert max(map(abs, columns)) <= 0.25 * 33 and max(columns) > 4 and min(columns) < -4
+
+
+def test_rotation_range_is_in_degrees(pipeline):
+    image = np.zeros((1, 65, 65, 3), np.float32)
+    image[0, 32, 32:] = 255  # a ray from the centre to the right edge
+    augment = Augment(**{**OFF, "rotation_range": 30, "fill_mode": "constant"})
+    out = np.asarray(pipeline.make_augmenter(augment, 1)(np.repeat(image, 64, axis=0)))
+    angles = []
+    for rotated in out:
+        rows, columns = np.nonzero(rotated[..., 0] > 127)
+        far = np.argmax(np.hypot(rows - 32, columns - 32))  # the ray's tip
+        angles.append(np.degrees(np.arctan2(rows[far] - 32, columns[far] - 32)))
+    assert max(map(abs, angles)) <= 31 and max(angles) > 15 and min(angles) < -15
+
+
+def test_same_seed_same_augmentation_another_seed_another(pipeline):
+    images = dot_image()
+    augmenter = pipeline.make_augmenter(Augment(), seed=5)
+    first = np.asarray(augmenter(images, np.array([5, 9])))
+    np.testing.assert_array_equal(first, np.asarray(augmenter(images, np.array([5, 9]))))
+    assert not np.array_equal(first, np.asarray(augmenter(images, np.array([5, 10]))))
 
 
 def test_only_training_batches_are_augmented(pipeline, tiny_data, tmp_path):

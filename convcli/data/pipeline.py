@@ -2,9 +2,9 @@
 
 Images are decoded and resized once (bilinear, like `image_dataset_from_directory`) in
 parallel, rounded to whole uint8 pixel values (a quarter of float32's memory in the
-cache), cached, then shuffled and batched; augmentation runs on the training batches
-only, in the pipeline rather than in the model, so it overlaps with training and the
-saved model stays free of random layers (keras-notes.md). Pixels stay in [0, 255]: the
+cache), cached, then shuffled and batched; augmentation (augmentation.py) runs on the
+training batches only, in the pipeline rather than in the model, so it overlaps with
+training and the saved model stays free of random layers (keras-notes.md). Pixels stay in [0, 255]: the
 model rescales them itself, so a saved model takes raw images.
 
 `data.cache: auto` keeps the decoded images in memory when they fit in
@@ -14,15 +14,14 @@ from disk, decoding every epoch, so memory does not grow with the folder.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import tensorflow as tf
 
 from convcli.config import Augment, Config
+from convcli.data.augmentation import Augmenter
 from convcli.data.folders import Files, Split
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -57,7 +56,7 @@ def make_labels(labels: list[int], num_classes: int) -> tf.Tensor:
 
 
 def make_dataset(split: Split, num_classes: int, image_size: tuple[int, int], batch_size: int, *,
-                 shuffle_seed: int | None = None, augmenter: keras.Model | None = None,
+                 shuffle_seed: int | None = None, augmenter: Augmenter | None = None,
                  cache: str = "memory", cache_file: Path | None = None) -> tf.data.Dataset:
     """Batches of float32 (images, labels). Pass shuffle_seed (and augmenter) for training.
 
@@ -82,8 +81,11 @@ def make_dataset(split: Split, num_classes: int, image_size: tuple[int, int], ba
         dataset = dataset.shuffle(buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size).map(lambda images, y: (tf.cast(images, tf.float32), y))
     if augmenter is not None:
-        dataset = dataset.map(lambda images, y: (augmenter(images, training=True), y),
-                              num_parallel_calls=AUTOTUNE)
+        # Each batch carries its own seed, new every epoch: stateless augmentation that
+        # is the same for the same seed whatever order the parallel map finishes in.
+        seeds = tf.data.Dataset.random(seed=augmenter.seed, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip(dataset, seeds).map(
+            lambda batch, seed: (augmenter(batch[0], seed), batch[1]), num_parallel_calls=AUTOTUNE)
     return dataset.with_options(_sharded_by_data()).prefetch(AUTOTUNE)
 
 
@@ -116,31 +118,10 @@ def memory_cache_limit() -> int:
     return min(MEMORY_CACHE_LIMIT, available // 4)
 
 
-def make_augmenter(augment: Augment, seed: int) -> keras.Sequential | None:
-    """The book's ImageDataGenerator arguments as Keras preprocessing layers.
-
-    Units: ImageDataGenerator takes rotation_range and shear_range in degrees, the layers
-    take a fraction of a full turn and a shear coefficient; both fill with fill_mode,
-    which the layers would otherwise default to "reflect".
-    """
-    fill = {"fill_mode": augment.fill_mode}
-    layers = []
-    if augment.rotation_range:
-        layers.append(keras.layers.RandomRotation(augment.rotation_range / 360, seed=seed, **fill))
-    if augment.width_shift_range or augment.height_shift_range:
-        layers.append(keras.layers.RandomTranslation(
-            augment.height_shift_range, augment.width_shift_range, seed=seed + 1, **fill))
-    if augment.shear_range:
-        # ImageDataGenerator shears x by an angle in degrees: x' = x + tan(angle) * y.
-        layers.append(keras.layers.RandomShear(
-            x_factor=math.tan(math.radians(augment.shear_range)), seed=seed + 2, **fill))
-    if augment.zoom_range:
-        # Independent zoom per axis in [1 - z, 1 + z], as ImageDataGenerator draws it.
-        zoom = (-augment.zoom_range, augment.zoom_range)
-        layers.append(keras.layers.RandomZoom(zoom, zoom, seed=seed + 3, **fill))
-    if augment.horizontal_flip:
-        layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 4))
-    return keras.Sequential(layers, name="augmentation") if layers else None
+def make_augmenter(augment: Augment, seed: int) -> Augmenter | None:
+    """The book's augmentation as one warp per image; None when it changes nothing."""
+    augmenter = Augmenter(augment, seed)
+    return None if augmenter.is_identity() else augmenter
 
 
 @dataclass
@@ -151,7 +132,7 @@ class Datasets:
 
 
 def make_datasets(cfg: Config, files: Files, scratch_dir: Path,
-                  augmenter: keras.Model | None = None) -> Datasets:
+                  augmenter: Augmenter | None = None) -> Datasets:
     """The three splits of a run; only the training split is shuffled and augmented.
 
     scratch_dir holds the `cache: disk` files, which live only as long as the run.
