@@ -54,6 +54,8 @@ app = typer.Typer(cls=ConvcliGroup, no_args_is_help=True, add_completion=False,
                   help="Experiment runner for convolutional networks on small image datasets.")
 data_app = typer.Typer(no_args_is_help=True, help="Make the built-in dataset, or check a dataset.")
 app.add_typer(data_app, name="data")
+runs_app = typer.Typer(help="List, inspect and compare runs (`convcli runs` lists them).")
+app.add_typer(runs_app, name="runs")
 
 RUNS_DIR = typer.Option(Path("runs"), "--runs-dir", help="Where run directories live.")
 
@@ -91,7 +93,7 @@ def train(config: Path = typer.Argument(..., help="The experiment's YAML config.
     cfg = load_config(config, set_)
     import_tensorflow()
     from convcli.experiment import resume_experiment, run_experiment
-    from convcli.report import results_table
+    from convcli.overview import results_table
 
     try:
         if resume is None:
@@ -218,6 +220,50 @@ def schema() -> None:
     from convcli.config import json_schema
 
     typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@runs_app.callback(invoke_without_command=True)
+def runs_list(ctx: typer.Context, runs_dir: Path = RUNS_DIR) -> None:
+    """Every run: stage, status, best validation and test accuracy, epochs, duration, start.
+
+    Folders that are not runs, runs without meta.json and killed runs are listed as such.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from convcli.overview import runs_table
+    from convcli.runs import overview
+
+    _console().print(runs_table(overview(runs_dir), runs_dir))
+
+
+@runs_app.command("show")
+def runs_show(run: Optional[str] = typer.Argument(None, help="A run directory or a unique prefix of its "
+                                                  "name, with or without the time (default: the latest)."),
+              html: bool = typer.Option(False, "--html", help="Write report.html again and print its path."),
+              runs_dir: Path = RUNS_DIR) -> None:
+    """One run: status, results, its config.yaml and its files."""
+    from convcli.overview import run_details
+    from convcli.runs import find_run
+
+    found = find_run(run, runs_dir)
+    if html:
+        from convcli.page import write_page
+
+        typer.echo(write_page(found))
+        return
+    _console().print(run_details(found))
+
+
+@runs_app.command("compare")
+def runs_compare(runs: List[str] = typer.Argument(..., help="Two or more runs (directories or name prefixes)."),
+                 runs_dir: Path = RUNS_DIR) -> None:
+    """Results side by side, and only the config keys that differ."""
+    from convcli.overview import comparison_table
+    from convcli.runs import compare
+
+    if len(runs) < 2:
+        raise typer.BadParameter("give at least two runs to compare", param_hint="RUNS")
+    _console().print(comparison_table(*compare(runs, runs_dir)))
 
 
 @data_app.command("synth")

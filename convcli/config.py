@@ -321,6 +321,13 @@ def read_yaml(path: Path) -> dict:
     return data
 
 
+def flatten(node, prefix: str = "") -> dict:
+    """A nested config mapping as {"train.epochs": 30, ...}."""
+    if isinstance(node, dict):
+        return {k: v for key, value in node.items() for k, v in flatten(value, f"{prefix}{key}.").items()}
+    return {prefix.rstrip("."): node}
+
+
 def apply_override(raw: dict, override: str) -> None:
     """Apply one `key.path=value` override in place; the value is read as YAML."""
     key, sep, text = override.partition("=")

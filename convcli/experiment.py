@@ -20,11 +20,12 @@ import shutil
 import time
 from pathlib import Path
 
-from convcli.config import Config, load_config, to_yaml
+from convcli.config import Config, flatten, load_config, to_yaml
 from convcli.data import folders
 from convcli.devices import devices_of, training_scope
 from convcli.errors import ConvcliError, Interrupted, RunError, TrainingError
-from convcli.runs import Run, atomic_write_text, create_run, find_run, finish_meta, now, start_meta
+from convcli.runs import (Run, atomic_write_text, create_run, find_run, finish_meta, now,
+                          process_alive, start_meta)
 
 
 def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
@@ -136,31 +137,14 @@ def _check_resumable(run: Run, meta: dict, force: bool) -> None:
         raise RunError(f"run {run.name} is completed; there is nothing to resume (train a new run, "
                        "or start one from it with fine_tune.init_from)")
     if status == "running" and not force and meta.get("host") == os.uname().nodename \
-            and _alive(meta.get("pid")):
+            and process_alive(meta.get("pid")):
         raise RunError(f"run {run.name} is still running (pid {meta['pid']}); wait for it or stop "
                        "it first (add --force if that process is not convcli)")
 
 
-def _alive(pid) -> bool:
-    if not isinstance(pid, int) or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _config_changes(earlier: Config, now: Config) -> list[str]:
     """The key paths whose values differ (the run's name aside)."""
-    def flat(node, prefix=""):
-        if isinstance(node, dict):
-            return {k: v for key, value in node.items() for k, v in flat(value, f"{prefix}{key}.").items()}
-        return {prefix.rstrip("."): node}
-
-    before, after = flat(earlier.model_dump(mode="json")), flat(now.model_dump(mode="json"))
+    before, after = flatten(earlier.model_dump(mode="json")), flatten(now.model_dump(mode="json"))
     return sorted(key for key in before.keys() | after.keys()
                   if key != "name" and before.get(key) != after.get(key))
 

@@ -1,4 +1,4 @@
-"""What a run shows a person: curves.png, the layer table, the results table.
+"""What a run shows a person: curves.png, the layer table, predictions, data-check tables.
 
 Tables are rich Tables; `as_text` renders one to plain text for files like model.txt,
 so the terminal and the run directory show the same table.
@@ -43,24 +43,8 @@ def layer_table(rows: list[LayerRow], title: str) -> Table:
     return table
 
 
-def results_table(summary: dict, run_path: Path) -> Table:
-    """The end-of-run table: the best epoch's numbers and the test set's."""
-    best, test = summary.get("best") or {}, summary.get("test") or {}
-    table = Table(title=f"{summary['stage']} — {run_path}", title_justify="left")
-    for column in ("epochs", "best epoch", "train acc", "val acc", "test acc", "val loss", "seconds"):
-        table.add_column(column, justify="right")
-    table.add_row(str(summary["epochs"]), str(summary.get("best_epoch")), _pct(best.get("accuracy")),
-                  _pct(best.get("val_accuracy")), _pct(test.get("accuracy")),
-                  _num(best.get("val_loss")), f"{summary['timings']['total_seconds']:.0f}")
-    return table
-
-
 def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def _num(value) -> str:
-    return "-" if value is None else f"{value:.4f}"
 
 
 def as_text(table: Table, width: int = 120) -> str:

@@ -23,10 +23,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterator
 
+from convcli.config import flatten, read_yaml
 from convcli.errors import RunError
 
 STATUSES = ("running", "completed", "failed", "interrupted")
-_RUN_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_.+")
+_RUN_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_(.+)")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,11 @@ class Run:
     gradcam = property(lambda self: self.path / "gradcam")
     tensorboard = property(lambda self: self.path / "tensorboard")
     scratch = property(lambda self: self.path / ".scratch")  # temporary files, removed at the end
+
+    @property
+    def label(self) -> str:
+        """The name without its start time: the config's name (and a -2 suffix)."""
+        return _RUN_NAME.sub(r"\1", self.name) if _RUN_NAME.match(self.name) else self.name
 
     def read_meta(self) -> dict:
         """meta.json as a dict; {} when it is missing or unreadable (a broken run)."""
@@ -98,7 +104,8 @@ def list_runs(runs_dir: str | os.PathLike) -> list[Run]:
 
 
 def find_run(ref: str | os.PathLike | None, runs_dir: str | os.PathLike = "runs") -> Run:
-    """The run a user means: a run directory, a unique name prefix, or (None) the latest."""
+    """The run a user means: a run directory, a unique prefix of a run's name (with or
+    without its start time: `2026-11-25_10` or `augment`), or (None) the latest."""
     if ref is not None and Path(ref).is_dir():
         return Run(Path(ref))
     runs = list_runs(runs_dir)
@@ -106,13 +113,99 @@ def find_run(ref: str | os.PathLike | None, runs_dir: str | os.PathLike = "runs"
         if not runs:
             raise RunError(f"no runs in {runs_dir}; train one with `convcli train CONFIG`")
         return runs[-1]
-    matches = [run for run in runs if run.name.startswith(str(ref))]
+    ref = str(ref)
+    matches = [run for run in runs if run.name.startswith(ref) or run.label.startswith(ref)]
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise RunError(f"no run matches {ref!r} in {runs_dir} ({len(runs)} runs there)")
+        raise RunError(f"no run matches {ref!r} in {runs_dir} ({len(runs)} runs there; "
+                       "`convcli runs` lists them)")
     names = ", ".join(run.name for run in matches[:5]) + (", ..." if len(matches) > 5 else "")
     raise RunError(f"{ref!r} matches {len(matches)} runs in {runs_dir}: {names}; give more of the name")
+
+
+def overview(runs_dir: str | os.PathLike) -> list[dict]:
+    """`describe` for every folder in runs_dir, oldest run first; [] if there is none."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    return [describe(path) for path in sorted(runs_dir.iterdir()) if path.is_dir()]
+
+
+def describe(path: Path) -> dict:
+    """One line about any folder in a runs directory, for `convcli runs`; never raises.
+
+    Killed runs (still `running` in meta.json, their process gone) and folders that are
+    not runs, or not yet, are described as such rather than hidden.
+    """
+    run, row = Run(path), {"name": path.name}
+    meta = run.read_meta()
+    if not _RUN_NAME.match(path.name):
+        return row | {"status": "not a run"}
+    if not meta:
+        return row | {"status": "no meta.json" if not run.meta.exists() else "bad meta.json"}
+    status = meta.get("status", "unknown")
+    if status == "running" and meta.get("host") == os.uname().nodename and not process_alive(meta.get("pid")):
+        status = "killed"
+    summary = read_json(run.summary)
+    best, test = summary.get("best") or {}, summary.get("test") or {}
+    epochs = summary.get("epochs") if summary else _count_rows(run.metrics)
+    return row | {"stage": meta.get("stage"), "status": status, "started": meta.get("started"),
+                  "seconds": _duration(meta), "epochs": epochs,
+                  "val_accuracy": best.get("val_accuracy"), "test_accuracy": test.get("accuracy")}
+
+
+def compare(refs: list[str], runs_dir: str | os.PathLike) -> tuple[list[dict], list[dict], dict]:
+    """For `convcli runs compare`: each run's description and summary, and the config
+    keys whose values differ."""
+    runs = [find_run(ref, runs_dir) for ref in refs]
+    return ([describe(run.path) for run in runs], [read_json(run.summary) for run in runs],
+            config_differences(runs))
+
+
+def config_differences(runs: list[Run]) -> dict[str, list]:
+    """The config keys whose values differ between runs: {key: [value in each run]}."""
+    configs = [flatten(read_yaml(run.config)) if run.config.is_file() else {} for run in runs]
+    keys = sorted(set().union(*configs))
+    return {key: [config.get(key, "-") for config in configs] for key in keys
+            if len({json.dumps(config.get(key, "-"), default=str) for config in configs}) > 1}
+
+
+def process_alive(pid) -> bool:
+    """Whether a process with this pid exists on this machine (not this process)."""
+    if not isinstance(pid, int) or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def read_json(path: Path) -> dict:
+    """A JSON file's mapping; {} when it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _count_rows(path: Path) -> int | None:
+    try:
+        return max(0, len(path.read_text().splitlines()) - 1)
+    except OSError:
+        return None
+
+
+def _duration(meta: dict) -> float | None:
+    try:
+        started = dt.datetime.fromisoformat(meta["started"])
+        ended = dt.datetime.fromisoformat(meta["ended"]) if meta.get("ended") else None
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (ended - started).total_seconds() if ended else None
 
 
 # --- atomic files ---------------------------------------------------------------------

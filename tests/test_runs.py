@@ -40,6 +40,7 @@ def test_find_run_by_prefix_path_and_latest(tmp_path):
     assert find_run(None, tmp_path) == b
     assert find_run("2026-01-02_03-04-05", tmp_path) == a
     assert find_run(str(a.path), tmp_path).path == a.path
+    assert find_run("aug", tmp_path) == b  # the config's name, without the start time
     with pytest.raises(RunError, match="matches 2 runs"):
         find_run("2026-01-02", tmp_path)
     with pytest.raises(RunError, match="no run matches 'zzz'"):

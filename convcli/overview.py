@@ -1,0 +1,127 @@
+"""Runs shown to a person: one run's results, the runs table, a run's details, a comparison.
+
+Reads only the files of run directories (never TensorFlow), so `convcli runs` answers
+at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from convcli.runs import Run, describe, read_json
+
+
+def results_table(summary: dict, run_path: Path) -> Table:
+    """The end-of-run table: the best epoch's numbers and the test set's."""
+    best, test = summary.get("best") or {}, summary.get("test") or {}
+    table = Table(title=f"{summary['stage']} — {run_path}", title_justify="left")
+    for column in ("epochs", "best epoch", "train acc", "val acc", "test acc", "val loss", "seconds"):
+        table.add_column(column, justify="right")
+    table.add_row(str(summary["epochs"]), str(summary.get("best_epoch")), _pct(best.get("accuracy")),
+                  _pct(best.get("val_accuracy")), _pct(test.get("accuracy")),
+                  _num(best.get("val_loss")), f"{summary['timings']['total_seconds']:.0f}")
+    return table
+
+
+def runs_table(rows: list[dict], runs_dir: Path) -> Table:
+    """`convcli runs`: one row per folder in the runs directory, broken ones included."""
+    table = Table(title=f"{len(rows)} folder(s) in {runs_dir}", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("name", no_wrap=True)
+    for column in ("stage", "status", "val acc", "test acc", "epochs", "duration", "started"):
+        table.add_column(column, justify="left" if column in ("stage", "status", "started") else "right",
+                         no_wrap=column != "started")
+    styles = {"completed": "green", "running": "cyan", "interrupted": "yellow"}
+    for row in rows:
+        status = row.get("status", "")
+        table.add_row(row["name"], row.get("stage") or "-",
+                      Text(status, style=styles.get(status, "red")),
+                      _pct(row.get("val_accuracy")), _pct(row.get("test_accuracy")),
+                      "-" if row.get("epochs") is None else str(row["epochs"]),
+                      _duration(row.get("seconds")), (row.get("started") or "-")[:16].replace("T", " "))
+    table.caption = ("val acc: the best epoch's (lowest val_loss); test acc: that checkpoint's; "
+                     "killed: still marked running, its process gone (convcli train --resume)")
+    return table
+
+
+def comparison_table(rows: list[dict], summaries: list[dict], differences: dict[str, list]) -> Group:
+    """`convcli runs compare`: results side by side, then only the config keys that differ."""
+    results = Table(title="results", title_justify="left", box=box.SIMPLE_HEAD)
+    results.add_column("")
+    for row in rows:
+        results.add_column(row["name"], justify="right")
+    bests = [summary.get("best") or {} for summary in summaries]
+    tests = [summary.get("test") or {} for summary in summaries]
+    lines = {"stage": [row.get("stage") or "-" for row in rows],
+             "status": [row.get("status", "-") for row in rows],
+             "epochs": ["-" if row.get("epochs") is None else str(row["epochs"]) for row in rows],
+             "best epoch": [str(summary.get("best_epoch", "-")) for summary in summaries],
+             "train acc": [_pct(best.get("accuracy")) for best in bests],
+             "val acc": [_pct(best.get("val_accuracy")) for best in bests],
+             "val loss": [_num(best.get("val_loss")) for best in bests],
+             "test acc": [_pct(test.get("accuracy")) for test in tests],
+             "duration": [_duration(row.get("seconds")) for row in rows]}
+    for name, values in lines.items():
+        results.add_row(name, *values)
+    config = Table(title="config keys that differ", title_justify="left", box=box.SIMPLE_HEAD)
+    config.add_column("key")
+    for row in rows:
+        config.add_column(row["name"], justify="right")
+    for key, values in differences.items():
+        config.add_row(key, *(str(value) for value in values))
+    if not differences:
+        return Group(results, Text("the configs are identical"))
+    return Group(results, config)
+
+
+def files_table(run_path: Path) -> Table:
+    """Every file of a run directory and its size (`convcli runs show`)."""
+    table = Table(title="files", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("file")
+    table.add_column("size", justify="right")
+    for path in sorted(p for p in run_path.rglob("*") if p.is_file()):
+        table.add_row(str(path.relative_to(run_path)), _size(path.stat().st_size))
+    return table
+
+
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "-"
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if count < 1024:
+            return f"{count:.0f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GB"
+
+
+def run_details(run: Run) -> Group:
+    """`convcli runs show`: status, results, the config as written, and the files."""
+    row, summary = describe(run.path), read_json(run.summary)
+    meta = run.read_meta()
+    status = Text.assemble((run.name, "bold"), f"  stage {row.get('stage') or '-'}, ",
+                           (row.get("status", "-"), "green" if row.get("status") == "completed" else "red"))
+    if meta.get("reason"):
+        status.append(f"\n{meta['reason']}")
+    parts = [status]
+    if summary:
+        parts.append(results_table(summary, run.path))
+    config = run.config.read_text() if run.config.is_file() else "(no config.yaml)\n"
+    parts += [Text("config.yaml", style="bold"), Text(config.rstrip()), files_table(run.path)]
+    return Group(*parts)
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
