@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Literal, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -202,6 +202,52 @@ def augment(config: Path = typer.Argument(..., help="A config with an augment se
 
 
 @app.command()
+def evaluate(run: Optional[str] = typer.Argument(None, help="A run directory or a unique prefix of its "
+                                                 "name (default: the latest run)."),
+             split: Optional[Literal["test", "validation"]] = typer.Option(
+                 None, "--split", help="The split of the run's own data (default: test)."),
+             data: Optional[Path] = typer.Option(None, "--data", help="A folder of class folders, with "
+                                                 "the run's classes, to evaluate on instead."),
+             runs_dir: Path = RUNS_DIR) -> None:
+    """Loss, accuracy, precision, recall and confusion matrix of a run's best model.
+
+    The matrix is also written into the run directory: confusion.png for the test split,
+    confusion-validation.png, or confusion-data.png for --data.
+    """
+    if split is not None and data is not None:
+        raise typer.BadParameter("give --split or --data, not both", param_hint="--split")
+    import_tensorflow()
+    from convcli.evaluation import class_table, confusion_table, evaluate_run
+
+    found, evaluation, png = evaluate_run(run, runs_dir, split or "test", data)
+    console = _console()
+    console.print(f"run {found.name}, {data if data is not None else (split or 'test') + ' split'}: "
+                  f"loss {evaluation.loss:.4f}, accuracy {100 * evaluation.accuracy:.2f}% "
+                  f"({evaluation.correct} of {evaluation.images} images)",
+                  markup=False, highlight=False, soft_wrap=True)
+    console.print(class_table(evaluation))
+    console.print(confusion_table(evaluation))
+    console.print(f"wrote {png}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def predict(images: List[Path] = typer.Argument(..., help="Image files or folders of images."),
+            run: Optional[str] = RUN_OPTION,
+            as_json: bool = typer.Option(False, "--json", help="Print a JSON list of images and their "
+                                         "probabilities, and nothing else, on stdout."),
+            runs_dir: Path = RUNS_DIR) -> None:
+    """Class probabilities of each image under a run's best model, most probable first."""
+    import_tensorflow()
+    from convcli.prediction import predict_images, predictions_json, predictions_table
+
+    results, found = predict_images(images, run, runs_dir)
+    if as_json:
+        typer.echo(predictions_json(results))
+    else:
+        _console().print(predictions_table(results, f"predictions — {found.name} (best checkpoint)"))
+
+
+@app.command()
 def pretrain(force: bool = typer.Option(False, "--force", help="Train it again even if cached.")) -> None:
     """Build the built-in base now: pretrained on the built-in source task, then cached.
 
@@ -220,6 +266,25 @@ def schema() -> None:
     from convcli.config import json_schema
 
     typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@app.command()
+def demo(quick: bool = typer.Option(False, "--quick", help="A few epochs per stage: about two "
+                                    "minutes instead of about ten."),
+         runs_dir: Path = RUNS_DIR) -> None:
+    """The whole workflow on the built-in data: scratch, augment, extract (features and
+    frozen), fine-tune, with Grad-CAM; then a table of every stage beside the book's."""
+    import time
+
+    import_tensorflow()
+    from convcli.demo import run_demo
+    from convcli.overview import demo_table
+
+    began, console = time.perf_counter(), _console()
+    rows = run_demo(runs_dir, quick, console)
+    console.print(demo_table(rows, time.perf_counter() - began))
+    console.print(f"Grad-CAM of the fine-tuned model: {rows[-1]['gradcam']}", highlight=False,
+                  soft_wrap=True)
 
 
 @runs_app.callback(invoke_without_command=True)

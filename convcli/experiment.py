@@ -2,7 +2,7 @@
 
 check the data -> build the model -> create the run -> config.yaml -> meta.json
 (running) -> the stage's train() -> evaluate best.keras -> model.txt, curves.png,
-summary.json -> meta.json (completed). Problems found before the run directory exists
+summary.json -> meta.json (completed) -> report.html (also after a failure). Problems found before the run directory exists
 (config, data folders, the model's base, weights and layers) leave nothing behind;
 anything that goes wrong after it does marks meta.json `failed` (or `interrupted`)
 with the reason, so no directory ever looks like a finished run.
@@ -23,6 +23,7 @@ from pathlib import Path
 from convcli.config import Config, flatten, load_config, to_yaml
 from convcli.data import folders
 from convcli.devices import devices_of, training_scope
+from convcli.page import write_page
 from convcli.errors import ConvcliError, Interrupted, RunError, TrainingError
 from convcli.runs import (Run, atomic_write_text, create_run, find_run, finish_meta, now,
                           process_alive, start_meta)
@@ -108,17 +109,28 @@ def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed:
     except KeyboardInterrupt:
         epoch = _last_epoch(run)
         finish_meta(run, "interrupted", reason=f"interrupted by the user (Ctrl-C) after epoch {epoch}")
+        _try_page(run)
         raise Interrupted(run.name, epoch) from None
     except BaseException as error:
         try:
             finish_meta(run, "failed", reason=f"{type(error).__name__}: {error}")
         except OSError:  # the disk is full: meta.json keeps "running", which --resume accepts
             pass
+        _try_page(run)
         raise
     finally:
         shutil.rmtree(run.scratch, ignore_errors=True)
     finish_meta(run, "completed")
+    write_page(run)
     return summary
+
+
+def _try_page(run: Run) -> None:
+    """report.html of a run that did not complete: helpful, but never the error shown."""
+    try:
+        write_page(run)
+    except OSError:
+        pass
 
 
 def _cache(cfg: Config, files: folders.Files) -> str:

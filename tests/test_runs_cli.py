@@ -102,3 +102,13 @@ def test_compare_with_a_half_written_run_shows_what_is_there(runs_dir):
 
 def test_compare_needs_two_runs(runs_dir):
     assert invoke("runs", "compare", "slow", "--runs-dir", runs_dir).exit_code == 2
+
+
+def test_every_run_has_its_page_and_show_html_writes_it_again(runs_dir):
+    for run in runs_dir.glob("*_s*"):
+        assert "<html" in (run / "report.html").read_text()[:200].lower()
+    [slow] = runs_dir.glob("*_slow")
+    (slow / "report.html").unlink()
+    result = invoke("runs", "show", "slow", "--html", "--runs-dir", runs_dir)
+    assert result.exit_code == 0 and result.stdout.strip() == str(slow / "report.html")
+    assert "data:image/png;base64," in (slow / "report.html").read_text()

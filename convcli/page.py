@@ -1,0 +1,344 @@
+"""report.html: a run's one self-contained page.
+
+Built from whatever files the run directory holds, so a completed, failed or still
+running run each gets a page. Images are embedded as `data:` URIs and the styles are
+inline, so the page opens from a copied folder or a mail attachment in any browser,
+without a server or a network. Every text read from a file is HTML-escaped: a class
+name or a config value is shown, never run.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import shlex
+from html import escape
+from pathlib import Path
+
+from convcli.runs import STATUSES, Run, atomic_write_text
+
+PAGE_NAME = "report.html"
+# More images make a page slow to open and to mail; the files stay in gradcam/.
+GALLERY_LIMIT = 64
+PNG_SIGNATURE, PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"  # first bytes; last chunk
+
+STYLE = """
+:root { color-scheme: light; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1a1a1a;
+       background: #fff; max-width: 1100px; margin: 0 auto; padding: 1.5rem; }
+h1 { font-size: 1.4rem; margin: 0 0 .4rem; overflow-wrap: anywhere; }
+h2 { font-size: 1.15rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }
+nav a { margin-right: .9rem; color: #0645ad; }
+.status { display: inline-block; padding: .05rem .6rem; border-radius: .8rem; font-weight: 600; }
+.completed { background: #e3f4e5; color: #1b5e20; }
+.failed { background: #fde2e1; color: #8a1c13; }
+.running, .interrupted { background: #fff4d6; color: #6b4e00; }
+.alert { border-left: 6px solid #c62828; background: #fdecea; padding: .7rem 1rem;
+         font-weight: 600; white-space: pre-wrap; overflow-wrap: anywhere; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; }
+dt { color: #555; }
+dd { margin: 0; overflow-wrap: anywhere; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+th, td { padding: .2rem .6rem; border-bottom: 1px solid #e5e5e5; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+tr.best td { font-weight: 600; background: #f1f7ff; }
+pre { background: #f6f8fa; border: 1px solid #e1e4e8; padding: .75rem; overflow-x: auto;
+      font-size: 13px; }
+figure { margin: 0 0 1rem; }
+img { max-width: 100%; height: auto; }
+.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(140px, 1fr)); gap: .8rem; }
+.gallery img { width: 100%; border: 1px solid #ddd; }
+figcaption { font-size: 12px; color: #444; overflow-wrap: anywhere; }
+.note { color: #555; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 10pt; }
+  nav { display: none; }
+  figure, tr, .alert { break-inside: avoid; }
+  h2 { break-after: avoid; }
+  pre { white-space: pre-wrap; font-size: 8pt; }
+}
+"""
+
+
+def write_page(run: Run, gallery_limit: int = GALLERY_LIMIT) -> Path:
+    """Write `<run>/report.html` atomically from the run directory's files; return its path."""
+    path = run.path / PAGE_NAME
+    atomic_write_text(path, page_html(run, gallery_limit))
+    return path
+
+
+def page_html(run: Run, gallery_limit: int = GALLERY_LIMIT) -> str:
+    """The whole page: header, results, pictures, Grad-CAM gallery, config, metrics, model."""
+    meta, summary = run.read_meta(), read_json(run.summary)
+    meta = meta if isinstance(meta, dict) else {}  # a hand-edited meta.json may hold anything
+    gradcam = (summary or {}).get("gradcam")
+    gradcam = gradcam if isinstance(gradcam, dict) else {}
+    sections = [
+        header_section(run.name, meta, summary or {}),
+        results_section(summary),
+        pictures_section(run.path),
+        gallery_section(run.gradcam, gradcam, gallery_limit),
+        text_section("config", "config.yaml", read_text(run.config)),
+        metrics_section(run.metrics, (summary or {}).get("best_epoch")),
+        text_section("model", "model.txt", read_text(run.model_txt)),
+    ]
+    nav = "".join(f'<a href="#{anchor}">{label}</a>' for anchor, label in (
+        ("results", "results"), ("curves", "curves"), ("gradcam", "Grad-CAM"), ("config", "config"),
+        ("metrics", "metrics"), ("model", "model")))
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{escape(run.name)} · convcli</title>\n<style>{STYLE}</style>\n</head>\n"
+            f"<body>\n<nav>{nav}</nav>\n" + "\n".join(sections) + "\n</body>\n</html>\n")
+
+
+# --- sections -------------------------------------------------------------------------
+
+
+def header_section(name: str, meta: dict, summary: dict) -> str:
+    """The run's name and status; the reason a run did not complete, where no one misses it."""
+    status = str(meta.get("status") or "unknown")
+    badge = f'<span class="status {status if status in STATUSES else "failed"}">{escape(status)}</span>'
+    alert = ""
+    if status != "completed":
+        reason = meta.get("reason") or {
+            "running": "this run had not finished when the page was written (or its process was killed)",
+            "unknown": "meta.json is missing or unreadable"}.get(status, "no reason recorded")
+        alert = f'<p class="alert">{escape(status)}: {escape(str(reason))}</p>'
+    return (f"<header>\n<h1>{escape(name)}</h1>\n<p>{badge}</p>\n{alert}\n"
+            f"{definition_list(run_facts(meta, summary))}\n</header>")
+
+
+def run_facts(meta: dict, summary: dict) -> list[tuple[str, object]]:
+    """What was trained, when, where and with what (meta.json), as label-value pairs."""
+    versions = meta.get("versions") or {}
+    dataset = meta.get("dataset") or {}
+    command = meta.get("command")
+    return [
+        ("stage", meta.get("stage") or summary.get("stage")),
+        ("started", readable_time(meta.get("started"))),
+        ("ended", readable_time(meta.get("ended"))),
+        ("devices", ", ".join(map(str, meta.get("devices") or [])) or None),
+        ("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v) or None),
+        ("classes", ", ".join(map(str, meta.get("class_names") or [])) or None),
+        ("images", ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+                             for k, v in (dataset.get("counts") or {}).items()) or None),
+        ("files left out", len(dataset["left_out"]) if dataset.get("left_out") else None),
+        ("seed", meta.get("seed")),
+        ("resumed", f"{len(meta['resumed'])} time(s)" if meta.get("resumed") else None),
+        ("host", meta.get("host")),
+        ("git commit", meta.get("git_commit")),
+        ("command", shlex.join(map(str, command)) if isinstance(command, list) else command),
+    ]
+
+
+def results_section(summary: dict | None) -> str:
+    """The best epoch's metrics, the final epoch's, the test set's; timings and parameters."""
+    if summary is None:
+        return section("results", "results", '<p class="note">No results: summary.json is missing '
+                       "or unreadable. A run writes it only once training has finished; the "
+                       "metrics below show the epochs that did.</p>")
+    rows = metric_rows(summary)
+    columns = list(dict.fromkeys(name for _, values in rows for name in values))
+    table = html_table([""] + columns, [[label] + [number(c, values.get(c)) for c in columns]
+                                        for label, values in rows])
+    return section("results", "results",
+                   f'<div class="scroll">{table}</div>\n{definition_list(training_facts(summary))}')
+
+
+def metric_rows(summary: dict) -> list[tuple[str, dict]]:
+    """(label, {metric: value}) for the best epoch, the final epoch (if another) and the test set."""
+    rows = []
+    final = summary.get("final") or {}
+    epochs = [("best", summary.get("best_epoch"), summary.get("best") or {})]
+    if final and final.get("epoch") != summary.get("best_epoch"):
+        epochs.append(("final", final.get("epoch"), final))
+    for which, epoch, metrics in epochs:
+        # metrics.csv's bookkeeping columns are not metrics.
+        metrics = {k: v for k, v in metrics.items() if k not in ("epoch", "phase", "learning_rate",
+                                                                  "seconds")}
+        rows.append((f"training, {which} epoch {epoch}",
+                     {k: v for k, v in metrics.items() if not k.startswith("val_")}))
+        rows.append((f"validation, {which} epoch {epoch}",
+                     {k[4:]: v for k, v in metrics.items() if k.startswith("val_")}))
+    if summary.get("test"):
+        rows.append(("test, best checkpoint", summary["test"]))
+    return rows
+
+
+def training_facts(summary: dict) -> list[tuple[str, object]]:
+    """Epochs, timings, parameters per phase, and what the stage recorded besides."""
+    timings = summary.get("timings") or {}
+    phases = summary.get("phases") or []
+    facts = [("epochs", summary.get("epochs")),
+             ("best epoch by", summary.get("monitor")),
+             ("total time", seconds(timings.get("total_seconds"))),
+             ("per epoch", seconds(timings.get("seconds_per_epoch")))]
+    facts += [(f"phase {p.get('phase')}", f"{p.get('epochs')} epoch(s), "
+               f"{number('parameters', p.get('trainable_params'))} trainable parameters, "
+               f"{seconds(p.get('seconds'))}") for p in phases if isinstance(p, dict)]
+    shown = {"stage", "epochs", "best_epoch", "monitor", "best", "final", "test", "timings",
+             "trainable_params", "phases", "class_names", "counts", "gradcam"}
+    # Stage details (feature_cache, unfreezing, ...) as recorded: new keys appear unasked.
+    facts += [(key.replace("_", " "), json.dumps(value) if isinstance(value, (dict, list)) else value)
+              for key, value in summary.items() if key not in shown]
+    return facts
+
+
+def pictures_section(folder: Path) -> str:
+    """curves.png, then the confusion matrices (confusion.png, confusion-*.png) if any."""
+    pictures = [folder / "curves.png"] + sorted(folder.glob("confusion*.png"))
+    figures = [figure_html(path, path.name) for path in pictures if path.is_file()]
+    if not figures:
+        figures = ['<p class="note">No curves.png: the run ended before its curves were drawn.</p>']
+    return section("curves", "curves", "\n".join(figures))
+
+
+def gallery_section(folder: Path, gradcam: dict, limit: int) -> str:
+    """Every Grad-CAM overlay with its file name (and what summary.json says of it), in a grid."""
+    paths = sorted(p for p in folder.glob("*.png") if p.name != "contact_sheet.png")
+    if not paths:
+        return section("gradcam", "Grad-CAM", '<p class="note">No Grad-CAM images.</p>')
+    notes = image_notes(gradcam.get("images") or [])
+    figures = [figure_html(path, path.name, notes.get(path.stem)) for path in paths[:limit]]
+    more = len(paths) - limit
+    left_out = (f'<p class="note">{more} more Grad-CAM image(s) left out of this page '
+                f"(it shows the first {limit}); they are all in gradcam/.</p>" if more > 0 else "")
+    return section("gradcam", "Grad-CAM", f'{gradcam_intro(gradcam)}\n<div class="gallery">\n'
+                   + "\n".join(figures) + f"\n</div>\n{left_out}")
+
+
+def gradcam_intro(gradcam: dict) -> str:
+    """The layer explained and, on data with object boxes, the pointing game's score."""
+    layer = gradcam.get("layer")
+    intro = f"<p>Layer explained: <code>{escape(str(layer))}</code></p>" if layer else ""
+    pointing = gradcam.get("pointing_game")
+    if isinstance(pointing, dict) and pointing.get("score") is not None:
+        text = (f"Pointing game: the heatmap's maximum falls inside the object for "
+                f"{number('share', pointing['score'])} of {pointing.get('images', '?')} validation "
+                f"images (pointing at a random pixel: {number('share', pointing.get('chance'))}).")
+        intro += f"<p>{escape(text)}</p>"
+    return intro
+
+
+def image_notes(images: list) -> dict[str, str]:
+    """Per overlay stem, what summary.json records about its image beyond the name
+    (e.g. true class, predicted class, probability), when entries are dicts."""
+    notes = {}
+    for entry in images:
+        if not isinstance(entry, dict):
+            continue  # a bare file name: the caption already says it
+        name = next((str(entry[k]) for k in ("image", "path", "file", "name") if k in entry), None)
+        if name is None:
+            continue
+        rest = [f"{key} {number(key, value)}" for key, value in entry.items()
+                if key not in ("image", "path", "file", "name")]
+        notes.setdefault(Path(name).stem, ", ".join(rest))
+    return notes
+
+
+def text_section(anchor: str, file_name: str, text: str | None) -> str:
+    """A file shown verbatim, or a note that the run directory does not have it."""
+    body = f"<pre>{escape(text)}</pre>" if text is not None else f'<p class="note">No {file_name}.</p>'
+    return section(anchor, f"{anchor} <small>({file_name})</small>", body)
+
+
+def metrics_section(path: Path, best_epoch) -> str:
+    """metrics.csv as a table, one row per epoch, the best epoch's row highlighted."""
+    title = "metrics <small>(metrics.csv)</small>"
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+            rows = list(csv.reader(handle))
+    except OSError:
+        rows = []
+    if not rows:
+        return section("metrics", title, '<p class="note">No epochs recorded.</p>')
+    header, body = rows[0], rows[1:]
+    best = [row[:1] == [str(best_epoch)] for row in body]
+    table = html_table(header, [[csv_cell(cell) for cell in row] for row in body], best)
+    return section("metrics", title, f'<div class="scroll">{table}</div>')
+
+
+# --- pieces ---------------------------------------------------------------------------
+
+
+def section(anchor: str, title: str, body: str) -> str:
+    """One titled part of the page; `title` and `body` arrive as HTML, already escaped."""
+    return f'<section id="{anchor}">\n<h2>{title}</h2>\n{body}\n</section>'
+
+
+def figure_html(path: Path, caption: str, note: str | None = None) -> str:
+    """An image embedded byte for byte (never re-encoded), captioned; a note if unreadable."""
+    uri = png_data_uri(path)
+    text = escape(caption) + (f"<br>{escape(note)}" if note else "")
+    if uri is None:
+        return f"<figure><figcaption>{text}: not a readable PNG</figcaption></figure>"
+    return f'<figure><img src="{uri}" alt="{escape(caption)}"><figcaption>{text}</figcaption></figure>'
+
+
+def png_data_uri(path: Path) -> str | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if not (data.startswith(PNG_SIGNATURE) and data.endswith(PNG_END)):
+        return None  # not a PNG, or cut short: a broken image icon would tell the reader less
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def html_table(header: list[str], rows: list[list[str]], highlighted: list[bool] | None = None) -> str:
+    """A table of plain-text cells (escaped here), highlighted rows marked `best`."""
+    head = "".join(f"<th>{escape(str(cell))}</th>" for cell in header)
+    marks = highlighted or [False] * len(rows)
+    body = "\n".join(('<tr class="best">' if mark else "<tr>")
+                     + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>"
+                     for row, mark in zip(rows, marks))
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+
+
+def definition_list(pairs: list[tuple[str, object]]) -> str:
+    items = "".join(f"<dt>{escape(label)}</dt><dd>{escape(str(value))}</dd>"
+                    for label, value in pairs if value not in (None, ""))
+    return f"<dl>{items}</dl>" if items else ""
+
+
+def number(name: str, value) -> str:
+    """Accuracies, probabilities and shares (by name) as percentages, other numbers to 4 places."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "-" if value is None else str(value)
+    if any(word in name for word in ("acc", "prob", "share", "score", "chance")) and 0 <= value <= 1:
+        return f"{100 * value:.1f}%"
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4f}"
+
+
+def csv_cell(cell: str) -> str:
+    """A metrics.csv cell, long floats shortened (0.7085750102 -> 0.7086)."""
+    try:
+        return f"{float(cell):.4g}" if any(c in cell for c in ".eE") else cell
+    except ValueError:
+        return cell
+
+
+def seconds(value) -> str | None:
+    return f"{value:.1f} s" if isinstance(value, (int, float)) else None
+
+
+def readable_time(stamp) -> str | None:
+    return str(stamp).replace("T", " ") if stamp else None
+
+
+def read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def read_json(path: Path) -> dict | None:
+    """A JSON object from a file; None when it is missing, unreadable or not an object."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
