@@ -176,6 +176,7 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
     import keras
 
     from convcli.data.pipeline import make_datasets
+    from convcli.evaluation import evaluate, write_confusion_png
     from convcli.models.table import layer_rows
     from convcli.pictures import explain_validation
     from convcli.report import as_text, layer_table, write_curves
@@ -188,10 +189,11 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
     atomic_write_text(run.model_txt, as_text(layer_table(layer_rows(model), title=model.name)))
     write_curves(run.metrics, run.curves, title=f"{run.name} (stage {cfg.stage})")
 
-    test = result.test
-    if test is None and files.test:
-        test = model.evaluate(make_datasets(cfg, files, run.scratch).test, verbose=0, return_dict=True)
-        test = {key: float(value) for key, value in test.items()}
+    evaluation = result.evaluation
+    if evaluation is None and files.test:
+        evaluation = evaluate(model, make_datasets(cfg, files, run.scratch).test, files.class_names)
+    if evaluation is not None:
+        write_confusion_png(evaluation, run.path / "confusion.png", title=f"{run.name}, test split")
     gradcam = None
     if cfg.explain.gradcam_images:
         gradcam = explain_validation(model, files, cfg.data.image_size, run.gradcam,
@@ -203,7 +205,11 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
         "monitor": MONITOR,
         "best": result.best,
         "final": result.final,
-        "test": test,
+        "test": evaluation and {"loss": evaluation.loss, "accuracy": evaluation.accuracy},
+        "per_class": evaluation and {
+            name: {"precision": p, "recall": r, "support": n} for name, p, r, n in zip(
+                evaluation.class_names, evaluation.precision, evaluation.recall, evaluation.support)},
+        "confusion": evaluation and evaluation.confusion,
         "timings": {"total_seconds": round(time.perf_counter() - began, 2),
                     "seconds_per_epoch": round(sum(p["seconds"] for p in result.phases)
                                                / max(result.epochs, 1), 3)},

@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import math
+import shutil
 import signal
 import threading
 import time
@@ -26,6 +27,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -75,7 +77,7 @@ class Result:
     final: dict = field(default_factory=dict)
     epochs: int = 0
     phases: list[dict] = field(default_factory=list)
-    test: dict | None = None  # test metrics, when the stage measured them itself
+    evaluation: Any = None  # evaluation.Evaluation of the test split, when the stage made it
     details: dict = field(default_factory=dict)  # stage-specific entries for summary.json
 
 
@@ -333,18 +335,19 @@ class AtomicCheckpoints(keras.callbacks.Callback):
         if not math.isfinite(float((logs or {}).get("loss", 0.0))):
             return  # weights that produced a NaN or infinite loss are never saved
         value = (logs or {}).get(MONITOR, math.nan)
-        if value < self.best_value:  # NaN never counts as better
+        improved = value < self.best_value  # NaN never counts as better
+        if improved:
             self.best_value = value
             self.result.best_epoch = epoch + 1
             self.result.best = {k: float(v) for k, v in (logs or {}).items()}
-            self._save(self.run.best)
-        self._save(self.run.last, state=self.position())
-
-    def _save(self, path, state: dict | None = None):
-        with atomic_path(path) as temp:
-            (self.saved_model or self.model).save(temp)
-            if state is not None:
-                write_checkpoint_state(temp, state, self.model.optimizer)
+            with atomic_path(self.run.best) as temp:
+                (self.saved_model or self.model).save(temp)
+        with atomic_path(self.run.last) as temp:
+            if improved:  # the same weights: copy the file rather than save the model twice
+                shutil.copyfile(self.run.best, temp)
+            else:
+                (self.saved_model or self.model).save(temp)
+            write_checkpoint_state(temp, self.position(), self.model.optimizer)
 
 
 class ProgressDisplay(keras.callbacks.Callback):

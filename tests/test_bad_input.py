@@ -536,7 +536,7 @@ CASES = [
       config(), ["train", "{config}", "--force"], 2, "--force only applies with --resume"),
     C("cli-run-no-match", "gradcam --run nope",
       nothing, lambda p: ["gradcam", jpeg(p["tmp"]), "--run", "nope"], 1,
-      "no run matches 'nope' in runs (1 runs there)"),
+      "no run matches 'nope' in runs (1 runs there; `convcli runs` lists them)"),
     C("cli-run-ambiguous", "--run prefix shared by two runs",
       second_copy_of_the_run, lambda p: ["activations", jpeg(p["tmp"]), "--run", p["run_name"]], 1,
       "'{run_name}' matches 2 runs in runs"),

@@ -14,7 +14,7 @@ from tests.conftest import tiny_config
 
 runner = CliRunner()
 RUN_FILES = {"config.yaml", "meta.json", "metrics.csv", "summary.json", "model.txt", "checkpoints",
-             "curves.png", "tensorboard"}
+             "curves.png", "tensorboard", "confusion.png", "report.html"}
 
 
 def train(config_path, runs_dir, *extra):
@@ -52,6 +52,14 @@ def test_stage_writes_a_complete_run(tmp_path, write_config, tiny_data, stage, s
     best_row = rows[summary["best_epoch"] - 1]
     assert summary["best"]["val_loss"] == pytest.approx(float(best_row["val_loss"]))
     assert 0 <= summary["test"]["accuracy"] <= 1 and summary["trainable_params"]["train"] > 0
+    # the test split's confusion matrix: 12 images per class, its diagonal the accuracy
+    confusion = summary["confusion"]
+    assert [sum(row) for row in confusion] == [12, 12]
+    assert (confusion[0][0] + confusion[1][1]) / 24 == pytest.approx(summary["test"]["accuracy"])
+    assert set(summary["per_class"]) == set(summary["class_names"])
+    assert (run / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (run / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 2  # curves and the confusion matrix
 
     model = keras.models.load_model(run / "checkpoints" / "best.keras")
     probabilities = model.predict(np.zeros((2, 32, 32, 3)), verbose=0)

@@ -19,6 +19,7 @@ from convcli.config import BUILTIN, Config, cache_dir
 from convcli.data.features import cached_features
 from convcli.data.folders import Files
 from convcli.data.pipeline import make_augmenter, make_datasets, make_labels
+from convcli.evaluation import evaluate
 from convcli.models.pretrained import (build_base, feature_extractor, find_base, head_layers,
                                        transfer_model, weights_digest)
 from convcli.runs import Run
@@ -93,8 +94,7 @@ def train_on_features(cfg: Config, run: Run, files: Files, model: keras.Model) -
         best = keras.models.load_model(run.best)
         for layer in layers:
             layer.set_weights(best.get_layer(layer.name).get_weights())
-        trainer.result.test = {key: float(value) for key, value in
-                               head.evaluate(batches("test"), verbose=0, return_dict=True).items()}
+        trainer.result.evaluation = evaluate(head, batches("test"), files.class_names)
     trainer.result.details["feature_cache"] = record
     return trainer.result
 

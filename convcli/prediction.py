@@ -1,0 +1,67 @@
+"""Predictions: a run's class probabilities for images a user hands in.
+
+Images are named and read as Grad-CAM reads them (pictures.py: files or folders, each
+checked before any is predicted, the pipeline's one resize path); the model is the
+run's best checkpoint (resolve.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from rich.table import Table
+from rich.text import Text
+
+from convcli.evaluation import class_probabilities
+from convcli.pictures import expand, model_inputs, read_image
+from convcli.resolve import explained_model
+from convcli.runs import Run, find_run
+
+Ranked = list[tuple[str, float]]  # (class, probability), most probable first
+
+
+def predict_images(images: list[Path], run_ref: str | None, runs_dir: Path,
+                   batch_size: int = 32) -> tuple[list[tuple[Path, Ranked]], Run]:
+    """Per image, every class with its probability, sorted high to low; and the run used."""
+    paths = expand(images)
+    for path in paths:
+        read_image(path)  # every file checked before any is predicted: one error, no partial output
+    run = find_run(run_ref, runs_dir)
+    model, class_names, image_size, _ = explained_model(str(run.path), None, runs_dir)
+    results = []
+    # A batch at a time, so a folder of large photos never sits in memory whole.
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start:start + batch_size]
+        outputs = model.predict_on_batch(model_inputs(chunk, image_size))
+        for path, probabilities in zip(chunk, class_probabilities(outputs)):
+            results.append((path, ranked(probabilities, class_names)))
+    return results, run
+
+
+def ranked(probabilities: np.ndarray, class_names: list[str]) -> Ranked:
+    order = np.argsort(-probabilities, kind="stable")  # ties keep the class order
+    return [(class_names[i], float(probabilities[i])) for i in order]
+
+
+def predictions_json(results: list[tuple[Path, Ranked]]) -> str:
+    """`predict --json`: [{"image": path, "probabilities": [{"class", "probability"}, ...]}]."""
+    return json.dumps([{"image": str(path),
+                        "probabilities": [{"class": name, "probability": probability}
+                                          for name, probability in classes]}
+                       for path, classes in results], indent=2)
+
+
+def predictions_table(results: list[tuple[Path, Ranked]], title: str, shown: int = 5) -> Table:
+    """One row per image: the predicted class, then the classes by probability."""
+    more = len(results[0][1]) - shown if results else 0
+    table = Table(title=title, title_justify="left", caption_justify="left",
+                  caption=f"the {shown} most probable classes of {shown + more} (--json has all)"
+                  if more > 0 else None)
+    for column in ("image", "predicted", "probabilities"):
+        table.add_column(column, overflow="fold")
+    for path, classes in results:
+        table.add_row(Text(str(path)), Text(classes[0][0]),
+                      Text("  ".join(f"{name} {100 * p:.1f}%" for name, p in classes[:shown])))
+    return table
