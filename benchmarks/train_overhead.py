@@ -18,9 +18,10 @@ timings and phase seconds) next to the plain script's own epoch times.
 The folder: `--per-class N` images per class in each split (the default 300 gives 600
 training, 600 validation and 600 test images, where the book has 2000/1000/1000, so the
 whole benchmark takes about 7 minutes on 2 cores). `data synth` also writes boxes.csv,
-so at the end of each run convcli plays Grad-CAM's pointing game on the validation images
-(up to 300), on top of the 8 Grad-CAM pictures; that is part of what `convcli train` costs
-on this folder (`--set explain.gradcam_images=0` turns both off, to see how much).
+the objects' boxes, which no folder of a user's own images has; it is removed, so convcli
+does at the end of the run what it does on such a folder (test metrics, confusion
+matrix, 8 Grad-CAM pictures, curves, report page) and not the built-in data's extra,
+Grad-CAM's pointing game (`--keep-boxes` keeps it, to see its cost).
 
 CONVCLI_CACHE points at a fresh temporary folder, warmed once before timing by the same
 data scan `convcli train` runs: the benchmark neither reads nor changes the user's
@@ -55,11 +56,13 @@ TARGET = 1.05  # convcli's wall time / the plain script's, at most
 # --- the data and the config ------------------------------------------------------------
 
 
-def synthetic_folder(directory: Path, per_class: int, size: int) -> Path:
+def synthetic_folder(directory: Path, per_class: int, size: int, keep_boxes: bool) -> Path:
     """A new folder of train/validation/test class folders, written by `convcli data synth`."""
     subprocess.run([sys.executable, "-m", "convcli", "data", "synth", str(directory),
                     "--per-class", str(per_class), "--image-size", str(size)],
                    check=True, capture_output=True, env=_env())
+    if not keep_boxes:
+        (directory / "boxes.csv").unlink()  # a user's folder has no object boxes
     return directory
 
 
@@ -280,6 +283,8 @@ def parse_args():
     parser.add_argument("--epochs", type=int, default=5, help="epochs per run, at least 5")
     parser.add_argument("--batch-size", type=int, default=20, help="the book's 20")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of convcli then plain")
+    parser.add_argument("--keep-boxes", action="store_true", help="keep data synth's boxes.csv, "
+                        "so convcli also plays Grad-CAM's pointing game at the end")
     parser.add_argument("--data", type=Path, help="an existing folder with train/validation/test "
                         "(default: a new synthetic one in a temporary folder)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
@@ -298,7 +303,7 @@ def benchmark(args, work: Path) -> dict:
     """Make the folder and config, warm the scan cache, then alternate the two processes."""
     os.environ["CONVCLI_CACHE"] = str(work / "cache")  # inherited by every child process
     began = time.perf_counter()
-    data = args.data or synthetic_folder(work / "data", args.per_class, args.size)
+    data = args.data or synthetic_folder(work / "data", args.per_class, args.size, args.keep_boxes)
     print(f"data: {data} ({time.perf_counter() - began:.0f} s)", flush=True)
     cfg = convcli_config(data.resolve(), args)
     config = work / "train-overhead.yaml"
