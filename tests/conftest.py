@@ -39,6 +39,19 @@ def builtin_base():
     return path
 
 
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, tiny_data):
+    """One run trained by the CLI on tiny_data, for tests that only read it (copy it to
+    change it); a few epochs at a high rate, so it predicts both classes."""
+    root = tmp_path_factory.mktemp("trained")
+    config = root / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(tiny_data, train={"epochs": 6, "learning_rate": 1e-3})))
+    result = invoke("train", config, "--runs-dir", root / "runs")
+    assert result.exit_code == 0, result.output
+    (path,) = (root / "runs").iterdir()
+    return path
+
+
 @pytest.fixture
 def write_config(tmp_path):
     """write_config(dict or text, name) -> path of a YAML file in tmp_path."""

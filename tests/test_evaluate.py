@@ -11,22 +11,15 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.conftest import assert_user_error, invoke, tiny_config
+from conftest import assert_user_error, invoke, tiny_config
 
 CLASSES = ["ellipse", "rectangle"]
 PER_CLASS = 12  # tiny_data: images per class in each split
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, tiny_data):
-    """One run trained by the CLI; a few epochs at a high rate, so it predicts both classes."""
-    root = tmp_path_factory.mktemp("evaluate")
-    config = root / "tiny.yaml"
-    config.write_text(yaml.safe_dump(tiny_config(tiny_data, train={"epochs": 6, "learning_rate": 1e-3})))
-    result = invoke("train", config, "--runs-dir", root / "runs")
-    assert result.exit_code == 0, result.output
-    (path,) = (root / "runs").iterdir()
-    return path
+def run(trained_run):
+    return trained_run
 
 
 def copy_run(run, runs_dir, name):
