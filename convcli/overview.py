@@ -106,11 +106,10 @@ def _size(count: int) -> str:
 def run_details(run: Run) -> Group:
     """`convcli runs show`: status, results, the config as written, and the files."""
     row, summary = describe(run.path), read_json(run.summary)
-    meta = run.read_meta()
     status = Text.assemble((run.name, "bold"), f"  stage {row.get('stage') or '-'}, ",
                            (row.get("status", "-"), "green" if row.get("status") == "completed" else "red"))
-    if meta.get("reason"):
-        status.append(f"\n{meta['reason']}")
+    if row.get("reason"):
+        status.append(f"\n{row['reason']}")
     parts = [status]
     if summary:
         parts.append(results_table(summary, run.path))

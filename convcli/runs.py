@@ -150,7 +150,8 @@ def describe(path: Path) -> dict:
     summary = read_json(run.summary)
     best, test = summary.get("best") or {}, summary.get("test") or {}
     epochs = summary.get("epochs") if summary else _count_rows(run.metrics)
-    return row | {"stage": meta.get("stage"), "status": status, "started": meta.get("started"),
+    return row | {"stage": meta.get("stage"), "status": status, "reason": meta.get("reason"),
+                  "started": meta.get("started"),
                   "seconds": _duration(meta), "epochs": epochs,
                   "val_accuracy": best.get("val_accuracy"), "test_accuracy": test.get("accuracy")}
 
