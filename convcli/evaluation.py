@@ -25,6 +25,7 @@ from convcli.errors import DataError, ModelError, RunError
 from convcli.models.heads import loss_for
 from convcli.models.saved import load_model_file
 from convcli.runs import Run, atomic_path, find_run
+from convcli.tfenv import import_tensorflow
 
 
 @dataclass
@@ -82,11 +83,15 @@ def evaluate(model, dataset, class_names: list[str]) -> Evaluation:
     Labels are as `pipeline.make_labels` makes them: float (n, 1) for two classes, ints
     otherwise. Each batch is predicted once, without Keras' progress output.
     """
+    # The model's own call, compiled: not predict_on_batch, which under a
+    # MirroredStrategy hands each replica the whole batch and returns every replica's
+    # outputs, stacked; and not eager, which takes a third more CPU (benchmarks/
+    # train_overhead.py). Traced twice at most: the full batch, then any batch size.
+    forward = import_tensorflow().function(lambda images: model(images, training=False),
+                                           reduce_retracing=True)
     outputs, labels = [], []
     for images, batch_labels in dataset:
-        # A direct call, not predict_on_batch: under a MirroredStrategy that hands each
-        # replica the whole batch and returns every replica's outputs, stacked.
-        outputs.append(np.asarray(model(images, training=False)))
+        outputs.append(np.asarray(forward(images)))
         labels.append(batch_labels.numpy())
     if not outputs:
         raise DataError("there are no images to evaluate")
