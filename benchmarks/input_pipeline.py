@@ -17,24 +17,26 @@ the book's batch of 20):
    first epoch is reported on its own too. Both sides read the same files (checked)
    from the page cache (every file is read once before timing), and take turns epoch
    by epoch, so a busy spell of the shared machine falls on both.
-2. How long training waits on data. convcli's augment-stage model (the stage's own
-   build_model and compile_model) is fit for one whole epoch, as convcli's Trainer
-   fits it, fed (a) by the real augmented training dataset of make_datasets and (b) by
-   the same batches already in memory: the real dataset's next epoch, augmented once
-   and held by .cache() (then prefetched, so serving a batch costs next to nothing).
-   A warm-up epoch first fills the decode cache and traces the train step (both batch
-   shapes), so neither timing includes tracing. The difference is the time the real
-   input costs training, whether the step waits for a batch or the augmentation takes
-   CPU from it (on 2 cores both happen):
-       data-wait share = max(0, t_real - t_memory) / t_real
-   Each side is timed --repeats times, alternating, and the fastest of each kept.
+2. How long training waits on data, in two figures.
+   (a) The wait itself, the target's figure: convcli's augment-stage model (the
+       stage's own build_model and compile_model) trains one epoch step by step on the
+       real augmented training dataset of make_datasets: each batch is taken from the
+       dataset's iterator (timed: the step waiting for its data) and then trained on
+       with the compiled train step (train_on_batch). A warm-up epoch first fills the
+       decode cache and traces the train step (both batch shapes). Then
+           wait share = seconds blocked in next(iterator) / seconds of the epoch
+   (b) What the input costs training in all, waiting or not: on 2 cores the
+       augmentation that runs while the step runs takes CPU from it. The same model is
+       fit for one whole epoch, as convcli's Trainer fits it, fed by the real dataset
+       and by the same batches already in memory (the real dataset's next epoch,
+       augmented once and held by .cache(), then prefetched):
+           input share = max(0, t_real - t_memory) / t_real
+       Wall times swing by tens of percent when other processes (or, on a virtual
+       machine, other guests) share the cores, so the same difference is also taken in
+       process CPU seconds (time.process_time).
+   Each is repeated --repeats times; (a) keeps the epoch that waited most, (b) the
+   fastest epoch of each feed (they alternate, so a busy spell falls on both).
    This is the steady state of every epoch but the first (the first decodes files).
-   Wall times swing by tens of percent when other processes share the cores, so the
-   same difference is also taken in process CPU seconds (time.process_time), which
-   they barely move: on 2 cores that training keeps busy, the input's share of the
-   CPU work is the share of time it takes from training. The verdict uses wall time,
-   as the target is stated; the CPU estimate and the load average show how far to
-   trust it.
 3. What augmentation costs on its own: convcli's augmenter on one batch in a compiled
    function, as tf.data runs it, in images per second and CPU milliseconds per image,
    next to the training step's CPU milliseconds per image.
@@ -79,7 +81,7 @@ from convcli.training import compile_model, seed_everything  # noqa: E402
 # Augment section takes the same names in the same units.
 BOOK_AUGMENT = dict(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
                     shear_range=0.2, zoom_range=0.2, horizontal_flip=True, fill_mode="nearest")
-TARGETS = {"plain": 2.0, "augmented": 1.5, "data_wait_share": 0.05}
+TARGETS = {"plain": 2.0, "augmented": 1.5, "data_wait_share": 0.05}  # the wait: 2(a)
 
 
 def make_folder(directory: Path, per_class: int, size: int) -> Path:
@@ -204,9 +206,13 @@ def data_wait(cfg: Config, files: Files, scratch: Path, repeats: int) -> dict:
     for _ in range(repeats):  # alternate, so a busy spell of the shared machine falls on both
         timings["real"].append(fit_seconds(model, real))
         timings["memory"].append(fit_seconds(model, memory))
+    waits = [step_waits(model, real) for _ in range(repeats)]
     t_real, cpu_real = (min(column) for column in zip(*timings["real"]))
     t_memory, cpu_memory = (min(column) for column in zip(*timings["memory"]))
-    return {"steps": int(real.cardinality()), "t_real": t_real, "t_memory": t_memory, "t_warm_up": warm_up,
+    worst = max(waits, key=lambda w: w["waiting"] / w["seconds"])  # "never waits more than"
+    return {"steps": int(real.cardinality()), "waiting": worst["waiting"],
+            "waiting_share": worst["waiting"] / worst["seconds"], "step_by_step": waits,
+            "t_real": t_real, "t_memory": t_memory, "t_warm_up": warm_up,
             "cpu_real": cpu_real, "cpu_memory": cpu_memory,
             "wall_seconds": {k: [round(wall, 3) for wall, _ in v] for k, v in timings.items()},
             "cpu_seconds": {k: [round(cpu, 3) for _, cpu in v] for k, v in timings.items()},
@@ -215,6 +221,21 @@ def data_wait(cfg: Config, files: Files, scratch: Path, repeats: int) -> dict:
             # The same difference in CPU seconds: what the input costs the two cores, which
             # other processes on the machine barely change (wall times they do).
             "cpu_share": max(0.0, cpu_real - cpu_memory) / cpu_real}
+
+
+def step_waits(model, dataset: tf.data.Dataset) -> dict:
+    """One epoch trained step by step: seconds blocked waiting for each batch, and in all."""
+    waiting, began = 0.0, time.perf_counter()
+    iterator = iter(dataset)
+    while True:
+        asked = time.perf_counter()
+        try:
+            images, labels = next(iterator)
+        except StopIteration:
+            break
+        waiting += time.perf_counter() - asked
+        model.train_on_batch(images, labels)
+    return {"seconds": round(time.perf_counter() - began, 3), "waiting": round(waiting, 4)}
 
 
 def augmenter_cost(cfg: Config, files: Files, repeats: int = 10) -> dict:
@@ -240,8 +261,8 @@ def verdicts(rates: dict, wait: dict) -> dict:
         first = convcli["first_epoch"] / baseline["first_epoch"]
         checks[f"ratio_{suffix}"] = {"value": ratio, "first_epoch": first, "target": TARGETS[suffix],
                                      "holds": ratio >= TARGETS[suffix]}
-    checks["data_wait_share"] = {"value": wait["share"], "target": TARGETS["data_wait_share"],
-                                 "holds": wait["share"] < TARGETS["data_wait_share"]}
+    checks["data_wait_share"] = {"value": wait["waiting_share"], "target": TARGETS["data_wait_share"],
+                                 "holds": wait["waiting_share"] < TARGETS["data_wait_share"]}
     return checks
 
 
@@ -260,8 +281,9 @@ def print_report(result: dict) -> None:
         print(f"{label:<34}{r['images_per_second']:11.0f}{r['first_epoch']:9.0f}{later}")
     print(f"training, augment-stage model, one epoch of {wait['steps']} steps (fastest of {setup['repeats']}): "
           f"{wait['t_real']:.2f} s fed by the pipeline, {wait['t_memory']:.2f} s from memory "
-          f"({wait['training_images_per_second']:.0f} images/s); CPU-time estimate of the share "
-          f"{wait['cpu_share']:.1%}")
+          f"({wait['training_images_per_second']:.0f} images/s)")
+    print(f"input's whole cost to training (waiting + CPU taken from the step): {wait['share']:.1%} "
+          f"of wall time, {wait['cpu_share']:.1%} of CPU time")
     augmenter, step_cpu = result["augmenter"], 1000 * wait["cpu_memory"] / setup["train_images"]
     print(f"augmenter alone, one batch: {augmenter['images_per_second']:.0f} images/s, "
           f"{augmenter['cpu_ms_per_image']:.2f} ms of CPU per image (the training step: {step_cpu:.1f})")
@@ -273,7 +295,7 @@ def print_report(result: dict) -> None:
         print(f"{label:<34}{c['value']:10.2f}x{c['first_epoch']:8.2f}x{target:>9}  {mark}")
     c = result["targets"]["data_wait_share"]
     target, mark = f"< {c['target']:.0%}", "PASS" if c["holds"] else "MISS"
-    print(f"{'data-wait share in training':<34}{c['value']:10.1%}{'':>9}{target:>9}  {mark}")
+    print(f"{'step waiting on data':<34}{c['value']:10.1%}{'':>9}{target:>9}  {mark}")
 
 
 def run(args: argparse.Namespace, tmp: Path) -> dict:

@@ -9,15 +9,21 @@ epochs, each as a whole process timed by its wall clock:
            image_dataset_from_directory (bilinear, binary labels) for the three splits,
            .cache().prefetch(AUTOTUNE), the same layers, optimizer and learning rate,
            model.fit, model.save(.keras), model.evaluate(test)
+  plain, autotune off   the same script with tf.data autotuning turned off, as convcli
+           turns it off (convcli.data.pipeline.pipeline_options): tf.data then skips a
+           wait when each epoch's spent iterator is deleted, which the plain script
+           pays. Against it, the ratio is what convcli's own extras cost.
 
-The two alternate for --repeats rounds; the figure is the median of the rounds'
-convcli/plain ratios, against the target of at most 1.05x. Where convcli's extra time
+The three alternate for --repeats rounds; the figure is the median of the rounds'
+convcli/plain ratios, against the target of at most 1.05x. Each process's CPU seconds
+are reported too: this machine has spells where the same work takes up to twice the
+wall time (keras-notes.md). Where convcli's extra time
 goes comes from its run directory (metrics.csv `seconds` per epoch, summary.json's
 timings and phase seconds) next to the plain script's own epoch times.
 
 The folder: `--per-class N` images per class in each split (the default 300 gives 600
 training, 600 validation and 600 test images, where the book has 2000/1000/1000, so the
-whole benchmark takes about 7 minutes on 2 cores). `data synth` also writes boxes.csv,
+whole benchmark takes about 13 minutes on 2 cores). `data synth` also writes boxes.csv,
 the objects' boxes, which no folder of a user's own images has; it is removed, so convcli
 does at the end of the run what it does on such a folder (test metrics, confusion
 matrix, 8 Grad-CAM pictures, curves, report page) and not the built-in data's extra,
@@ -144,13 +150,17 @@ def convcli_breakdown(run: Path, wall: float) -> dict:
             "run_not_fit": run_seconds - fit}
 
 
-def plain_timing(cfg: dict, work: Path) -> dict:
-    """Wall seconds of one whole plain Keras process and the times it reports itself."""
+def plain_timing(cfg: dict, work: Path, autotune: bool = True) -> dict:
+    """Wall seconds of one whole plain Keras process and the times it reports itself.
+
+    autotune=False: its datasets get convcli's fix, tf.data autotuning off (see
+    convcli.data.pipeline.pipeline_options), to show what convcli's extras cost alone.
+    """
     spec = {"data": str(Path(cfg["data"]["train_dir"]).parent), "size": cfg["data"]["image_size"][0],
             "batch_size": cfg["data"]["batch_size"], "epochs": cfg["train"]["epochs"],
             "filters": cfg["model"]["conv_filters"], "dense": cfg["model"]["dense_units"],
             "optimizer": cfg["train"]["optimizer"], "learning_rate": cfg["train"]["learning_rate"],
-            "seed": cfg["seed"], "save": str(Path(tempfile.mkdtemp(dir=work)) / "model.keras")}
+            "seed": cfg["seed"], "autotune": autotune, "save": str(Path(tempfile.mkdtemp(dir=work)) / "model.keras")}
     launched = time.time()
     done, wall, cpu = timed_process([sys.executable, __file__, "--plain", json.dumps(spec)])
     if done.returncode != 0:
@@ -194,7 +204,12 @@ def plain_dataset(directory: Path, spec: dict):
     dataset = keras.utils.image_dataset_from_directory(
         directory, label_mode="binary", image_size=(spec["size"], spec["size"]),
         batch_size=spec["batch_size"], interpolation="bilinear", seed=spec["seed"])
-    return dataset.cache().prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.cache().prefetch(tf.data.AUTOTUNE)
+    if not spec["autotune"]:
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        dataset = dataset.with_options(options)
+    return dataset
 
 
 def plain_model(spec: dict):
@@ -238,6 +253,8 @@ def rounds_result(rounds: list[dict]) -> dict:
     """Medians over the rounds, the ratio against the target, and the time split."""
     ratio = statistics.median(r["convcli"]["wall"] / r["plain"]["wall"] for r in rounds)
     cpu_ratio = statistics.median(r["convcli"]["cpu"] / r["plain"]["cpu"] for r in rounds)
+    tuned = {unit: round(statistics.median(r["convcli"][unit] / r["plain_tuned"][unit] for r in rounds), 3)
+             for unit in ("wall", "cpu")}
 
     def median(side, part):
         return round(statistics.median(part(r[side]) for r in rounds), 2)
@@ -254,7 +271,8 @@ def rounds_result(rounds: list[dict]) -> dict:
                        "after_fit": median("plain", lambda t: t["after_fit"])}
     return {"ratio": round(ratio, 3), "target": TARGET, "passed": ratio <= TARGET,
             "ratios": [round(r["convcli"]["wall"] / r["plain"]["wall"], 3) for r in rounds],
-            "cpu_ratio": round(cpu_ratio, 3),
+            "cpu_ratio": round(cpu_ratio, 3), "against_plain_without_autotune": tuned,
+            "plain_without_autotune_wall": [round(r["plain_tuned"]["wall"], 1) for r in rounds],
             "cpu_ratios": [round(r["convcli"]["cpu"] / r["plain"]["cpu"], 3) for r in rounds],
             "seconds": split}
 
@@ -265,6 +283,8 @@ def print_table(result: dict) -> None:
     print(f"{'convcli / plain wall time':<34}{result['ratio']:>9.3f}x{'<= ' + str(TARGET) + 'x':>10}  "
           f"{'PASS' if result['passed'] else 'MISS'}")
     print(f"{'convcli / plain CPU time':<34}{result['cpu_ratio']:>9.3f}x")
+    tuned = result["against_plain_without_autotune"]
+    print(f"{'against plain, autotune off (wall)':<34}{tuned['wall']:>9.3f}x   (CPU {tuned['cpu']:.3f}x)")
     print(f"\nper-round ratios: wall {result['ratios']}, CPU {result['cpu_ratios']}")
     rows = [("whole process (wall)", "wall"), ("whole process (CPU)", "cpu"), ("  outside fit", "not_fit"),
             ("    convcli: outside the run", "outside_run"), ("    convcli: run, not fit", "run_not_fit"),
@@ -328,9 +348,11 @@ def benchmark(args, work: Path) -> dict:
     cold_scan = cold_scan_seconds(config)
     rounds = []
     for repeat in range(args.repeats):
-        rounds.append({"convcli": convcli_timing(config, work, args.sets), "plain": plain_timing(cfg, work)})
+        rounds.append({"convcli": convcli_timing(config, work, args.sets), "plain": plain_timing(cfg, work),
+                       "plain_tuned": plain_timing(cfg, work, autotune=False)})
         print(f"round {repeat + 1}: convcli {rounds[-1]['convcli']['wall']:.1f} s, "
-              f"plain {rounds[-1]['plain']['wall']:.1f} s", flush=True)
+              f"plain {rounds[-1]['plain']['wall']:.1f} s, "
+              f"plain with autotune off {rounds[-1]['plain_tuned']['wall']:.1f} s", flush=True)
         if repeat == 0:  # before spending the other rounds on models that may differ
             same_model(rounds[0]["convcli"], rounds[0]["plain"])
     counts = {split: sum(1 for path in (data / split).rglob("*") if path.is_file())

@@ -125,3 +125,12 @@ def test_auto_cache_keeps_images_in_memory_only_when_they_fit(pipeline, tiny_dat
     assert pipeline.choose_cache("memory", files, (650, 640)) == "memory"  # as the config says
     monkeypatch.undo()
     assert 0 < pipeline.memory_cache_limit() <= pipeline.MEMORY_CACHE_LIMIT
+
+
+def test_available_memory_counts_what_linux_can_reclaim(pipeline, tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24684132 kB\nMemFree:          123456 kB\n"
+                       "MemAvailable:   20000000 kB\nBuffers:            1000 kB\n")
+    assert pipeline.available_memory(meminfo) == 20000000 * 1024  # not MemFree
+    meminfo.write_text("MemTotal: 1 kB\n")  # no MemAvailable (an old kernel): free pages
+    assert pipeline.available_memory(meminfo) == pipeline.available_memory(tmp_path / "missing")

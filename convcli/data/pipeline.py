@@ -86,12 +86,21 @@ def make_dataset(split: Split, num_classes: int, image_size: tuple[int, int], ba
         seeds = tf.data.Dataset.random(seed=augmenter.seed, rerandomize_each_iteration=True).batch(2)
         dataset = tf.data.Dataset.zip(dataset, seeds).map(
             lambda batch, seed: (augmenter(batch[0], seed), batch[1]), num_parallel_calls=AUTOTUNE)
-    return dataset.with_options(_sharded_by_data()).prefetch(AUTOTUNE)
+    return dataset.prefetch(AUTOTUNE).with_options(pipeline_options())
 
 
-def _sharded_by_data() -> tf.data.Options:
-    """Under a tf.distribute strategy, split batches, not files (which are not sharded)."""
+def pipeline_options() -> tf.data.Options:
+    """Every convcli dataset's options: no autotuning model, and sharded by batch.
+
+    tf.data's autotuning runs a model of the pipeline in a background thread; deleting a
+    spent iterator waits for it, 0.15 s and, one time in three or four, 5 s with the
+    CPU idle (keras-notes.md). Keras makes a new iterator every epoch, so that wait
+    cost up to a third of the wall time of training; AUTOTUNE parallelism and prefetch
+    still start at their defaults (one call per core, a growing prefetch buffer).
+    Under a tf.distribute strategy batches are split, not files (they are not sharded).
+    """
     options = tf.data.Options()
+    options.autotune.enabled = False
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return options
 
@@ -111,11 +120,27 @@ def decoded_bytes(files: Files, image_size: tuple[int, int]) -> int:
 
 def memory_cache_limit() -> int:
     """MEMORY_CACHE_LIMIT, or a quarter of the memory available now if that is less."""
+    available = available_memory()
+    return MEMORY_CACHE_LIMIT if available is None else min(MEMORY_CACHE_LIMIT, available // 4)
+
+
+def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    """Bytes a new allocation can get without swapping; None where it is not reported.
+
+    Linux's MemAvailable counts the page cache it can drop; free pages alone
+    (SC_AVPHYS_PAGES, the fallback elsewhere) understate it on a machine that has read
+    many files.
+    """
     try:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024  # reported in kB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):  # not every system reports it
-        return MEMORY_CACHE_LIMIT
-    return min(MEMORY_CACHE_LIMIT, available // 4)
+        return None
 
 
 def make_augmenter(augment: Augment, seed: int) -> Augmenter | None:
