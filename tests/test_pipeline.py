@@ -134,3 +134,18 @@ def test_available_memory_counts_what_linux_can_reclaim(pipeline, tmp_path):
     assert pipeline.available_memory(meminfo) == 20000000 * 1024  # not MemFree
     meminfo.write_text("MemTotal: 1 kB\n")  # no MemAvailable (an old kernel): free pages
     assert pipeline.available_memory(meminfo) == pipeline.available_memory(tmp_path / "missing")
+
+
+def test_every_split_runs_without_the_autotune_thread(pipeline, tiny_data, tmp_path):
+    """With tf.data autotuning on, deleting each epoch's spent iterator waited up to 5 s
+    (keras-notes.md); the options must survive every stage added after them."""
+    cfg = validate({"stage": "augment", "augment": {}, "data": {
+        "train_dir": str(tiny_data / "train"), "validation_dir": str(tiny_data / "validation"),
+        "test_dir": str(tiny_data / "test")}})
+    files = resolve(cfg.data, cfg.seed)
+    for cache in ("memory", "disk", "none"):
+        datasets = pipeline.make_datasets(cfg.model_copy(update={"data": cfg.data.model_copy(
+            update={"cache": cache})}), files, tmp_path, pipeline.make_augmenter(cfg.augment, 0))
+        for dataset in (datasets.train, datasets.validation, datasets.test):
+            assert dataset.options().autotune.enabled is False
+            assert dataset.options().experimental_distribute.auto_shard_policy.name == "DATA"
