@@ -90,7 +90,9 @@ def make_dataset(split: Split, num_classes: int, image_size: tuple[int, int], ba
 
 
 def pipeline_options() -> tf.data.Options:
-    """Every convcli dataset's options: no autotuning model, and sharded by batch.
+    """Options for every dataset convcli trains on: no autotuning, sharded by batch.
+
+    make_dataset applies them, and so does extract's dataset of cached features.
 
     tf.data's autotuning runs a model of the pipeline in a background thread; deleting a
     spent iterator waits for it, 0.15 s and, one time in three or four, 5 s with the

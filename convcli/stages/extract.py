@@ -18,7 +18,7 @@ import tensorflow as tf
 from convcli.config import BUILTIN, Config, cache_dir
 from convcli.data.features import cached_features
 from convcli.data.folders import Files
-from convcli.data.pipeline import make_augmenter, make_datasets, make_labels
+from convcli.data.pipeline import make_augmenter, make_datasets, make_labels, pipeline_options
 from convcli.evaluation import evaluate
 from convcli.models.pretrained import (build_base, feature_extractor, find_base, head_layers,
                                        transfer_model, weights_digest)
@@ -85,7 +85,7 @@ def train_on_features(cfg: Config, run: Run, files: Files, model: keras.Model) -
             (features[name], make_labels(split.labels, files.num_classes)))
         if shuffle:
             data = data.shuffle(len(split), seed=cfg.seed, reshuffle_each_iteration=True)
-        return data.batch(cfg.data.batch_size)
+        return data.batch(cfg.data.batch_size).with_options(pipeline_options())
 
     trainer = Trainer(run)
     trainer.fit(head, batches("train", shuffle=True), batches("validation"), phase="train",
