@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from convcli.bases import BASE_NAMES
-from convcli.errors import ConvcliError, DataError, Interrupted, disk_full
+from convcli.errors import ConvcliError, DataError, Interrupted, SweepInterrupted, disk_full
 from convcli.tfenv import import_tensorflow
 
 EXIT_USER_ERROR, EXIT_INTERRUPTED = 1, 130
@@ -30,6 +30,10 @@ class ConvcliGroup(TyperGroup):
         except ConvcliError as error:
             typer.secho(f"error: {error}", fg="red", err=True)
             raise typer.Exit(EXIT_USER_ERROR) from None
+        except SweepInterrupted as stop:
+            typer.secho(f"interrupted: {stop.message}; continue it with: {stop.command}",
+                        fg="red", err=True)
+            raise typer.Exit(stop.exit_code) from None
         except Interrupted as stop:
             typer.secho(f"interrupted: run {stop.run_name} keeps its checkpoints up to epoch "
                         f"{stop.epoch}; resume it with: {getattr(stop, 'command', '--resume')}",
@@ -285,6 +289,58 @@ def demo(quick: bool = typer.Option(False, "--quick", help="A few epochs per sta
     console.print(demo_table(rows, time.perf_counter() - began))
     console.print(f"Grad-CAM of the fine-tuned model: {rows[-1]['gradcam']}", highlight=False,
                   soft_wrap=True)
+
+
+@app.command("sweep")
+def sweep_command(
+        sweep_file: Path = typer.Argument(..., metavar="SWEEP", help="The sweep file (YAML)."),
+        set_: List[str] = typer.Option([], "--set", help="Override a key of the base config "
+                                       "(repeatable; values are YAML)."),
+        runs_dir: Path = RUNS_DIR,
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, max=256, help="Trials at "
+                                              "once on this machine (default: the sweep file's, "
+                                              "else one per GPU, else 1)."),
+        storage: Optional[str] = typer.Option(None, "--storage", help="An Optuna storage URL "
+                                              "(postgresql://, mysql://, sqlite:///) or a journal "
+                                              "file, shared by every machine of the sweep "
+                                              "(default: study.db in the sweep directory)."),
+        study: Optional[str] = typer.Option(None, "--study", help="The study's name in --storage "
+                                            "(default: the sweep's name)."),
+        new: bool = typer.Option(False, "--new", help="Start a new sweep even if one of this "
+                                 "name is unfinished."),
+        status: bool = typer.Option(False, "--status", help="Show the study's progress and "
+                                    "points (from any machine, with --storage) and start nothing.")
+) -> None:
+    """Many runs from one sweep file: a grid or a search over config keys, each point over
+    several seeds, with mean, std and 95% interval per point. Rerun to continue."""
+    from convcli.sweeps.display import Display, points_table
+
+    console = _console()
+    if status:
+        from convcli.sweeps.session import sweep_status
+
+        found, counts, points, best = sweep_status(sweep_file, set_, runs_dir, storage, study)
+        console.print("trials: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n),
+                      highlight=False, soft_wrap=True)
+        console.print(points_table(found, points, best, f"sweep {found.name}"))
+        return
+    from convcli.sweeps.session import run_sweep
+
+    try:
+        result = run_sweep(sweep_file, set_, runs_dir, workers, storage, study, new, Display(console))
+    except SweepInterrupted as stop:
+        stop.command = " ".join(["convcli sweep", str(sweep_file), *(f"--set {s}" for s in set_),
+                                 *([f"--runs-dir {runs_dir}"] if runs_dir != Path("runs") else []),
+                                 *([f"--storage {storage}"] if storage else []),
+                                 *([f"--study {study}"] if study else [])])
+        raise
+    title = f"sweep {result.folder.name}" + ("" if result.started else " (finished earlier; "
+                                              "--new starts another)")
+    console.print(points_table(result.sweep, result.points, result.best, title))
+    if result.best is not None:
+        console.print(f"best point: {result.folder.best_yaml} (convcli train it)", highlight=False,
+                      soft_wrap=True)
+    console.print(f"sweep directory: {result.folder.path}", highlight=False, soft_wrap=True)
 
 
 @runs_app.callback(invoke_without_command=True)

@@ -400,6 +400,16 @@ def _field_names(loc: list[str]) -> list[str]:
     return list(model.model_fields)
 
 
+def key_paths(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
+    """Every dotted key a config can set, as --set spells them: train.epochs, ..."""
+    keys = []
+    for name, field in model.model_fields.items():
+        inner = [a for a in getattr(field.annotation, "__args__", (field.annotation,))
+                 if isinstance(a, type) and issubclass(a, BaseModel)]
+        keys += [f"{prefix}{name}"] + (key_paths(inner[0], f"{prefix}{name}.") if inner else [])
+    return keys
+
+
 def json_schema() -> dict:
     """The JSON Schema of a config file."""
     return Config.model_json_schema()

@@ -42,6 +42,14 @@ class Interrupted(KeyboardInterrupt):
         self.run_name, self.epoch = run_name, epoch
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: its trials are marked interrupted and resume on a rerun."""
+
+    def __init__(self, message: str, exit_code: int = 130):
+        super().__init__(message)
+        self.message, self.exit_code, self.command = message, exit_code, ""
+
+
 def disk_full(error: BaseException | None) -> OSError | None:
     """The out-of-space OSError behind an exception, if any (libraries may wrap it)."""
     while error is not None:

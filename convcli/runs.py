@@ -26,7 +26,7 @@ from typing import Iterator
 from convcli.config import flatten, read_yaml
 from convcli.errors import RunError
 
-STATUSES = ("running", "completed", "failed", "interrupted")
+STATUSES = ("running", "completed", "failed", "interrupted", "pruned")  # pruned: by a sweep
 _RUN_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_(.+)")
 
 

@@ -1,0 +1,263 @@
+"""The sweep's scheduling loop: claim trials, start them, watch them, record them.
+
+One thread, no fork: every `poll_seconds` it fills free worker slots with claimed
+trials, reads the metrics.csv rows each running trial added (only when the file
+changed), reports them to the pruner, and records trials that ended. Ctrl-C stops every
+trial gracefully and requeues it, so the same command continues the sweep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+
+from convcli.errors import SweepInterrupted
+from convcli.sweeps import study as ledger
+from convcli.sweeps.directory import SweepDir
+from convcli.sweeps.records import PointRow, best_point, point_rows, trial_rows, write_records
+from convcli.sweeps.spec import Sweep
+from convcli.sweeps.trial import (Outcome, TrialProcess, completed_outcome, epoch_metric,
+                                  resumable, trainer_command)
+
+POLL_SECONDS = 0.2
+RECORD_EVERY = 5.0  # seconds between rewrites of trials.csv and points.csv while running
+STALE_CHECK_EVERY = 30.0
+
+
+@dataclass
+class Slot:
+    """One worker: its devices, and the trial it runs (if any)."""
+
+    index: int
+    env: dict
+    trial: object = None  # optuna.Trial
+    process: TrialProcess | None = None
+
+
+@dataclass
+class Progress:
+    """What the live table shows."""
+
+    started: float = field(default_factory=time.monotonic)
+    counts: dict = field(default_factory=lambda: {"completed": 0, "pruned": 0, "failed": 0})
+    best: PointRow | None = None
+    trial_seconds: list = field(default_factory=list)
+
+
+class Sweeper:
+    """Runs a sweep's trials on this machine's workers until the study has no more."""
+
+    def __init__(self, sweep: Sweep, folder: SweepDir, study, slots_env: list[dict], display):
+        self.sweep, self.folder, self.study, self.display = sweep, folder, study, display
+        self.slots = [Slot(i, env) for i, env in enumerate(slots_env)]
+        self.host, self.progress = ledger.this_host(), Progress()
+        self.rule = sweep.spec.pruning.method
+        self._recorded = self._beat = self._stale = 0.0
+
+    def run(self) -> PointRow | None:
+        requeued = ledger.fail_dead_trials(self.study, self.host)
+        if requeued:
+            self.display.note(f"{requeued} trial(s) left running by a killed sweep: continuing them")
+        with self._stop_signals() as received:
+            while not received:
+                self._fill()
+                self._watch()
+                if not self._busy() and ledger.is_finished(self.study):
+                    break
+                self._tick()
+                time.sleep(POLL_SECONDS)
+            if received:  # Ctrl-C or SIGTERM: stop cleanly, even if another comes
+                stopped = self._interrupt()
+                self.record()
+                name = signal.Signals(received[0]).name
+                raise SweepInterrupted(f"sweep {self.folder.name} stopped by {name}: {stopped} "
+                                       "running trial(s) marked interrupted", 128 + received[0])
+        return self.record()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _stop_signals():
+        """SIGINT and SIGTERM only set a flag, which the loop reads between steps, so no
+        claim, start or record is ever cut in half."""
+        received: list[int] = []
+        previous = {sig: signal.signal(sig, lambda number, _: received.append(number))
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield received
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    # --- starting -------------------------------------------------------------------
+
+    def _fill(self) -> None:
+        for slot in self.slots:
+            if slot.trial is not None:
+                continue
+            trial = ledger.claim(self.study)
+            if trial is None:
+                return
+            self._start(slot, trial)
+
+    def _start(self, slot: Slot, trial) -> None:
+        attrs = trial.user_attrs
+        point, seed_index = attrs["point"], attrs.get("seed_index", 0)
+        params = ledger.params_of(trial, self.sweep)
+        seed = self.sweep.seed + seed_index
+        for key, value in {"host": self.host, "sweep_pid": os.getpid(), "seed": seed}.items():
+            trial.set_user_attr(key, value)
+        if seed_index == 0 and self.rule == "none":
+            ledger.enqueue_other_seeds(self.study, trial, self.sweep)
+        run = resumable(attrs.get("resume")) if attrs.get("resume_host") == self.host else None
+        slot.trial = trial
+        if run is not None and run.read_meta().get("status") == "completed":
+            trial.set_user_attr("run", str(run.path))
+            self._finish(slot, completed_outcome(run, self.sweep.spec.metric, 0.0))
+            return
+        name = f"{self.sweep.name}-p{point:0{len(str(self.sweep.point_count))}d}-s{seed}"
+        command = [*trainer_command(), str(self.folder.base_yaml),
+                   *(arg for key, value in params.items() for arg in ("--set", f"{key}={json.dumps(value)}")),
+                   "--set", f"seed={seed}", "--set", f"name={name}", "--runs-dir", str(self.folder.trials)]
+        if run is not None:
+            command += ["--resume", str(run.path)]
+        slot.process = TrialProcess(name, command, self.folder.logs / f"{name}.log", self.folder.trials,
+                                    {**os.environ, **slot.env}, run=run)
+        slot.process.start()
+        self.display.started(name, params, slot.index)
+
+    # --- watching -------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        for slot in self.slots:
+            if slot.process is None:
+                continue
+            rows = slot.process.new_rows()
+            if slot.process.run is not None and "run" not in slot.trial.user_attrs:
+                slot.trial.set_user_attr("run", str(slot.process.run.path.resolve()))
+            if rows and self.rule != "none" and slot.trial.user_attrs.get("seed_index", 0) == 0:
+                self._report(slot, rows)
+            if slot.process.finished():
+                self._finish(slot, slot.process.outcome(self.sweep.spec.metric))
+
+    def _report(self, slot: Slot, rows: list[dict]) -> None:
+        """Give the pruner each new epoch of a point's first seed; stop it if told to."""
+        key = epoch_metric(self.sweep.spec.metric)
+        for row in rows:
+            if not isinstance(row.get(key), float):
+                continue
+            slot.trial.report(row[key], row["epoch"])
+            if slot.trial.should_prune():
+                rule = self.rule.replace("_", " ")
+                slot.process.stop(f"pruned after epoch {row['epoch']} by {rule} "
+                                  f"({key} {row[key]:.4f})")
+                return
+
+    def _finish(self, slot: Slot, outcome: Outcome) -> None:
+        """Record how a trial ended in the study, then free its slot."""
+        trial, TrialState = slot.trial, ledger.optuna().trial.TrialState
+        attrs = {"status": outcome.status, "epochs": outcome.epochs, "best_epoch": outcome.best_epoch,
+                 "seconds": outcome.seconds, "reason": outcome.reason, "value": outcome.value}
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        if outcome.status == "completed":
+            if trial.user_attrs.get("seed_index", 0) == 0 and self.rule != "none":
+                ledger.enqueue_other_seeds(self.study, trial, self.sweep)
+            self.study.tell(trial, outcome.value)
+        elif outcome.status == "pruned":
+            self.study.tell(trial, state=TrialState.PRUNED)
+        else:
+            self.study.tell(trial, state=TrialState.FAIL)
+            if outcome.status == "interrupted":
+                ledger.requeue(self.study, trial)
+        if outcome.status in self.progress.counts:
+            self.progress.counts[outcome.status] += 1
+            self.progress.trial_seconds.append(outcome.seconds)
+        self.display.finished(slot.process.name if slot.process else str(trial.number), outcome,
+                              self.sweep.spec.metric)
+        slot.trial = slot.process = None
+        self._recorded = 0.0  # record soon: the best point may have changed
+
+    def _busy(self) -> bool:
+        return any(slot.trial is not None for slot in self.slots)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if now - self._beat > ledger.HEARTBEAT_SECONDS / 2:
+            self._beat = now
+            for slot in self.slots:
+                if slot.trial is not None:
+                    ledger.heartbeat(self.study, slot.trial)
+        if now - self._stale > STALE_CHECK_EVERY:
+            self._stale = now
+            ledger.optuna().storages.fail_stale_trials(self.study)
+        if now - self._recorded > RECORD_EVERY:
+            self._recorded = now
+            self.record()
+        self.display.refresh(self)
+
+    # --- stopping -------------------------------------------------------------------
+
+    def _interrupt(self, timeout: float = 120.0) -> int:
+        """Stop every running trial with one SIGINT, wait for them, requeue them."""
+        running = [slot for slot in self.slots if slot.process is not None]
+        for slot in running:
+            slot.process.stop("interrupted")
+        deadline = time.monotonic() + timeout
+        for slot in running:
+            try:
+                slot.process.process.wait(max(0.1, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001 - a trial that will not stop is killed
+                slot.process.process.kill()
+                slot.process.process.wait()
+            outcome = slot.process.outcome(self.sweep.spec.metric)
+            if outcome.status != "completed":
+                outcome.status = "interrupted"
+            self._finish(slot, outcome)
+        for slot in self.slots:  # claimed, not started (a resumed run finished at once)
+            if slot.trial is not None:
+                self._finish(slot, Outcome("interrupted"))
+        return len(running)
+
+    def record(self) -> PointRow | None:
+        trials = trial_rows(self.study, self.sweep)
+        points = point_rows(trials, self.sweep)
+        self.progress.best = best_point(points, self.sweep)
+        write_records(self.folder, self.sweep, trials, points)
+        return self.progress.best
+
+
+def slot_environments(workers: int, gpus: list[str], cpus: int) -> list[dict]:
+    """Each worker's environment: its own GPU (round robin when workers outnumber GPUs), or
+    on CPUs an equal share of TensorFlow's threads."""
+    if gpus:
+        return [{"CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)]} for i in range(workers)]
+    threads = str(max(1, cpus // workers))
+    share = {"TF_NUM_INTRAOP_THREADS": threads, "OMP_NUM_THREADS": threads,
+             "TF_NUM_INTEROP_THREADS": "2" if workers > 1 else "0"}
+    return [dict(share) if workers > 1 else {} for _ in range(workers)]
+
+
+def visible_gpus(environ: dict | None = None, probe=None) -> list[str]:
+    """The GPUs trials may use, without importing TensorFlow: CUDA_VISIBLE_DEVICES when set,
+    else the indices `nvidia-smi -L` lists, else none."""
+    environ = os.environ if environ is None else environ
+    if "CUDA_VISIBLE_DEVICES" in environ:
+        return [d.strip() for d in environ["CUDA_VISIBLE_DEVICES"].split(",") if d.strip() not in ("", "-1")]
+    listing = (probe or _nvidia_smi)()
+    return [str(i) for i, line in enumerate(listing.splitlines()) if line.startswith("GPU ")]
+
+
+def _nvidia_smi() -> str:
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi") is None:
+        return ""
+    try:
+        return subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
