@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from convcli.bases import BASE_NAMES
-from convcli.errors import ConvcliError, DataError, Interrupted, SweepInterrupted, disk_full
+from convcli.errors import ConvcliError, DataError, Interrupted, RunError, SweepInterrupted, disk_full
 from convcli.tfenv import import_tensorflow
 
 EXIT_USER_ERROR, EXIT_INTERRUPTED = 1, 130
@@ -351,10 +351,15 @@ def runs_list(ctx: typer.Context, runs_dir: Path = RUNS_DIR) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from convcli.overview import runs_table
+    from convcli.overview import runs_table, sweeps_table
     from convcli.runs import overview
+    from convcli.sweeps.directory import list_sweeps, listing_row
 
-    _console().print(runs_table(overview(runs_dir), runs_dir))
+    console = _console()
+    console.print(runs_table(overview(runs_dir), runs_dir))
+    sweeps = [listing_row(sweep) for sweep in list_sweeps(runs_dir)]
+    if sweeps:
+        console.print(sweeps_table(sweeps))
 
 
 @runs_app.command("show")
@@ -362,11 +367,26 @@ def runs_show(run: Optional[str] = typer.Argument(None, help="A run directory or
                                                   "name, with or without the time (default: the latest)."),
               html: bool = typer.Option(False, "--html", help="Write report.html again and print its path."),
               runs_dir: Path = RUNS_DIR) -> None:
-    """One run: status, results, its config.yaml and its files."""
+    """One run: status, results, its config.yaml and its files (a sweep: its points)."""
     from convcli.overview import run_details
     from convcli.runs import find_run
 
-    found = find_run(run, runs_dir)
+    try:
+        found = find_run(run, runs_dir) if not (run and Path(run, "sweep.yaml").is_file()) else None
+    except RunError:
+        found = None
+    if found is None:
+        from convcli.sweeps.directory import find_sweep, read_sweep
+        from convcli.sweeps.display import points_table
+        from convcli.sweeps.records import best_point, read_points
+
+        sweep_dir = find_sweep(run, runs_dir) if run else None
+        if sweep_dir is None:
+            find_run(run, runs_dir)  # raises the run's own error
+        sweep = read_sweep(sweep_dir)
+        points = read_points(sweep_dir, sweep)
+        _console().print(points_table(sweep, points, best_point(points, sweep), f"sweep {sweep_dir.name}"))
+        return
     if html:
         from convcli.page import write_page
 

@@ -48,6 +48,27 @@ def runs_table(rows: list[dict], runs_dir: Path) -> Table:
     return table
 
 
+def sweeps_table(rows: list[dict]) -> Table:
+    """`convcli runs`, below the runs: one row per sweep, its trials counted, its best point."""
+    table = Table(title=f"{len(rows)} sweep(s) (convcli runs show SWEEP lists its points)",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("sweep", overflow="fold")
+    for column in ("trials", "metric", "best point", "runs"):
+        table.add_column(column, justify="left" if column == "metric" else "right", no_wrap=True)
+    for row in rows:
+        best, metric = row.get("best"), row.get("metric") or ""
+        best_text = "-"
+        if best:
+            scale, digits = (100, 1) if metric.endswith("accuracy") else (1, 4)
+            spread = f" ± {scale * float(best['std']):.{digits}f}" if best.get("std") else ""
+            best_text = f"{best['point']}: {scale * float(best['mean']):.{digits}f}{spread} ({best['n']})"
+        total = row.get("trials")
+        table.add_row(row["name"], f"{row['trials_done']}/{total if total else '?'}", metric,
+                      best_text, str(row.get("runs", 0)))
+    table.caption = "trials: ended of planned; best point: mean ± std (seeds) of its metric"
+    return table
+
+
 def comparison_table(rows: list[dict], summaries: list[dict], differences: dict[str, list]) -> Group:
     """`convcli runs compare`: results side by side, then only the config keys that differ."""
     results = Table(title="results", title_justify="left", box=box.SIMPLE_HEAD)

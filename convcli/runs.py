@@ -27,6 +27,7 @@ from convcli.config import flatten, read_yaml
 from convcli.errors import RunError
 
 STATUSES = ("running", "completed", "failed", "interrupted", "pruned")  # pruned: by a sweep
+SWEEPS_FOLDER = "sweeps"  # <runs_dir>/sweeps/ holds sweep directories, not runs
 _RUN_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_(.+)")
 
 
@@ -129,7 +130,8 @@ def overview(runs_dir: str | os.PathLike) -> list[dict]:
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         return []
-    return [describe(path) for path in sorted(runs_dir.iterdir()) if path.is_dir()]
+    return [describe(path) for path in sorted(runs_dir.iterdir())
+            if path.is_dir() and path.name != SWEEPS_FOLDER]
 
 
 def describe(path: Path) -> dict:

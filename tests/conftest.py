@@ -95,3 +95,59 @@ def tiny_config(data_dir, stage="scratch", **sections):
     for key, value in sections.items():
         cfg[key] = {**cfg.get(key, {}), **value} if isinstance(value, dict) else value
     return cfg
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server on 127.0.0.1, in a temporary directory, for this session.
+
+    initdb refuses to run as root, so as root the server runs as the `postgres` user (or
+    `nobody`). Skips only when no server is installed; .ci/run installs one.
+    """
+    import glob
+    import shutil
+    import socket
+    import subprocess
+
+    found = shutil.which("initdb") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))), None)
+    if found is None:
+        pytest.skip("no PostgreSQL server installed (initdb); .ci/run installs one")
+    import tempfile
+    from pathlib import Path
+
+    bin_dir = os.path.dirname(os.path.realpath(found))
+    # Not under pytest's own temporary folder: that is private to root, and the server's
+    # user must reach its data directory.
+    root = Path(tempfile.mkdtemp(prefix="convcli-postgres-"))
+    data = root / "data"
+    prefix = []
+    if os.geteuid() == 0:
+        import pwd
+
+        user = next(name for name in ("postgres", "nobody") if _has_user(name))
+        entry = pwd.getpwnam(user)
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+        os.chmod(root, 0o700)
+        prefix = ["runuser", "-u", user, "--"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run = lambda *args: subprocess.run([*prefix, *args], check=True, capture_output=True, text=True)  # noqa: E731
+    run(f"{bin_dir}/initdb", "-D", str(data), "-A", "trust", "-U", "convcli")
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={root} -c fsync=off"
+    run(f"{bin_dir}/pg_ctl", "-D", str(data), "-o", options, "-l", str(root / "server.log"), "-w", "start")
+    try:
+        yield f"postgresql://convcli@127.0.0.1:{port}/postgres"
+    finally:
+        run(f"{bin_dir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _has_user(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False

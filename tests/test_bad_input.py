@@ -230,6 +230,26 @@ def features_args(layer: str) -> list:
     return ["filters", "--base", "builtin", "--size", "32", "--count", "1", "--layer", layer]
 
 
+def sweep_file(text: str) -> Callable[[Path], dict]:
+    """A sweep file (with `text` added) over a base config beside it, base.yaml."""
+    def setup(tmp: Path) -> dict:
+        found = config(name="base.yaml")(tmp)
+        return found | put("sweep.yaml", f"base: base.yaml\n{text}\n")(tmp)
+    return setup
+
+
+def other_study(tmp: Path) -> dict:
+    """A study named `shared` in a sqlite file, made from another sweep (other params)."""
+    from convcli.sweeps.spec import load_sweep
+    from convcli.sweeps.study import open_storage, open_study
+
+    other = tmp / "other.yaml"
+    other.write_text("base: base.yaml\nparams: {train.learning_rate: [0.01, 0.1]}\n")
+    storage = f"sqlite:///{tmp / 'shared.db'}"
+    open_study(open_storage(storage), "shared", load_sweep(other))
+    return {"storage": storage}
+
+
 C = Case
 CASES = [
     # --- config files -------------------------------------------------------------------
@@ -613,6 +633,41 @@ CASES = [
     C("cli-runs-dir-under-a-file", "--runs-dir inside a file",
       both(config(), a_file_in_the_way), ["train", "{config}", "--runs-dir", "blocker/runs"], 1,
       "cannot create a run in blocker/runs"),
+
+    # --- sweep files and the sweep command ----------------------------------------------
+    C("sweep-param-not-a-key", "a param key that is no config key",
+      sweep_file("params: {train.learning_rat: [0.001]}"), ["sweep", "{file}"], 1,
+      "train.learning_rat is no config key; did you mean train.learning_rate?"),
+    C("sweep-value-refused", "a value the config refuses, named with its point",
+      sweep_file("params: {train.learning_rate: [0.001, -1]}"), ["sweep", "{file}"], 1,
+      ("point 2 (train.learning_rate=-1)", "train.learning_rate: Input should be greater than 0")),
+    C("sweep-empty-grid", "an empty list of values",
+      sweep_file("params: {train.learning_rate: []}"), ["sweep", "{file}"], 1,
+      "an empty list of values makes an empty grid"),
+    C("sweep-samples-with-grid", "samples with search: grid",
+      sweep_file("params: {train.learning_rate: [0.001]}\nsamples: 5"), ["sweep", "{file}"], 1,
+      "samples applies to search: random or tpe"),
+    C("sweep-seeds-zero", "seeds below 1",
+      sweep_file("seeds: 0"), ["sweep", "{file}"], 1, "seeds: Input should be greater than or equal to 1"),
+    C("sweep-low-not-below-high", "a distribution with low >= high",
+      sweep_file("search: random\nsamples: 2\nparams: {model.dropout: {uniform: [0.6, 0.2]}}"),
+      ["sweep", "{file}"], 1, "model.dropout: uniform needs low < high. Received: [0.6, 0.2]"),
+    C("sweep-unknown-key", "a misspelt sweep key",
+      sweep_file("seed: 3"), ["sweep", "{file}"], 1, "unknown key seed; did you mean seeds?"),
+    C("sweep-base-missing", "a base config path that is not there",
+      put("sweep.yaml", "base: nosuch.yaml\n"), ["sweep", "{file}"], 1, "base nosuch.yaml is not a file"),
+    C("sweep-storage-unreachable", "a storage URL nothing answers at (a closed loopback port)",
+      sweep_file(""), ["sweep", "{file}", "--storage", "postgresql://convcli@127.0.0.1:9/none"], 1,
+      "cannot reach the study storage postgresql://convcli@127.0.0.1:9/none"),
+    C("sweep-study-of-another-file", "a study made from a different sweep file",
+      both(sweep_file("params: {train.learning_rate: [0.001]}"), other_study),
+      ["sweep", "{file}", "--storage", "{storage}", "--study", "shared"], 1,
+      "study shared was made from a different sweep file"),
+    C("sweep-runs-dir-is-a-file", "an unwritable --runs-dir (a file in the way)",
+      both(sweep_file(""), a_file_in_the_way), ["sweep", "{file}", "--runs-dir", "blocker"], 1,
+      "cannot create a run in blocker/sweeps"),
+    C("sweep-status-of-nothing", "--status of a sweep never started",
+      sweep_file(""), ["sweep", "{file}", "--status"], 1, "no sweep named sweep in runs/sweeps"),
 ]
 
 

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convcli.config import read_yaml
+from convcli.runs import SWEEPS_FOLDER as SWEEPS
 from convcli.runs import create_run, list_runs
 
-SWEEPS = "sweeps"  # the folder under a runs directory that holds sweeps
+# Keys sweep.yaml adds to the resolved sweep file: where its study is, how many trials.
+RECORD_KEYS = ("storage", "study", "trials")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,14 @@ def find_sweep(ref: str, runs_dir: Path) -> SweepDir | None:
     return matches[-1] if matches else None
 
 
+def read_sweep(folder: SweepDir):
+    """The Sweep a sweep directory was made from, read back from its sweep.yaml."""
+    from convcli.sweeps.spec import sweep_from
+
+    raw = {k: v for k, v in read_yaml(folder.sweep_yaml).items() if k not in RECORD_KEYS}
+    return sweep_from(raw, folder.sweep_yaml)
+
+
 def read_csv(path: Path) -> list[dict]:
     try:
         with open(path, newline="") as handle:
@@ -86,13 +96,11 @@ def listing_row(sweep: SweepDir) -> dict:
         spec = read_yaml(sweep.sweep_yaml)
     except Exception:  # noqa: BLE001 - a listing never fails on one broken folder
         spec = {}
-    seeds = int(spec.get("seeds") or 1)
     done = sum(row.get("status") in ("completed", "pruned", "failed") for row in trials)
     completed = [p for p in points if p.get("status") == "completed" and p.get("mean")]
     best = None
     if completed:
         reverse = spec.get("mode", "max") == "max"
         best = sorted(completed, key=lambda p: float(p["mean"]), reverse=reverse)[0]
-    return {"name": sweep.name, "kind": "sweep", "metric": spec.get("metric"), "seeds": seeds,
-            "trials_done": done, "points": len(points), "best": best,
-            "trial_runs": len(list_runs(sweep.trials))}
+    return {"name": sweep.name, "metric": spec.get("metric"), "trials_done": done,
+            "trials": spec.get("trials"), "best": best, "runs": len(list_runs(sweep.trials))}

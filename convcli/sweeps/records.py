@@ -134,6 +134,31 @@ def write_records(folder: SweepDir, sweep: Sweep, trials: list[TrialRow],
     return best
 
 
+def read_points(folder: SweepDir, sweep: Sweep) -> list[PointRow]:
+    """points.csv read back (without Optuna), for `convcli runs show SWEEP`."""
+    from convcli.sweeps.directory import read_csv
+    from convcli.sweeps.stats import Summary
+
+    def number(text):
+        return float(text) if text not in (None, "") else None
+
+    points = []
+    for row in read_csv(folder.points_csv):
+        params = {key: _value(row.get(key)) for key in sweep.spec.params}
+        summary = Summary(int(row.get("n") or 0), number(row.get("mean")), number(row.get("std")),
+                          number(row.get("ci95_low")), number(row.get("ci95_high")))
+        points.append(PointRow(int(row["point"]), params, summary, row.get("status", "")))
+    return points
+
+
+def _value(text: str | None):
+    """A points.csv cell as the value it was: a number or a JSON list where it reads as one."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
 def _cell(value):
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 

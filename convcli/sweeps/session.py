@@ -17,7 +17,7 @@ import yaml
 from convcli.errors import ConfigError, RunError
 from convcli.runs import atomic_write_text
 from convcli.sweeps import study as ledger
-from convcli.sweeps.directory import SweepDir, create_sweep_dir, latest_sweep
+from convcli.sweeps.directory import RECORD_KEYS, SweepDir, create_sweep_dir, latest_sweep
 from convcli.sweeps.records import PointRow, best_point, point_rows, trial_rows
 from convcli.sweeps.spec import Sweep, load_sweep
 
@@ -40,12 +40,14 @@ def run_sweep(path: Path, overrides: list[str], runs_dir: Path, workers: int | N
     gpus = visible_gpus()
     workers = workers or sweep.spec.workers or max(1, len(gpus))
     folder = _choose_folder(sweep, runs_dir, new)
-    opened = ledger.open_storage(storage) if storage else None  # unreachable: nothing made yet
+    name = study_name or sweep.name
+    shared = ledger.open_storage(storage) if storage else None
+    if shared is not None:
+        ledger.check_study(shared, name, sweep)  # unreachable or another sweep's: nothing made yet
     if folder is None:
         folder = create_sweep_dir(runs_dir, sweep.name)
         _write_inputs(folder, sweep, storage, study_name)
-    study, _ = ledger.open_study(opened or ledger.open_storage(folder.storage_url()),
-                                 study_name or sweep.name, sweep)
+    study, _ = ledger.open_study(shared or ledger.open_storage(folder.storage_url()), name, sweep)
     if ledger.is_finished(study):
         return _result(folder, sweep, study, started=False)
     display.plan(sweep, folder, workers, gpus)
@@ -69,7 +71,7 @@ def _choose_folder(sweep: Sweep, runs_dir: Path, new: bool) -> SweepDir | None:
     from convcli.config import read_yaml
 
     earlier = read_yaml(folder.sweep_yaml)
-    if {k: v for k, v in earlier.items() if k not in ("storage", "study")} != sweep.resolved():
+    if {k: v for k, v in earlier.items() if k not in RECORD_KEYS} != sweep.resolved():
         raise ConfigError(f"sweep {folder.name} was made from a different sweep file (or --set); "
                           f"continue it with the file it was made from, or start another with --new")
     return folder
@@ -78,7 +80,7 @@ def _choose_folder(sweep: Sweep, runs_dir: Path, new: bool) -> SweepDir | None:
 def _write_inputs(folder: SweepDir, sweep: Sweep, storage: str | None, study_name: str | None) -> None:
     """sweep.yaml first (what was asked), then base.yaml (what every trial trains from)."""
     record = sweep.resolved() | {"storage": ledger.redact(storage) if storage else None,
-                                 "study": study_name or sweep.name}
+                                 "study": study_name or sweep.name, "trials": sweep.trial_count}
     atomic_write_text(folder.sweep_yaml, yaml.safe_dump(record, sort_keys=False))
     atomic_write_text(folder.base_yaml, yaml.safe_dump(sweep.base, sort_keys=False))
 

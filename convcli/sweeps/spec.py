@@ -168,7 +168,11 @@ class Sweep:
 def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Sweep:
     """Read and check a sweep file; every point's config is validated here."""
     path = Path(path)
-    raw = read_yaml(path)
+    return sweep_from(read_yaml(path), path, overrides)
+
+
+def sweep_from(raw: dict, path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Sweep:
+    """A Sweep from a sweep file's mapping (path: where it came from, for base and errors)."""
     raw.setdefault("name", path.stem)
     try:
         spec = SweepFile.model_validate(raw)

@@ -50,6 +50,9 @@ def open_storage(url: str):
             return op.storages.JournalStorage(JournalFileBackend(str(path)))
         except OSError as error:
             raise StudyError(f"cannot open the journal file {path}: {error.strerror or error}") from None
+    shown = redact(url)
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")  # the extra's driver
     kwargs = {"connect_args": {"connect_timeout": 10}} if url.startswith(("postgresql", "mysql")) else {}
     for attempt in range(3):
         try:
@@ -58,14 +61,14 @@ def open_storage(url: str):
                                           grace_period=GRACE_SECONDS,
                                           heartbeat_stale_trial_callback=requeue)
         except ImportError:
-            raise StudyError(f"no database driver for {redact(url)}; install it with "
+            raise StudyError(f"no database driver for {shown}; install it with "
                              "pip install 'convcli[postgres]' (PostgreSQL) or a MySQL driver") from None
         except Exception as error:  # SQLAlchemy's errors, whose classes need not be imported
             if _creating_tables_race(error) and attempt < 2:
                 time.sleep(1 + attempt)  # another machine is creating the same tables
                 continue
             reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-            raise StudyError(f"cannot reach the study storage {redact(url)}: {reason}") from None
+            raise StudyError(f"cannot reach the study storage {shown}: {reason}") from None
 
 
 def _creating_tables_race(error: Exception) -> bool:
@@ -102,6 +105,16 @@ def open_study(storage, name: str, sweep: Sweep):
     enqueue_points(study, sweep)
     study.set_user_attr("ready", True)
     return study, True
+
+
+def check_study(storage, name: str, sweep: Sweep) -> None:
+    """Refuse, before anything is made, a study of this name that holds another sweep."""
+    op = optuna()
+    try:
+        study = op.load_study(study_name=name, storage=storage)
+    except KeyError:
+        return  # no such study yet: it will be created
+    _check_same_sweep(study, name, sweep)
 
 
 def _check_same_sweep(study, name: str, sweep: Sweep) -> None:

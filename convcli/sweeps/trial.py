@@ -140,9 +140,10 @@ def completed_outcome(run: Run, metric: str, seconds: float) -> Outcome:
         why = "no test split" if metric == "test_accuracy" else f"no {metric} in summary.json"
         return Outcome("failed", None, summary.get("best_epoch"), summary.get("epochs") or 0, seconds,
                        f"the run completed but has {why}")
-    total = (summary.get("timings") or {}).get("total_seconds", seconds)
+    # The process's wall time (start-up included); a run finished before a retry: its own.
+    seconds = seconds or (summary.get("timings") or {}).get("total_seconds", 0.0)
     return Outcome("completed", float(value), summary.get("best_epoch"), summary.get("epochs") or 0,
-                   total)
+                   seconds)
 
 
 def read_rows(path: Path) -> list[dict]:
