@@ -54,13 +54,14 @@ def trial_rows(study, sweep: Sweep) -> list[TrialRow]:
         state, attrs = trial.state.name, trial.user_attrs
         if state == "WAITING" or "point" not in attrs:
             continue
-        status = STATES[state] if state in ("RUNNING", "COMPLETE", "PRUNED") else \
-            attrs.get("status", "interrupted")
+        worker, result = attrs.get("worker") or {}, attrs.get("result") or {}
+        # A FAIL without a result: its worker died (kill -9), and the trial was enqueued again.
+        status = STATES[state] if state != "FAIL" else result.get("status", "interrupted")
         rows.append(TrialRow(trial.number, attrs["point"], attrs.get("seed_index", 0),
-                             decode(sweep, trial.params), attrs.get("seed"), status,
-                             trial.value if state == "COMPLETE" else attrs.get("value"),
-                             attrs.get("best_epoch"), attrs.get("epochs"), attrs.get("seconds"),
-                             attrs.get("host"), attrs.get("run")))
+                             decode(sweep, trial.params), worker.get("seed"), status,
+                             trial.value if state == "COMPLETE" else result.get("value"),
+                             result.get("best_epoch"), result.get("epochs"), result.get("seconds"),
+                             worker.get("host"), attrs.get("run")))
     return rows
 
 

@@ -20,10 +20,11 @@ from convcli.sweeps import study as ledger
 from convcli.sweeps.directory import SweepDir
 from convcli.sweeps.records import PointRow, best_point, point_rows, trial_rows, write_records
 from convcli.sweeps.spec import Sweep
-from convcli.sweeps.trial import (Outcome, TrialProcess, completed_outcome, epoch_metric,
-                                  resumable, trainer_command)
+from convcli.sweeps.trial import (Outcome, TrialProcess, completed_outcome, earlier_run,
+                                  epoch_metric, trainer_command)
 
 POLL_SECONDS = 0.2
+IDLE_SECONDS = 2.0  # nothing to claim here, but trials run elsewhere (they may add seeds)
 RECORD_EVERY = 5.0  # seconds between rewrites of trials.csv and points.csv while running
 STALE_CHECK_EVERY = 30.0
 
@@ -36,6 +37,7 @@ class Slot:
     env: dict
     trial: object = None  # optuna.Trial
     process: TrialProcess | None = None
+    attrs: dict = field(default_factory=dict)  # the trial's attributes, read once when claimed
 
 
 @dataclass
@@ -66,10 +68,11 @@ class Sweeper:
             while not received:
                 self._fill()
                 self._watch()
-                if not self._busy() and ledger.is_finished(self.study):
+                idle = not self._busy()
+                if idle and ledger.is_finished(self.study):
                     break
                 self._tick()
-                time.sleep(POLL_SECONDS)
+                time.sleep(IDLE_SECONDS if idle else POLL_SECONDS)  # idle: others' trials run
             if received:  # Ctrl-C or SIGTERM: stop cleanly, even if another comes
                 stopped = self._interrupt()
                 self.record()
@@ -106,19 +109,22 @@ class Sweeper:
     def _start(self, slot: Slot, trial) -> None:
         attrs = trial.user_attrs
         point, seed_index = attrs["point"], attrs.get("seed_index", 0)
-        params = ledger.params_of(trial, self.sweep)
         seed = self.sweep.seed + seed_index
-        for key, value in {"host": self.host, "sweep_pid": os.getpid(), "seed": seed}.items():
-            trial.set_user_attr(key, value)
+        # Who runs it, at once, so a death from here on is noticed (one write: the storage
+        # commits every attribute on its own); then the point (tpe draws it now).
+        trial.set_user_attr("worker", {"host": self.host, "pid": os.getpid(), "seed": seed})
+        ledger.heartbeat(self.study, trial)
+        params = ledger.params_of(trial, self.sweep)
         if seed_index == 0 and self.rule == "none":
             ledger.enqueue_other_seeds(self.study, trial, self.sweep)
-        run = resumable(attrs.get("resume")) if attrs.get("resume_host") == self.host else None
-        slot.trial = trial
+        slot.trial, slot.attrs = trial, attrs
+        name = f"{self.sweep.name}-p{point:0{len(str(self.sweep.point_count))}d}-s{seed}"
+        recorded = attrs.get("resume") if attrs.get("resume_host") == self.host else None
+        run = earlier_run(self.folder.trials, name, recorded)
         if run is not None and run.read_meta().get("status") == "completed":
-            trial.set_user_attr("run", str(run.path))
+            self._record_run(slot, run.path)
             self._finish(slot, completed_outcome(run, self.sweep.spec.metric, 0.0))
             return
-        name = f"{self.sweep.name}-p{point:0{len(str(self.sweep.point_count))}d}-s{seed}"
         command = [*trainer_command(), str(self.folder.base_yaml),
                    *(arg for key, value in params.items() for arg in ("--set", f"{key}={json.dumps(value)}")),
                    "--set", f"seed={seed}", "--set", f"name={name}", "--runs-dir", str(self.folder.trials)]
@@ -136,12 +142,17 @@ class Sweeper:
             if slot.process is None:
                 continue
             rows = slot.process.new_rows()
-            if slot.process.run is not None and "run" not in slot.trial.user_attrs:
-                slot.trial.set_user_attr("run", str(slot.process.run.path.resolve()))
-            if rows and self.rule != "none" and slot.trial.user_attrs.get("seed_index", 0) == 0:
+            if slot.process.run is not None and "run" not in slot.attrs:
+                self._record_run(slot, slot.process.run.path)
+            if rows and self.rule != "none" and slot.attrs.get("seed_index", 0) == 0:
                 self._report(slot, rows)
             if slot.process.finished():
                 self._finish(slot, slot.process.outcome(self.sweep.spec.metric))
+
+    def _record_run(self, slot: Slot, path) -> None:
+        """Where the trial's run directory is: for trials.csv, and to resume it if need be."""
+        slot.attrs["run"] = str(path.resolve())
+        slot.trial.set_user_attr("run", slot.attrs["run"])
 
     def _report(self, slot: Slot, rows: list[dict]) -> None:
         """Give the pruner each new epoch of a point's first seed; stop it if told to."""
@@ -159,12 +170,11 @@ class Sweeper:
     def _finish(self, slot: Slot, outcome: Outcome) -> None:
         """Record how a trial ended in the study, then free its slot."""
         trial, TrialState = slot.trial, ledger.optuna().trial.TrialState
-        attrs = {"status": outcome.status, "epochs": outcome.epochs, "best_epoch": outcome.best_epoch,
-                 "seconds": outcome.seconds, "reason": outcome.reason, "value": outcome.value}
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
+        trial.set_user_attr("result", {"status": outcome.status, "epochs": outcome.epochs,
+                                       "best_epoch": outcome.best_epoch, "seconds": outcome.seconds,
+                                       "reason": outcome.reason, "value": outcome.value})
         if outcome.status == "completed":
-            if trial.user_attrs.get("seed_index", 0) == 0 and self.rule != "none":
+            if slot.attrs.get("seed_index", 0) == 0 and self.rule != "none":
                 ledger.enqueue_other_seeds(self.study, trial, self.sweep)
             self.study.tell(trial, outcome.value)
         elif outcome.status == "pruned":
@@ -178,8 +188,7 @@ class Sweeper:
             self.progress.trial_seconds.append(outcome.seconds)
         self.display.finished(slot.process.name if slot.process else str(trial.number), outcome,
                               self.sweep.spec.metric)
-        slot.trial = slot.process = None
-        self._recorded = 0.0  # record soon: the best point may have changed
+        slot.trial, slot.process, slot.attrs = None, None, {}
 
     def _busy(self) -> bool:
         return any(slot.trial is not None for slot in self.slots)

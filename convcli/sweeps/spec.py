@@ -41,6 +41,8 @@ class SweepFile(Section):
     name: Optional[str] = Field(None, description="default: the sweep file's stem")
     base: Union[str, dict] = Field(..., description="a config path (relative to the sweep file) "
                                    "or an inline config")
+    set: dict[str, Any] = Field(default_factory=dict, description="dotted config keys -> one "
+                                "value, applied to the base for every trial (as --set is)")
     params: dict[str, Any] = Field(default_factory=dict, description="dotted config keys -> a list "
                                    "of values, or {uniform|loguniform|int|choice: ...}")
     search: Literal["grid", "random", "tpe"] = "grid"
@@ -53,19 +55,16 @@ class SweepFile(Section):
     workers: Optional[int] = Field(None, ge=1, le=256, description="trials at once on this machine "
                                    "(default: the number of GPUs, else 1)")
 
+    @field_validator("set")
+    @classmethod
+    def _known_set_keys(cls, values: dict) -> dict:
+        check_keys(values)
+        return values
+
     @field_validator("params")
     @classmethod
-    def _known_keys(cls, params: dict) -> dict:
-        known = key_paths()
-        for key in params:
-            if key in ("seed", "name"):
-                raise ValueError(f"{key} cannot be a param: seeds are set by `seeds:` and trial "
-                                 "names by the sweep")
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f"did you mean {close[0]}?" if close else "params take dotted config keys, " \
-                    "as --set spells them (e.g. train.learning_rate)"
-                raise ValueError(f"{key} is no config key; {hint}")
+    def _known_param_keys(cls, params: dict) -> dict:
+        check_keys(params)
         return {key: parse_param(key, value) for key, value in params.items()}
 
     @model_validator(mode="after")
@@ -83,6 +82,20 @@ class SweepFile(Section):
         if self.mode is None:
             self.mode = METRICS[self.metric]
         return self
+
+
+def check_keys(keys) -> None:
+    """Every key must be a config key, as --set spells it; seed and name are the sweep's."""
+    known = key_paths()
+    for key in keys:
+        if key in ("seed", "name"):
+            raise ValueError(f"{key} is set by the sweep for each trial (seeds: gives the number "
+                             "of seeds); remove it")
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else "give dotted config keys, as --set " \
+                "spells them (e.g. train.learning_rate)"
+            raise ValueError(f"{key} is no config key; {hint}")
 
 
 def parse_param(key: str, value: Any) -> tuple[str, Any]:
@@ -136,7 +149,7 @@ class Sweep:
 
     def resolved(self) -> dict:
         """What sweep.yaml records: the file with its base inlined and its defaults filled."""
-        record = self.spec.model_dump(mode="json", exclude={"workers"})
+        record = self.spec.model_dump(mode="json", exclude={"workers", "set"})
         record["params"] = {key: (list(args) if kind == "choice" else {kind: list(args)})
                             for key, (kind, args) in self.spec.params.items()}
         return record | {"base": self.base}
@@ -179,6 +192,8 @@ def sweep_from(raw: dict, path: Path, overrides: list[str] | tuple[str, ...] = (
     except ValidationError as error:
         raise ConfigError(f"{path}: {_describe(error)}") from None
     base = _read_base(spec.base, path)
+    for key, value in spec.set.items():
+        apply_override(base, f"{key}={json.dumps(value)}")
     for override in overrides:
         apply_override(base, override)
     base["name"] = spec.name

@@ -208,7 +208,8 @@ def requeue(study, trial) -> None:
     record = trial if hasattr(trial, "system_attrs") else frozen(study, trial)
     attrs = {key: record.user_attrs[key] for key in ("point", "seed_index") if key in record.user_attrs}
     if record.user_attrs.get("run"):
-        attrs |= {"resume": record.user_attrs["run"], "resume_host": record.user_attrs.get("host")}
+        attrs |= {"resume": record.user_attrs["run"],
+                  "resume_host": (record.user_attrs.get("worker") or {}).get("host")}
     fixed = {**record.system_attrs.get("fixed_params", {}), **record.params}
     study.enqueue_trial(fixed, user_attrs=attrs | {"retry_of": record.number})
 
@@ -223,9 +224,9 @@ def fail_dead_trials(study, host: str) -> int:
     TrialState = op.trial.TrialState
     count = 0
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        attrs = frozen.user_attrs
-        mine = attrs.get("sweep_pid") == os.getpid()
-        if attrs.get("host") != host or mine or process_alive(attrs.get("sweep_pid")):
+        worker = frozen.user_attrs.get("worker") or {}
+        mine = worker.get("pid") == os.getpid()
+        if worker.get("host") != host or mine or process_alive(worker.get("pid")):
             continue
         try:
             if study._storage.set_trial_state_values(frozen._trial_id, state=TrialState.FAIL):

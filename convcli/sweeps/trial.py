@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -180,18 +181,28 @@ def epoch_metric(metric: str) -> str:
     return "val_accuracy" if metric == "test_accuracy" else metric
 
 
-def resumable(path: str | None) -> Run | None:
-    """A run a retried trial can continue: it exists here and has a last checkpoint."""
-    if not path:
-        return None
-    run = Run(Path(path))
-    meta = run.read_meta()
-    if not meta or not (run.last.exists() or meta.get("status") == "completed"):
-        return None
-    if meta.get("status") == "running" and meta.get("host") == os.uname().nodename \
-            and process_alive(meta.get("pid")):
-        return None  # still training somewhere: never two processes in one run
-    return run
+def earlier_run(trials_dir: Path, name: str, recorded: str | None) -> Run | None:
+    """A run this trial left behind to continue (its sweep was killed or stopped): the one
+    the study recorded, else the newest run of the trial's name here. Completed: its
+    result stands; with a last checkpoint: resumed; None: start afresh. A run its sweep's
+    death left marked running before any checkpoint is marked interrupted, not left so."""
+    named = re.compile(rf"^\d{{4}}-\d{{2}}-\d{{2}}_\d{{2}}-\d{{2}}-\d{{2}}_{re.escape(name)}(-\d+)?$")
+    candidates = [Run(Path(recorded))] if recorded else []
+    candidates += [Run(p) for p in sorted(trials_dir.glob(f"*_{name}*"), reverse=True) if named.match(p.name)]
+    for run in candidates:
+        meta = run.read_meta()
+        status = meta.get("status")
+        if status == "completed":
+            return run
+        alive = meta.get("host") == os.uname().nodename and process_alive(meta.get("pid"))
+        if status not in ("running", "interrupted") or alive:
+            continue  # failed or pruned runs stay as they are; a live one is never joined
+        if run.last.exists():
+            return run
+        if status == "running":
+            run.update_meta(status="interrupted", reason="stopped with its sweep before its first "
+                            "checkpoint; the trial was started again")
+    return None
 
 
 def _tail(path: Path, size: int = 4096) -> str:
