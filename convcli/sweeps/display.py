@@ -87,8 +87,8 @@ class Display:
             f"{sweep.trial_count} trials of up to {sweep.max_epochs} epochs "
             f"({sweep.trial_count * sweep.max_epochs} epochs in all"
             f"{', fewer where pruning stops a point' if spec.pruning.method != 'none' else ''}); "
-            f"search {spec.search}, {workers} worker(s) on {devices}\nsweep directory: {folder.path}",
-            highlight=False, soft_wrap=True)
+            f"search {spec.search}, {workers} worker(s) on {devices}", highlight=False)
+        self.console.print(f"sweep directory: {folder.path}", highlight=False, soft_wrap=True)
 
     @contextlib.contextmanager
     def live(self):

@@ -59,6 +59,7 @@ class Sweeper:
         self.host, self.progress = ledger.this_host(), Progress()
         self.rule = sweep.spec.pruning.method
         self._recorded = self._beat = self._stale = 0.0
+        self._changed = False  # a trial ended since the records were last written
 
     def run(self) -> PointRow | None:
         requeued = ledger.fail_dead_trials(self.study, self.host)
@@ -189,6 +190,7 @@ class Sweeper:
         self.display.finished(slot.process.name if slot.process else str(trial.number), outcome,
                               self.sweep.spec.metric)
         slot.trial, slot.process, slot.attrs = None, None, {}
+        self._changed = True
 
     def _busy(self) -> bool:
         return any(slot.trial is not None for slot in self.slots)
@@ -203,8 +205,10 @@ class Sweeper:
         if now - self._stale > STALE_CHECK_EVERY:
             self._stale = now
             ledger.optuna().storages.fail_stale_trials(self.study)
-        if now - self._recorded > RECORD_EVERY:
-            self._recorded = now
+        # Records (and the best point shown) within a second of a trial's end, and every few
+        # seconds anyway for other machines' trials; never on every poll.
+        if now - self._recorded > (1.0 if self._changed else RECORD_EVERY):
+            self._recorded, self._changed = now, False
             self.record()
         self.display.refresh(self)
 

@@ -1,0 +1,85 @@
+"""Pruning: does the pruned sweep find the full grid's best point with fewer epochs?
+
+Runs configs/sweeps/lr.yaml twice in one invocation, as written (successive halving)
+and with `pruning: none` (the full grid), each trial a real `convcli train`. Reports
+both sweeps' epochs trained and best point (mean ± std over seeds), whether the pruned
+sweep's best is the full grid's best or within one std of its mean, and the ratio of
+epochs (target: at most 0.5x).
+
+    python benchmarks/sweep_pruning.py --workers 2              # the whole file: ~1 hour
+    python benchmarks/sweep_pruning.py --set train.epochs=30     # shorter
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SWEEP = ROOT / "configs" / "sweeps" / "lr.yaml"
+
+
+def run(sweep: Path, folder: Path, workers: int, sets: list[str]) -> dict:
+    began = time.perf_counter()
+    args = [sys.executable, "-m", "convcli", "sweep", str(sweep), "--workers", str(workers),
+            "--runs-dir", str(folder / "runs"), *(arg for s in sets for arg in ("--set", s))]
+    done = subprocess.run(args, cwd=folder, capture_output=True, text=True,
+                          env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"})
+    if done.returncode != 0:
+        sys.exit(f"{sweep.name} failed:\n{done.stderr[-2000:]}")
+    (sweep_dir,) = (folder / "runs" / "sweeps").iterdir()
+    with open(sweep_dir / "trials.csv", newline="") as handle:
+        trials = list(csv.DictReader(handle))
+    with open(sweep_dir / "points.csv", newline="") as handle:
+        points = [p for p in csv.DictReader(handle) if p["status"] == "completed"]
+    best = max(points, key=lambda p: float(p["mean"]))
+    return {"epochs": sum(int(t["epochs"] or 0) for t in trials), "best": best,
+            "points": {p["point"]: p for p in points},
+            "seconds": time.perf_counter() - began, "pruned": sum(t["status"] == "pruned" for t in trials)}
+
+
+def describe(name: str, result: dict) -> str:
+    best = result["best"]
+    std = f" ± {100 * float(best['std']):.1f}" if best["std"] else ""
+    return (f"{name}: {result['epochs']} epochs, {result['pruned']} trial(s) pruned, "
+            f"{result['seconds'] / 60:.1f} min; best point {best['point']} "
+            f"({', '.join(f'{k}={v}' for k, v in best.items() if '.' in k)}): "
+            f"{100 * float(best['mean']):.1f}{std} %")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--set", dest="sets", action="append", default=[],
+                        help="an override of the base config, as convcli sweep --set")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temp:
+        full_sweep = Path(temp) / "lr-full.yaml"
+        spec = yaml.safe_load(SWEEP.read_text())
+        spec.update(base=str(SWEEP.parent / spec["base"]), pruning={"method": "none"}, name="lr-full")
+        full_sweep.write_text(yaml.safe_dump(spec))
+        results = {}
+        for name, sweep in (("full grid", full_sweep), ("pruned", SWEEP)):
+            (Path(temp) / name).mkdir()
+            results[name] = run(sweep, Path(temp) / name, args.workers, args.sets)
+            print(describe(name, results[name]), flush=True)
+    full, pruned = results["full grid"], results["pruned"]
+    same = pruned["best"]["point"] == full["best"]["point"]
+    # Judged on the full grid's own numbers for the point the pruned sweep picked.
+    picked = full["points"][pruned["best"]["point"]]
+    within = abs(float(picked["mean"]) - float(full["best"]["mean"])) <= float(full["best"]["std"] or 0)
+    print(f"pruned / full epochs: {pruned['epochs'] / full['epochs']:.2f}x (target <= 0.5x); the pruned "
+          f"sweep's best is {'the full grid best' if same else 'another point'}"
+          f"{'' if same else (', within one std of it' if within else ', NOT within one std of it')}")
+
+
+if __name__ == "__main__":
+    main()
