@@ -84,7 +84,9 @@ def export_run(ref: str | None, runs_dir: Path, format: str = "saved_model", qua
 
 def _check_free(folder: Path, default: bool) -> None:
     """Never write into a folder that holds something."""
-    if folder.exists() and not (folder.is_dir() and not any(folder.iterdir())):
+    if folder.is_file():
+        raise RunError(f"{folder} is a file; give --out a new or empty folder")
+    if folder.exists() and any(folder.iterdir()):
         how = "remove it, or give --out DIR" if default else "choose a new folder, or remove it"
         raise RunError(f"{folder} already exists and is not empty; {how}")
 
