@@ -271,10 +271,11 @@ def export(run: Optional[str] = typer.Argument(None, help="A run directory or a 
            runs_dir: Path = RUNS_DIR) -> None:
     """A run's best model as a SavedModel, LiteRT or ONNX file, checked in its own runtime.
 
-    The export takes raw images like best.keras (preprocessing inside). It is loaded in
-    its runtime and compared with best.keras on the run's test split (else validation):
-    float32 must agree on every image (max difference 1e-4), int8 on 99% with accuracy
-    within a point; otherwise nothing is written and the exit code is 1, unless --force.
+    It takes raw images like best.keras (preprocessing inside). It is loaded
+    in its runtime and compared with best.keras on the run's test split (else
+    validation): float32 must agree on every image (max difference 1e-4),
+    int8 on 99% with accuracy within a point; otherwise nothing is written
+    and the exit code is 1, unless --force.
     """
     import_tensorflow()
     from convcli.exporting.agreement import check_table

@@ -104,6 +104,22 @@ def test_saved_model_by_default_into_the_run(trained_run, tmp_path):
     assert again.exit_code == 1 and "already exists and is not empty" in again.stderr
 
 
+def test_export_is_checked_on_the_test_folder_when_the_training_images_are_gone(trained_run, tmp_path):
+    """And a refused export leaves no folder behind, not even RUN/export/."""
+    run = tmp_path / trained_run.name
+    shutil.copytree(trained_run, run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg["data"]["train_dir"] = str(tmp_path / "gone")
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    refused = invoke("export", run, "--format", "litert", "--quantize", "int8")
+    assert refused.exit_code == 1 and "pass --quantize dynamic-int8" in refused.stderr
+    assert not (run / "export").exists()
+    result = invoke("export", run, "--format", "litert", "--quantize", "dynamic-int8", "--force")
+    assert result.exit_code == 0, result.output
+    record = json.loads((run / "export" / "litert-dynamic-int8" / "export.json").read_text())
+    assert record["check"]["split"] == "test" and record["check"]["images"] == 24
+
+
 @pytest.mark.parametrize("key", [("scratch", "onnx", "none"), ("scratch", "litert", "none"),
                                  ("transfer", "saved_model", "none"), ("transfer", "onnx", "none")])
 def test_float_exports_agree_on_every_image(exports, key):

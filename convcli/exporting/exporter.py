@@ -60,6 +60,7 @@ def export_run(ref: str | None, runs_dir: Path, format: str = "saved_model", qua
         calibration = splits.calibration_images(splits.calibration_split(run, cfg, class_names),
                                                 len(class_names), cfg.data.image_size)
     model = load_model_file(run.best, compile=False)
+    made_parent = not folder.parent.exists()
     make_folder(folder.parent)
     temp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
@@ -80,6 +81,8 @@ def export_run(ref: str | None, runs_dir: Path, format: str = "saved_model", qua
         return Exported(run, folder, record)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
+        if made_parent and not any(folder.parent.iterdir()):
+            folder.parent.rmdir()  # e.g. RUN/export/, made for an export that was not kept
 
 
 def _check_free(folder: Path, default: bool) -> None:
