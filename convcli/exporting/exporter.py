@@ -44,17 +44,10 @@ def export_run(ref: str | None, runs_dir: Path, format: str = "saved_model", qua
     check_options(format, quantize)
     runtimes.require(format)
     run = find_run(ref, runs_dir)
-    if not run.best.is_file():
-        status = run.read_meta().get("status", "unknown")
-        raise RunError(f"run {run.name} has no best checkpoint (checkpoints/best.keras; status: "
-                       f"{status}); export a run that finished an epoch")
+    cfg, class_names = _exportable(run)
     folder = out if out is not None else run.path / "export" / default_folder(format, quantize)
     _check_free(folder, out is None)
-    cfg, class_names = load_config(run.config), run.read_meta().get("class_names")
-    if not class_names:
-        raise RunError(f"run {run.name} records no class names in meta.json; it did not get as far "
-                       "as training")
-    split_name, split = splits.check_split(run, cfg, class_names)
+    split = splits.check_split(run, cfg, class_names)
     calibration = None
     if quantize == "int8":
         calibration = splits.calibration_images(splits.calibration_split(run, cfg, class_names),
@@ -64,15 +57,9 @@ def export_run(ref: str | None, runs_dir: Path, format: str = "saved_model", qua
     make_folder(folder.parent)
     temp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        model_path = temp / MODEL_FILES[format]
-        converters.write_model(model, format, quantize, model_path, calibration)
-        runtime = runtimes.load_runtime(format, model_path)
-        dataset = make_dataset(split, len(class_names), cfg.data.image_size, cfg.data.batch_size,
-                               cache="none")
-        check = agreement.check(model, runtime, dataset, quantize, split_name,
-                                (run.best.stat().st_size, agreement.size_bytes(model_path)))
-        record = _record(run, format, quantize, model, class_names, check)
-        if not check.passed and not force:
+        record = _write_and_check(run, cfg, class_names, model, format, quantize, temp, split,
+                                  calibration)
+        if not record.check.passed and not force:
             return Exported(run, None, record)
         (temp / RECORD_NAME).write_text(record.model_dump_json(indent=2) + "\n")
         temp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; folders get the usual mode
@@ -83,6 +70,33 @@ def export_run(ref: str | None, runs_dir: Path, format: str = "saved_model", qua
         shutil.rmtree(temp, ignore_errors=True)
         if made_parent and not any(folder.parent.iterdir()):
             folder.parent.rmdir()  # e.g. RUN/export/, made for an export that was not kept
+
+
+def _exportable(run: Run):
+    """(config, class names) of a run that has a best checkpoint to export."""
+    if not run.best.is_file():
+        status = run.read_meta().get("status", "unknown")
+        raise RunError(f"run {run.name} has no best checkpoint (checkpoints/best.keras; status: "
+                       f"{status}); export a run that finished an epoch")
+    class_names = run.read_meta().get("class_names")
+    if not class_names:
+        raise RunError(f"run {run.name} records no class names in meta.json; it did not get as far "
+                       "as training")
+    return load_config(run.config), class_names
+
+
+def _write_and_check(run: Run, cfg, class_names: list[str], model, format: str, quantize: str,
+                     temp: Path, split: tuple, calibration) -> ExportRecord:
+    """Write the model into `temp`, load it in its runtime, and check it on `split`."""
+    model_path = temp / MODEL_FILES[format]
+    converters.write_model(model, format, quantize, model_path, calibration)
+    runtime = runtimes.load_runtime(format, model_path)
+    name, images = split
+    dataset = make_dataset(images, len(class_names), cfg.data.image_size, cfg.data.batch_size,
+                           cache="none")  # one pass: nothing to keep
+    check = agreement.check(model, runtime, dataset, quantize, name,
+                            (run.best.stat().st_size, agreement.size_bytes(model_path)))
+    return _record(run, format, quantize, model, class_names, check)
 
 
 def _check_free(folder: Path, default: bool) -> None:
