@@ -6,9 +6,10 @@ data.image_size [150, 150] and the book's learning rate, 1e-4), both on the buil
 data and trained here (--epochs per fine-tune phase, --book-epochs) unless given with
 --finetune RUN / --book RUN. Each run is exported to SavedModel, ONNX, LiteRT, LiteRT
 float16, dynamic-range int8 and full-integer int8 by `convcli export`'s own code (with
---force, so failed checks are reported, not hidden), in one process. Every number is export.json's: the export against best.keras on
-the test split (300 images), latency the median per image at batch 1 of 30 images,
-Keras timed in the same export as its model call compiled by tf.function.
+--force, so failed checks are reported, not hidden), in one process. Every number is
+export.json's: the export against best.keras on the test split (300 images), latency
+the median per image at batch 1 of 30 images, Keras timed in the same export as its
+model call compiled by tf.function.
 
 Target for LiteRT int8: <= 0.33x latency, <= 0.3x size, top-1 agreement >= 99%.
 
