@@ -78,14 +78,15 @@ def verdict(quantize: str, agreement: float, difference: float, accuracy_keras: 
 def check(keras_model, runtime, dataset, quantize: str, split: str,
           sizes: tuple[int, int]) -> Check:
     """The export in `runtime` against `keras_model` on `dataset` (batches of the split)."""
+    import tensorflow as tf
+
     expected, exported, labels, images = compare(keras_model, runtime, dataset)
     agreement = float(np.mean(np.argmax(expected, -1) == np.argmax(exported, -1)))
     difference = float(np.max(np.abs(expected - exported)))
     accuracy_keras = float(np.mean(np.argmax(expected, -1) == labels))
     accuracy_export = float(np.mean(np.argmax(exported, -1) == labels))
     rule, failures = verdict(quantize, agreement, difference, accuracy_keras, accuracy_export)
-    import tensorflow as tf
-
+    # Keras at its fastest for one image: the model's call compiled, as evaluation runs it.
     forward = tf.function(lambda image: keras_model(image, training=False))
     return Check(split=split, images=len(labels), runtime=runtime.name, top1_agreement=agreement,
                  max_abs_difference=difference, accuracy_keras=accuracy_keras,
