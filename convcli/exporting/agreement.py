@@ -110,10 +110,11 @@ def check_table(check: Check, format: str, quantize: str) -> Table:
     name = format if quantize == "none" else f"{format} {quantize}"
     table = Table(title=f"{name} against best.keras on the {check.split} split ({check.images} "
                         "images)", title_justify="left",
-                  caption=f"latency: median per image at batch 1; runtime: {check.runtime}",
-                  caption_justify="left")
-    for column in ("model", "accuracy", "top-1 agree", "max |dp|", "size", "latency"):
-        table.add_column(column, justify="left" if column == "model" else "right")
+                  caption=f"top-1: images whose most probable class is best.keras's; max |dp|: "
+                          f"the largest probability difference; latency: median per image at batch "
+                          f"1; runtime: {check.runtime}", caption_justify="left")
+    for column in ("model", "accuracy", "top-1", "max |dp|", "size", "latency"):
+        table.add_column(column, justify="left" if column == "model" else "right", overflow="fold")
     table.add_row("best.keras", f"{100 * check.accuracy_keras:.2f}%", "", "",
                   _megabytes(check.size_bytes_keras), f"{check.latency_ms_keras:.2f} ms")
     table.add_row(Text(name), f"{100 * check.accuracy_export:.2f}%", f"{100 * check.top1_agreement:.2f}%",
