@@ -15,7 +15,8 @@ import typer
 from typer.core import TyperGroup
 
 from convcli.bases import BASE_NAMES
-from convcli.errors import ConvcliError, DataError, Interrupted, RunError, SweepInterrupted, disk_full
+from convcli.errors import (ConvcliError, DataError, Interrupted, ModelError, RunError,
+                            SweepInterrupted, disk_full)
 from convcli.tfenv import import_tensorflow
 
 EXIT_USER_ERROR, EXIT_INTERRUPTED = 1, 130
@@ -239,16 +240,61 @@ def predict(images: List[Path] = typer.Argument(..., help="Image files or folder
             run: Optional[str] = RUN_OPTION,
             as_json: bool = typer.Option(False, "--json", help="Print a JSON list of images and their "
                                          "probabilities, and nothing else, on stdout."),
-            runs_dir: Path = RUNS_DIR) -> None:
+            runs_dir: Path = RUNS_DIR,
+            model: Optional[Path] = typer.Option(None, "--model", help="An exported model instead of "
+                                                 "a run: a .tflite or .onnx file or a SavedModel "
+                                                 "folder, with its export.json.")) -> None:
     """Class probabilities of each image under a run's best model, most probable first."""
     import_tensorflow()
     from convcli.prediction import predict_images, predictions_json, predictions_table
 
-    results, found = predict_images(images, run, runs_dir)
+    if model is not None:
+        from convcli.prediction import predict_exported
+
+        results, title = predict_exported(images, model, run)
+    else:
+        results, found = predict_images(images, run, runs_dir)
+        title = f"predictions — {found.name} (best checkpoint)"
     if as_json:
         typer.echo(predictions_json(results))
     else:
-        _console().print(predictions_table(results, f"predictions — {found.name} (best checkpoint)"))
+        _console().print(predictions_table(results, title))
+
+
+@app.command()
+def export(run: Optional[str] = typer.Argument(None, help="A run directory or a unique prefix of its "
+                                               "name (default: the latest run)."),
+           format: str = typer.Option("saved_model", "--format", help="saved_model | litert (.tflite) "
+                                      "| onnx."),
+           quantize: str = typer.Option("none", "--quantize", help="none | float16 | dynamic-int8 (int8 "
+                                        "weights) | int8 (full integer, calibrated on training "
+                                        "images); quantized formats: litert only."),
+           out: Optional[Path] = typer.Option(None, "--out", help="A new or empty folder (default: "
+                                              "RUN/export/FORMAT[-QUANTIZE])."),
+           force: bool = typer.Option(False, "--force", help="Keep the export even if it does not "
+                                      "match best.keras closely enough."),
+           runs_dir: Path = RUNS_DIR) -> None:
+    """A run's best model as a SavedModel, LiteRT or ONNX file, checked in its own runtime.
+
+    It takes raw images like best.keras (preprocessing inside). It is loaded
+    in its runtime and compared with best.keras on the run's test split (else
+    validation): float32 must agree on every image (max difference 1e-4),
+    int8 on 99% with accuracy within a point; otherwise nothing is written
+    and the exit code is 1, unless --force.
+    """
+    import_tensorflow()
+    from convcli.exporting.agreement import check_table
+    from convcli.exporting.exporter import export_run, failure_message
+
+    exported = export_run(run, runs_dir, format, quantize, out, force)
+    console = _console()
+    console.print(check_table(exported.record.check, format, quantize))
+    if exported.folder is None:
+        raise ModelError(failure_message(exported))
+    if not exported.record.check.passed:
+        typer.secho(f"warning: kept with --force: {'; '.join(exported.record.check.failures)}",
+                    fg="yellow", err=True)
+    console.print(f"wrote {exported.folder}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -65,3 +65,27 @@ def predictions_table(results: list[tuple[Path, Ranked]], title: str, shown: int
         table.add_row(Text(str(path)), Text(classes[0][0]),
                       Text("  ".join(f"{name} {100 * p:.1f}%" for name, p in classes[:shown])))
     return table
+
+
+def predict_exported(images: list[Path], model_path: Path, run_ref: str | None = None,
+                     batch_size: int = 32) -> tuple[list[tuple[Path, Ranked]], str]:
+    """Like predict_images, with an exported model (.tflite, .onnx, a SavedModel folder) in
+    its own runtime, its classes and image size from its export.json; and a title."""
+    from convcli.errors import RunError
+    from convcli.exporting.record import locate
+    from convcli.exporting.runtimes import load_runtime
+
+    if run_ref is not None:
+        raise RunError("give --run or --model, not both")
+    paths = expand(images)
+    for path in paths:
+        read_image(path)  # every file checked before any is predicted
+    record, found = locate(model_path)
+    runtime = load_runtime(record.format, found)
+    results = []
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start:start + batch_size]
+        for path, probabilities in zip(chunk, runtime(model_inputs(chunk, record.image_size))):
+            results.append((path, ranked(probabilities, record.class_names)))
+    quantized = "" if record.quantize == "none" else f" {record.quantize}"
+    return results, f"predictions — {model_path} ({record.format}{quantized}, {runtime.name})"

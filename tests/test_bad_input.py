@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import struct
+import sys
 import traceback
 import zipfile
 import zlib
@@ -64,6 +65,7 @@ class Case:
     check: Optional[Callable[[dict], None]] = None
     usage: bool = True  # exit 2: click prints a Usage: line (not for an option missing its value)
     trains: bool = False  # training starts, so its progress lines may come before the error line
+    hidden: tuple = ()  # modules made unimportable, as if their package were not installed
 
     @property
     def family(self) -> str:
@@ -220,6 +222,23 @@ def second_copy_of_the_run(tmp: Path) -> dict:
 def a_file_in_the_way(tmp: Path) -> dict:
     (tmp / "blocker").write_text("a file, not a folder\n")
     return {"blocker": tmp / "blocker"}
+
+
+def moved_run(tmp: Path) -> dict:
+    """A copy of the completed run whose training folder is gone (test and validation stay)."""
+    run = tmp / "runs" / "2001-01-01_00-00-00_moved"
+    shutil.copytree(ASSETS["run"], run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg["data"].update(train_dir=str(tmp / "gone" / "train"), validation_dir=str(tmp / "data" / "validation"),
+                       test_dir=str(tmp / "data" / "test"))
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return {"moved": run}
+
+
+def full_folder(tmp: Path) -> dict:
+    (tmp / "full").mkdir()
+    (tmp / "full" / "keep.txt").write_text("mine\n")
+    return {"full": tmp / "full"}
 
 
 def pwned_absent(found: dict) -> None:
@@ -668,6 +687,49 @@ CASES = [
       "cannot create a run in blocker/sweeps"),
     C("sweep-status-of-nothing", "--status of a sweep never started",
       sweep_file(""), ["sweep", "{file}", "--status"], 1, "no sweep named sweep in runs/sweeps"),
+
+    # --- export and exported models ---------------------------------------------------------
+    C("export-run-without-best", "export of a run that failed before its first checkpoint",
+      failed_run, ["export", "{failed}"], 1,
+      "run 2001-01-01_00-00-00_failed has no best checkpoint (checkpoints/best.keras; status: failed)"),
+    C("export-unknown-format", "export --format tflite",
+      nothing, ["export", "--format", "tflite"], 1,
+      "--format 'tflite' is not a format convcli exports; choose saved_model, litert or onnx (LiteRT is"),
+    C("export-unknown-quantize", "export --format litert --quantize int4",
+      nothing, ["export", "--format", "litert", "--quantize", "int4"], 1,
+      "--quantize 'int4' is not a quantization convcli knows"),
+    C("export-quantize-onnx", "export --format onnx --quantize int8 (ONNX exports are float32)",
+      nothing, ["export", "--format", "onnx", "--quantize", "int8"], 1,
+      "--quantize int8 cannot be applied to --format onnx, which exports float32 only"),
+    C("export-quantize-saved-model", "export --quantize float16 (the default format is saved_model)",
+      nothing, ["export", "--quantize", "float16"], 1,
+      "--quantize float16 cannot be applied to --format saved_model"),
+    C("export-out-not-empty", "export --out of a folder that holds a file",
+      full_folder, ["export", "--out", "full"], 1, "full already exists and is not empty"),
+    C("export-out-is-a-file", "export --out names a file",
+      a_file_in_the_way, ["export", "--out", "blocker"], 1, "blocker is a file; give --out a new or empty"),
+    C("export-int8-training-images-gone", "export --quantize int8 of a run whose training folder is gone",
+      moved_run, ["export", "{moved}", "--format", "litert", "--quantize", "int8"], 1,
+      ("calibrates on run 2001-01-01_00-00-00_moved's training images, which cannot be read",
+       "{tmp}/gone/train does not exist", "or pass --quantize dynamic-int8")),
+    C("export-onnx-not-installed", "export --format onnx without tf2onnx installed",
+      nothing, ["export", "--format", "onnx"], 1,
+      "onnx models need the tf2onnx package, which is not installed; install the export extra: "
+      "pip install 'convcli[export]'", hidden=("tf2onnx",)),
+    C("export-no-runs", "export with an empty runs directory",
+      lambda tmp: (tmp / "none").mkdir() or {}, ["export", "--runs-dir", "none"], 1, "no runs in none"),
+    C("predict-model-missing", "predict --model of a path that does not exist",
+      nothing, lambda p: ["predict", jpeg(p["tmp"]), "--model", "nosuch.tflite"], 1,
+      "model nosuch.tflite does not exist"),
+    C("predict-model-without-record", "predict --model of a .tflite with no export.json beside it",
+      put("alone/model.tflite", b"TFL3 not really"), lambda p: ["predict", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "no export.json at {tmp}/alone/export.json"),
+    C("predict-model-unknown-suffix", "predict --model of a .pt file (not an exported model)",
+      put("model.pt", b"PK\x03\x04 torch"), lambda p: ["predict", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "{file} is not an exported model"),
+    C("predict-model-and-run", "predict with both --run and --model",
+      nothing, lambda p: ["predict", jpeg(p["tmp"]), "--run", p["run_name"], "--model", "x.onnx"], 1,
+      "give --run or --model, not both"),
 ]
 
 
@@ -748,6 +810,8 @@ def test_bad_input(case: Case, shared, tmp_path, monkeypatch):
     args = case.args(found) if callable(case.args) else [str(a).format(**found) for a in case.args]
     expected = [text.format(**found) for text in
                 (case.expected if isinstance(case.expected, tuple) else (case.expected,))]
+    for module in case.hidden:
+        monkeypatch.setitem(sys.modules, module, None)
     cache = Path(os.environ["CONVCLI_CACHE"])
     before, cache_before = snapshot(tmp_path), snapshot(cache)
 

@@ -16,6 +16,7 @@ LEVELS = {
     "training": 3, "report": 3, "overview": 3, "pictures": 3, "page": 3, "evaluation": 3,
     "stages": 4, "sweeps": 4,
     "experiment": 5, "resolve": 5,
+    "exporting": 5,
     "explaining": 6, "prediction": 6, "demo": 6,
     "cli": 7,
     "__main__": 8,

@@ -1,0 +1,139 @@
+"""Exporter: `convcli export`, a run's best.keras into a checked, deployable folder.
+
+Everything is written into a temporary folder beside the destination (the model, then
+export.json once the check has run) and renamed onto it at the end: an export that
+failed, was refused or was interrupted leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from convcli.config import load_config
+from convcli.data.pipeline import make_dataset
+from convcli.errors import RunError
+from convcli.exporting import agreement, converters, runtimes, splits
+from convcli.exporting.record import (MODEL_FILES, RECORD_NAME, Check, ExportRecord, check_options,
+                                      default_folder)
+from convcli.models.saved import load_model_file
+from convcli.runs import Run, find_run, make_folder, versions
+
+PACKAGES = ("tf2onnx", "onnx", "onnxruntime", "ai-edge-litert")
+
+
+@dataclass
+class Exported:
+    """What `export_run` did: the run, the folder (None when the check failed and
+    nothing was kept) and the record, check included."""
+
+    run: Run
+    folder: Path | None
+    record: ExportRecord
+
+
+def export_run(ref: str | None, runs_dir: Path, format: str = "saved_model", quantize: str = "none",
+               out: Path | None = None, force: bool = False) -> Exported:
+    """Export, load in its runtime, check against best.keras, then keep it if it passed
+    (or `force`)."""
+    check_options(format, quantize)
+    runtimes.require(format)
+    run = find_run(ref, runs_dir)
+    cfg, class_names = _exportable(run)
+    folder = out if out is not None else run.path / "export" / default_folder(format, quantize)
+    _check_free(folder, out is None)
+    split = splits.check_split(run, cfg, class_names)
+    calibration = None
+    if quantize == "int8":
+        calibration = splits.calibration_images(splits.calibration_split(run, cfg, class_names),
+                                                len(class_names), cfg.data.image_size)
+    model = load_model_file(run.best, compile=False)
+    made_parent = not folder.parent.exists()
+    make_folder(folder.parent)
+    temp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        record = _write_and_check(run, cfg, class_names, model, format, quantize, temp, split,
+                                  calibration)
+        if not record.check.passed and not force:
+            return Exported(run, None, record)
+        (temp / RECORD_NAME).write_text(record.model_dump_json(indent=2) + "\n")
+        temp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; folders get the usual mode
+        _check_free(folder, out is None)
+        os.replace(temp, folder)  # onto an empty folder too
+        return Exported(run, folder, record)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+        if made_parent and not any(folder.parent.iterdir()):
+            folder.parent.rmdir()  # e.g. RUN/export/, made for an export that was not kept
+
+
+def _exportable(run: Run):
+    """(config, class names) of a run that has a best checkpoint to export."""
+    if not run.best.is_file():
+        status = run.read_meta().get("status", "unknown")
+        raise RunError(f"run {run.name} has no best checkpoint (checkpoints/best.keras; status: "
+                       f"{status}); export a run that finished an epoch")
+    class_names = run.read_meta().get("class_names")
+    if not class_names:
+        raise RunError(f"run {run.name} records no class names in meta.json; it did not get as far "
+                       "as training")
+    return load_config(run.config), class_names
+
+
+def _write_and_check(run: Run, cfg, class_names: list[str], model, format: str, quantize: str,
+                     temp: Path, split: tuple, calibration) -> ExportRecord:
+    """Write the model into `temp`, load it in its runtime, and check it on `split`."""
+    model_path = temp / MODEL_FILES[format]
+    converters.write_model(model, format, quantize, model_path, calibration)
+    runtime = runtimes.load_runtime(format, model_path)
+    name, images = split
+    dataset = make_dataset(images, len(class_names), cfg.data.image_size, cfg.data.batch_size,
+                           cache="none")  # one pass: nothing to keep
+    check = agreement.check(model, runtime, dataset, quantize, name,
+                            (run.best.stat().st_size, agreement.size_bytes(model_path)))
+    return _record(run, format, quantize, model, class_names, check)
+
+
+def _check_free(folder: Path, default: bool) -> None:
+    """Never write into a folder that holds something."""
+    if folder.is_file():
+        raise RunError(f"{folder} is a file; give --out a new or empty folder")
+    if folder.exists() and any(folder.iterdir()):
+        how = "remove it, or give --out DIR" if default else "choose a new folder, or remove it"
+        raise RunError(f"{folder} already exists and is not empty; {how}")
+
+
+def _record(run: Run, format: str, quantize: str, model, class_names: list[str],
+            check: Check) -> ExportRecord:
+    found = versions()
+    for package in PACKAGES:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    height, width, channels = model.inputs[0].shape[1:]
+    return ExportRecord(format=format, quantize=quantize, model=MODEL_FILES[format],
+                        input_shape=[None, height, width, channels],
+                        output_shape=[None, len(class_names)], class_names=class_names,
+                        source_run=run.name, source_checkpoint=str(run.best.resolve()),
+                        created=dt.datetime.now().isoformat(timespec="seconds"), versions=found,
+                        check=check)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def failure_message(exported: Exported) -> str:
+    """The one line that says an export failed its check, with the numbers."""
+    check = exported.record.check
+    return (f"the {exported.record.format} export ({exported.record.quantize}) does not match "
+            f"best.keras on the {check.split} split: {'; '.join(check.failures)} (needed: "
+            f"{check.rule}); nothing was written; --force keeps it anyway")
