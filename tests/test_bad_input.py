@@ -222,6 +222,11 @@ def a_file_in_the_way(tmp: Path) -> dict:
     return {"blocker": tmp / "blocker"}
 
 
+# The "billion laughs": nine levels of nine aliases, 9**9 values in about 300 bytes.
+LAUGHS = "stage: scratch\na: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n" + "".join(
+    f"{level}: &{level} [{','.join([f'*{previous}'] * 9)}]\n" for previous, level in zip("abcdefgh", "bcdefghi"))
+
+
 def pwned_absent(found: dict) -> None:
     assert not (found["tmp"] / "PWNED").exists() and not Path("PWNED").exists()
 
@@ -258,6 +263,35 @@ CASES = [
     C("config-not-utf8", "bytes that are not UTF-8",
       put("latin1.yaml", "stage: scratch\nname: caf\xe9\n".encode("latin-1")), ["train", "{file}"], 1,
       "cannot read config file {file}: UnicodeDecodeError"),
+    # untrusted files (issue 17): bounded expansion, refused at once (convcli/safeyaml.py)
+    C("config-billion-laughs", "a 300-byte config whose aliases expand to 9**9 values",
+      put("lol.yaml", LAUGHS), ["train", "{file}"], 1,
+      ("{file}:", "stands for more than 10,000 values once its aliases are expanded")),
+    C("config-recursive-alias", "an alias inside the node it names",
+      put("loop.yaml", "stage: scratch\nname: &a [1, *a]\n"), ["train", "{file}"], 1,
+      "{file}:2:14: YAML error: alias *a refers to a node that contains it"),
+    C("config-deep-nesting", "100,000 nested lists",
+      put("deep.yaml", "stage: scratch\nname: " + "[" * 100_000 + "]" * 100_000 + "\n"), ["train", "{file}"],
+      1, "YAML error: lists and mappings nest more than 32 deep"),
+    C("config-long-list", "a list of 5,000 numbers",
+      put("long.yaml", "stage: scratch\nmodel:\n  conv_filters: [" + ", ".join(["8"] * 5000) + "]\n"),
+      ["train", "{file}"], 1, "{file}:3:17: YAML error: a list or mapping of 5,000 entries; at most 1,000"),
+    C("config-huge-number", "an integer of 5,000 digits",
+      put("number.yaml", "stage: scratch\nseed: " + "9" * 5000 + "\n"), ["train", "{file}"], 1,
+      "{file}:2:7: YAML error: a number of 5,000 characters; numbers have at most 40"),
+    C("config-huge-file", "a 1 MB config file",
+      put("huge.yaml", "stage: scratch\n" + "#" * (1 << 20) + "\n"), ["train", "{file}"], 1,
+      "{file} is larger than 256 KiB"),
+    C("config-key-written-twice", "a train: section pasted twice",
+      put("twice.yaml", "stage: scratch\ntrain:\n  epochs: 3\nseed: 1\ntrain:\n  epochs: 50\n"),
+      ["train", "{file}"], 1,
+      "{file}:5:1: YAML error: key 'train' is written twice in one mapping, at lines 2 and 5"),
+    C("config-image-size-huge", "data.image_size [100000, 100000] (memory no machine has)",
+      config(data={"image_size": [100_000, 100_000]}), ["train", "{config}"], 1,
+      "data.image_size: each side must be at most 4096 pixels. Received: [100000, 100000]"),
+    C("config-set-long-list", "a --set value of 5,000 entries",
+      config(), ["train", "{config}", "--set", "model.conv_filters=[" + ",".join(["8"] * 5000) + "]"], 1,
+      "--set model.conv_filters: the value is not valid YAML"),
     C("config-unknown-top-key", "a misspelt top-level key (stagee)",
       config(stagee="augment"), ["train", "{config}"], 1, "unknown key stagee; did you mean stage?"),
     C("config-misspelt-stage-only", "the only stage key is misspelt (stagee, no stage)",
