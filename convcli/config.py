@@ -36,7 +36,8 @@ class Section(BaseModel):
 
 
 class EarlyStopping(Section):
-    monitor: Literal["val_loss", "val_accuracy", "loss", "accuracy"] = "val_loss"
+    monitor: Optional[Literal["val_loss", "val_accuracy", "loss", "accuracy"]] = Field(
+        None, description="default: train.monitor")
     patience: int = Field(5, ge=1)
 
 
@@ -150,6 +151,13 @@ class Train(Section):
     optimizer: Literal["rmsprop", "adam", "adamw", "sgd"] = "rmsprop"
     learning_rate: float = Field(1e-4, gt=0)
     early_stopping: Optional[EarlyStopping] = None
+    class_weight: Union[Literal["none", "balanced"], dict[str, float]] = Field(
+        "none", description="weigh each class's loss (Keras' class_weight): none | balanced "
+        "(n_images / (n_classes * n_class_images), from the training split) | {class_name: "
+        "weight} (classes left out weigh 1)")
+    monitor: Literal["val_loss", "val_accuracy"] = Field(
+        "val_loss", description="what picks the best epoch: the best checkpoint, early stopping's "
+        "default and every table's best epoch (lowest val_loss or highest val_accuracy)")
     jit_compile: Union[bool, Literal["auto"]] = Field(
         "auto", description="XLA: auto (Keras decides; off on CPUs and under distribute) | true | false")
     mixed_precision: Literal["none", "mixed_float16", "mixed_bfloat16"] = Field(
@@ -157,6 +165,18 @@ class Train(Section):
         "mixed_bfloat16 for TPUs and CPUs with bfloat16; the output layer stays float32")
     steps_per_execution: int = Field(1, ge=1, description="batches per call of the compiled "
                                      "train step; batch callbacks (progress, NaN check) run once per call")
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _known_weights(cls, value: Any) -> Any:
+        """One clear message for every wrong value (not one per member of the Union)."""
+        if value is None or value is False:
+            return "none"
+        numbers = isinstance(value, dict) and value and all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w <= 1e6 for w in value.values())
+        if value not in ("none", "balanced") and not numbers:
+            raise ValueError("use none, balanced or {class_name: weight} with weights from 0 to 1e6")
+        return value
 
     @field_validator("mixed_precision", mode="before")
     @classmethod
@@ -257,6 +277,9 @@ def _fill_stage_defaults(cfg: Config) -> None:
         model.dropout = 0.0 if cfg.stage == "scratch" else 0.5
     if model.weights is None:
         model.weights = BUILTIN if model.base == BUILTIN else "imagenet"
+    stop = cfg.train.early_stopping
+    if stop is not None and stop.monitor is None:
+        stop.monitor = cfg.train.monitor
     if cfg.stage == "extract" and cfg.extract is None:
         cfg.extract = Extract()
     if cfg.stage == "fine-tune" and cfg.fine_tune is None:

@@ -73,10 +73,11 @@ def _prepare(cfg: Config):
     from convcli.data.check import listing, screen
     from convcli.pictures import check_layer
     from convcli.stages import stage_for
-    from convcli.training import seed_everything
+    from convcli.training import class_weights, seed_everything
 
     stage = stage_for(cfg)
     files = screen(folders.resolve(cfg.data, cfg.seed), cfg.data.on_bad_file)
+    class_weights(cfg.train, files)  # class names it gives that the data does not have: no run yet
     if files.left_out:
         from rich.console import Console
 
@@ -171,6 +172,10 @@ def _last_epoch(run: Run) -> int:
         return 0
 
 
+def _named(weights: dict[int, float] | None, class_names: list[str]) -> dict[str, float] | None:
+    return weights and {class_names[label]: weight for label, weight in weights.items()}
+
+
 def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) -> dict:
     """Evaluate the best checkpoint and write model.txt, curves.png and summary.json."""
     import keras
@@ -180,10 +185,10 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
     from convcli.models.table import layer_rows
     from convcli.pictures import explain_validation
     from convcli.report import as_text, layer_table, write_curves
-    from convcli.training import MONITOR
+    from convcli.training import class_weights
 
     if not run.best.exists():
-        raise TrainingError(f"no epoch produced a finite {MONITOR}, so there is no best model; "
+        raise TrainingError(f"no epoch produced a finite {cfg.train.monitor}, so there is no best model; "
                             "lower train.learning_rate and check the data")
     model = keras.models.load_model(run.best)  # also proves the checkpoint reloads
     atomic_write_text(run.model_txt, as_text(layer_table(layer_rows(model), title=model.name)))
@@ -202,7 +207,7 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
         "stage": cfg.stage,
         "epochs": result.epochs,
         "best_epoch": result.best_epoch,
-        "monitor": MONITOR,
+        "monitor": cfg.train.monitor,
         "best": result.best,
         "final": result.final,
         "test": evaluation and {"loss": evaluation.loss, "accuracy": evaluation.accuracy},
@@ -217,6 +222,7 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
         "phases": result.phases,
         "class_names": files.class_names,
         "counts": files.counts(),
+        "class_weight": _named(class_weights(cfg.train, files), files.class_names),
         "gradcam": gradcam,
         **result.details,
     }

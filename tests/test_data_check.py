@@ -246,6 +246,7 @@ def test_imbalance(tmp_path, counts, severity):
     report = check.check_dataset(clean_split(tmp_path / "train", counts))
     problems = [p for p in report.problems if p.kind == "imbalance"]
     assert [p.severity for p in problems] == ([severity] if severity else [])
+    assert all("train.class_weight: balanced" in p.detail for p in problems)  # the option to use
     if severity == "error":
         assert "always answering a scores 91% accuracy" in problems[0].detail
         assert problems[0].path == str(tmp_path / "train") and not report.ok

@@ -420,7 +420,8 @@ def _imbalance(folder: Path, split: str, classes: dict[str, int]) -> list[Proble
     majority = filled[largest] / sum(filled.values())
     return [Problem("imbalance", str(folder), f"{largest} has {filled[largest]} images, {smallest} "
                     f"{filled[smallest]} ({ratio:.1f}:1); always answering {largest} scores "
-                    f"{majority:.0%} accuracy", ERROR if ratio >= 10 else WARNING, split)]
+                    f"{majority:.0%} accuracy; train.class_weight: balanced weighs the classes evenly",
+                    ERROR if ratio >= 10 else WARNING, split)]
 
 
 def _same_content(images: list[tuple[str, str, str]], examined: list[_Examined]) -> list[Problem]:

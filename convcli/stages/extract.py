@@ -24,7 +24,7 @@ from convcli.models.pretrained import (build_base, feature_extractor, find_base,
                                        transfer_model, weights_digest)
 from convcli.runs import Run
 from convcli.stages.builtin_base import builtin_weights
-from convcli.training import Result, Trainer, compile_model, seed_everything
+from convcli.training import Result, Trainer, class_weights, compile_model, seed_everything
 
 
 def build_model(cfg: Config, class_names: list[str], load_weights: bool = True) -> keras.Model:
@@ -49,7 +49,7 @@ def base_for(cfg: Config, load_weights: bool = True) -> keras.Model:
 def train(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
     if cfg.extract.method == "features":
         return train_on_features(cfg, run, files, model)
-    trainer = Trainer(run)
+    trainer = Trainer(run, class_weight=class_weights(cfg.train, files))
     compile_model(model, cfg.train, files.num_classes)
     datasets = image_datasets(cfg, run, files)
     trainer.fit(model, datasets.train, datasets.validation, phase="train",
@@ -87,7 +87,7 @@ def train_on_features(cfg: Config, run: Run, files: Files, model: keras.Model) -
             data = data.shuffle(len(split), seed=cfg.seed, reshuffle_each_iteration=True)
         return data.batch(cfg.data.batch_size).with_options(pipeline_options())
 
-    trainer = Trainer(run)
+    trainer = Trainer(run, class_weight=class_weights(cfg.train, files))
     trainer.fit(head, batches("train", shuffle=True), batches("validation"), phase="train",
                 epochs=cfg.train.epochs, train_config=cfg.train, saved_model=model)
     if files.test:  # measured on the cached features: no second pass through the base

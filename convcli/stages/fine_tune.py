@@ -23,7 +23,7 @@ from convcli.models.saved import load_model_file
 from convcli.models.table import count_params
 from convcli.runs import Run
 from convcli.stages import extract
-from convcli.training import Result, Trainer, compile_model
+from convcli.training import Result, Trainer, class_weights, compile_model
 
 
 def build_model(cfg: Config, class_names: list[str], load_weights: bool = True) -> keras.Model:
@@ -38,7 +38,7 @@ def build_model(cfg: Config, class_names: list[str], load_weights: bool = True) 
 
 def train(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
     datasets = extract.image_datasets(cfg, run, files)
-    trainer = Trainer(run)
+    trainer = Trainer(run, class_weight=class_weights(cfg.train, files))
     base = find_base(model)
     base.trainable = False
     if not cfg.fine_tune.init_from and cfg.fine_tune.head_epochs:
