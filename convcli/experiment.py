@@ -24,7 +24,7 @@ from convcli.config import Config, flatten, load_config, to_yaml
 from convcli.data import folders
 from convcli.devices import devices_of, training_scope
 from convcli.page import write_page
-from convcli.errors import ConvcliError, Interrupted, RunError, TrainingError
+from convcli.errors import ConvcliError, Interrupted, RunError, Terminated, TrainingError
 from convcli.runs import (Run, atomic_write_text, create_run, find_run, finish_meta, now,
                           process_alive, start_meta)
 
@@ -93,6 +93,8 @@ def _prepare(cfg: Config):
 
 def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed: dict | None) -> dict:
     """Train and finish in the run directory, keeping meta.json's status true throughout."""
+    from convcli.training import sigterm_as_interrupt
+
     began = time.perf_counter()
     try:
         atomic_write_text(run.config, to_yaml(cfg))
@@ -105,13 +107,16 @@ def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed:
                         host=os.uname().nodename, devices=devices_of(cfg.distribute),
                         dataset={"fingerprint": files.fingerprint(), "counts": files.counts(),
                                  "left_out": files.left_out, "cache": _cache(cfg, files)})
-        result = stage.train(cfg, run, files, model)
-        summary = finish(cfg, run, files, result, began)
-    except KeyboardInterrupt:
+        with sigterm_as_interrupt():
+            result = stage.train(cfg, run, files, model)
+            summary = finish(cfg, run, files, result, began)
+    except KeyboardInterrupt as stop:
         epoch = _last_epoch(run)
-        finish_meta(run, "interrupted", reason=f"interrupted by the user (Ctrl-C) after epoch {epoch}")
+        name = "SIGTERM" if isinstance(stop, Terminated) else "SIGINT"
+        cause = "by SIGTERM" if name == "SIGTERM" else "by the user (Ctrl-C)"
+        finish_meta(run, "interrupted", reason=f"interrupted {cause} after epoch {epoch}", signal=name)
         _try_page(run)
-        raise Interrupted(run.name, epoch) from None
+        raise Interrupted(run.name, epoch, name) from None
     except BaseException as error:
         try:
             finish_meta(run, "failed", reason=f"{type(error).__name__}: {error}")

@@ -36,7 +36,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from convcli.config import Train
 from convcli.data.folders import Files
-from convcli.errors import ConfigError, TrainingError
+from convcli.errors import ConfigError, Terminated, TrainingError
 from convcli.models.heads import loss_for
 from convcli.models.table import count_params
 from convcli.runs import Run, atomic_path, atomic_write_text
@@ -287,18 +287,45 @@ class EpochRecord(keras.callbacks.Callback):
 
 @contextlib.contextmanager
 def held_interrupts():
-    """Run the block to its end even if Ctrl-C comes; then raise KeyboardInterrupt."""
+    """Run the block to its end even if Ctrl-C or SIGTERM comes; then raise
+    KeyboardInterrupt (Terminated for SIGTERM)."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return
     received = []
-    previous = signal.signal(signal.SIGINT, lambda *_: received.append(True))
+    previous = {number: signal.signal(number, lambda number, _: received.append(number))
+                for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if signal.SIGTERM in received:
+        raise Terminated
     if received:
         raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Inside the block SIGTERM raises Terminated, a KeyboardInterrupt, as Ctrl-C does.
+
+    Python's default for SIGTERM ends the process at once, with no `finally` and no
+    word in meta.json; schedulers (Slurm preemption, Kubernetes, `docker stop`) send it
+    first, and SIGKILL only after a grace period.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(number, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class MetricsLog(keras.callbacks.Callback):
