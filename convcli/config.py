@@ -48,6 +48,10 @@ class Data(Section):
     test_dir: Optional[str] = None
     image_size: tuple[int, int] = (64, 64)
     batch_size: int = Field(32, ge=1, le=MAX_SIZE)
+    color_mode: Literal["rgb", "grayscale"] = Field(
+        "rgb", description="rgb | grayscale (Keras' name): grayscale images train scratch and "
+        "augment models with one input channel; a pretrained base (3 channels) gets them repeated "
+        "to 3 inside the model, so the saved model takes grayscale images either way")
     cache: Literal["auto", "memory", "disk", "none"] = Field(
         "auto", description="decoded images: auto (memory when they fit in 1 GiB, else none) | "
         "memory | disk (a file in the run directory, deleted at the end) | none (decode every epoch)")
@@ -68,6 +72,11 @@ class Data(Section):
         if max(value) > MAX_SIZE:
             raise ValueError(f"each side must be at most {MAX_SIZE} pixels")
         return value
+
+    @property
+    def channels(self) -> int:
+        """The model's input channels: 1 for grayscale, 3 for rgb."""
+        return 1 if self.color_mode == "grayscale" else 3
 
     @model_validator(mode="after")
     def _one_validation_source(self) -> "Data":

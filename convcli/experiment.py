@@ -143,7 +143,7 @@ def _cache(cfg: Config, files: folders.Files) -> str:
     """Where the decoded images live during this run (data.cache: auto decides here)."""
     from convcli.data.pipeline import choose_cache
 
-    return choose_cache(cfg.data.cache, files, cfg.data.image_size)
+    return choose_cache(cfg.data.cache, files, cfg.data.image_size, cfg.data.channels)
 
 
 def _check_resumable(run: Run, meta: dict, force: bool) -> None:

@@ -373,6 +373,16 @@ CASES = [
       config(stage="extract", model={"base": "builtin", "weights": "text.weights.h5"},
              prepare=put("text.weights.h5", "not HDF5\n")),
       ["train", "{config}"], 1, "weights file text.weights.h5 does not fit base builtin"),
+    C("config-grayscale-base-weights-for-one-channel", "color_mode grayscale with model.weights of "
+      "a base built for 1 channel (gray images are repeated to the base's 3)",
+      config(stage="extract", data={"color_mode": "grayscale"},
+             model={"base": "builtin", "weights": "gray_base.weights.h5"}, prepare=asset("gray_base.weights.h5")),
+      ["train", "{config}"], 1,
+      ("weights file gray_base.weights.h5 does not fit base builtin: layer block1_conv1 needs (3, 3, 3, 16), "
+       "the file has (3, 3, 1, 16); data.color_mode: grayscale repeats each gray image to the 3 channels")),
+    C("config-color-mode-unknown", "data.color_mode: greyscale (Keras spells it grayscale)",
+      config(data={"color_mode": "greyscale"}), ["train", "{config}"], 1,
+      "data.color_mode: Input should be 'rgb' or 'grayscale'. Received: 'greyscale'"),
     C("config-unfreeze-from-no-layer", "fine_tune.unfreeze_from names no layer of the base",
       config(stage="fine-tune", model={"base": "builtin", "weights": "none"},
              fine_tune={"unfreeze_from": "block9_conv1", "head_epochs": 1}),
@@ -696,6 +706,8 @@ def shared(tmp_path_factory, tiny_data, builtin_base):
     keras.Model(grey, keras.layers.Dense(1, activation="sigmoid")(pooled)).save(root / "gray.keras")
     for name in ("lambda.keras", "dense.keras", "anysize.keras", "base.weights.h5", "vector.keras", "gray.keras"):
         ASSETS[name] = root / name
+    build_builtin_base((None, None, 1)).save_weights(root / "gray_base.weights.h5")  # 1-channel conv1
+    ASSETS["gray_base.weights.h5"] = root / "gray_base.weights.h5"
     return {"run": run, "data": tiny_data, "contents": contents(run)}
 
 

@@ -109,6 +109,9 @@ def _from_run(path: Path, cfg: Config, class_names: list[str]) -> keras.Model:
     if tuple(earlier.data.image_size) != tuple(cfg.data.image_size):
         raise ConfigError(f"{where} was trained on {list(earlier.data.image_size)} images, this "
                           f"config has image_size {list(cfg.data.image_size)}")
+    if earlier.data.color_mode != cfg.data.color_mode:
+        raise ConfigError(f"{where} was trained on {earlier.data.color_mode} images, this config "
+                          f"has color_mode {cfg.data.color_mode}; use the same color_mode")
     if meta.get("class_names") != class_names:
         raise ConfigError(f"{where} was trained on classes {meta.get('class_names')}, "
                           f"this data has {class_names}")

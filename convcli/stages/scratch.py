@@ -17,7 +17,7 @@ from convcli.training import Result, Trainer, class_weights, compile_model
 
 
 def build_model(cfg: Config, class_names: list[str], load_weights: bool = True) -> keras.Model:
-    return build_convnet(cfg.model, cfg.data.image_size, len(class_names))
+    return build_convnet(cfg.model, cfg.data.image_size, len(class_names), cfg.data.channels)
 
 
 def train(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
