@@ -484,6 +484,11 @@ CASES = [
       config(prepare=class_folders("dirty", {"ellipse": 4, "rectangle": {"broken.jpg": b"not a jpeg\n"}}),
              data=data_section(train_dir="dirty", validation_dir="data/validation")),
       ["train", "{config}"], 1, "cannot be decoded: {tmp}/dirty/rectangle/broken.jpg (corrupt)"),
+    C("data-huge-file-in-train", "a 513 MiB (sparse) .jpg among the training images: refused unread",
+      config(prepare=both(class_folders("dirty", {"ellipse": 4, "rectangle": 4}),
+                          put("dirty/rectangle/huge.jpg", lambda path: path.open("wb").truncate((513 << 20)))),
+             data=data_section(train_dir="dirty", validation_dir="data/validation")),
+      ["train", "{config}"], 1, "cannot be decoded: {tmp}/dirty/rectangle/huge.jpg (too_large)"),
 
     # --- images ----------------------------------------------------------------------------
     C("image-missing", "the image does not exist (activations)",

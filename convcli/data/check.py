@@ -41,6 +41,7 @@ from convcli.tfenv import import_tensorflow
 
 ERROR, WARNING = "error", "warning"
 MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb threshold, where it merely warns
+MAX_FILE_BYTES = 512 << 20  # a file is read whole (hash, decode): larger ones are refused unread
 SMALL_SIDE = 32  # images smaller than this on a side are counted in the size statistics
 SPLIT_NAMES = ("train", "validation", "val", "test")
 # The format an extension promises, by Pillow's name for it (MPO: a multi-picture JPEG).
@@ -128,6 +129,10 @@ def _examine(path: str | os.PathLike) -> _Examined:
     """The file's problem, the sha256 of its bytes and its (width, height), as far as known."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return _Examined(_problem("too_large", path, f"{size:,} bytes, over the {MAX_FILE_BYTES:,} "
+                                      "convcli reads of one image; resize or recompress it"))
         data = path.read_bytes()
     except OSError as error:
         return _Examined(_problem("corrupt", path, f"cannot be read ({error.strerror or error})"))
