@@ -91,3 +91,13 @@ def test_data_check_counts_grayscale_and_colour_images_per_split(tmp_path):
     result = invoke("data", "check", tmp_path)
     assert "colour (data.color_mode)" in result.stdout
     assert "mixed: color_mode rgb repeats a gray image to 3 channels" in result.stdout
+
+
+def test_augment_preview_shows_the_gray_image_the_model_sees(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gray.yaml").write_text("stage: augment\naugment: {}\ndata: {color_mode: grayscale}\n")
+    Image.new("RGB", (40, 40), (200, 30, 30)).save(tmp_path / "red.png")
+    result = invoke("augment", "gray.yaml", "red.png", "--count", "2")
+    assert result.exit_code == 0, result.output
+    picture = np.asarray(Image.open(tmp_path / "red_augmented.png").convert("RGB"))
+    assert (picture[5, 5] == 81).all()  # luma of (200, 30, 30), in all three channels
