@@ -1,4 +1,8 @@
-"""The bounded YAML reader: what it refuses, how fast, and that it still reads real configs."""
+"""The bounded YAML reader: what it refuses, how fast, and that it still reads real configs.
+
+Speed is measured in CPU seconds of this process (time.process_time), not wall time:
+on a machine shared with other training jobs, wall time measured the neighbours.
+"""
 
 import time
 
@@ -15,10 +19,10 @@ def test_the_billion_laughs_is_refused_within_a_second(tmp_path):
     path = tmp_path / "lol.yaml"
     path.write_text(LAUGHS)
     assert len(LAUGHS.encode()) < 400
-    began = time.perf_counter()
+    began = time.process_time()
     with pytest.raises(ConfigError, match="once its aliases are expanded"):
         read_yaml(path)
-    assert time.perf_counter() - began < 1.0
+    assert time.process_time() - began < 1.0
 
 
 @pytest.mark.parametrize("text", [
@@ -28,10 +32,10 @@ def test_the_billion_laughs_is_refused_within_a_second(tmp_path):
 def test_a_large_document_is_refused_within_a_second(tmp_path, text):
     path = tmp_path / "wide.yaml"
     path.write_text(text[:safeyaml.MAX_BYTES])
-    began = time.perf_counter()
+    began = time.process_time()
     with pytest.raises(ConfigError, match="more than 10,000 values"):
         read_yaml(path)
-    assert time.perf_counter() - began < 1.0
+    assert time.process_time() - began < 1.0
 
 
 def test_a_file_of_any_size_is_read_no_further_than_the_limit(tmp_path, monkeypatch):
