@@ -36,10 +36,11 @@ class ConvcliGroup(TyperGroup):
                         fg="red", err=True)
             raise typer.Exit(stop.exit_code) from None
         except Interrupted as stop:
-            typer.secho(f"interrupted: run {stop.run_name} keeps its checkpoints up to epoch "
+            how = " by SIGTERM" if stop.signal_name == "SIGTERM" else ""
+            typer.secho(f"interrupted{how}: run {stop.run_name} keeps its checkpoints up to epoch "
                         f"{stop.epoch}; resume it with: {getattr(stop, 'command', '--resume')}",
                         fg="red", err=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            raise typer.Exit(stop.exit_code) from None
         except KeyboardInterrupt:
             typer.secho("interrupted", fg="red", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -1,6 +1,6 @@
 """The experiment config: its schema, every rule about it, and the only YAML reader.
 
-`load_config(path, overrides)` reads a YAML file with `safe_load`, applies `--set`
+`load_config(path, overrides)` reads a YAML file (safeyaml.py: safe and bounded), applies `--set`
 overrides, validates, and returns a `Config`. Any problem becomes a `ConfigError`
 whose one-line message names the file, the key path and the value received.
 """
@@ -16,8 +16,17 @@ from typing import Any, Literal, Optional, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from convcli import safeyaml
 from convcli.bases import BASE_NAMES, BASES, BUILTIN, BUILTIN_FILTERS
 from convcli.errors import ConfigError
+
+
+# Upper bounds on what a config can make convcli allocate or run: a config from elsewhere
+# is untrusted (safeyaml.py bounds the file itself).
+MAX_SIZE = 4096  # pixels on an image side, images in a batch, filters in a conv layer
+MAX_UNITS = 65536  # units of the dense layer
+MAX_EPOCHS = 100_000
+MAX_SHOWN = 80  # characters of a received value quoted in an error
 
 
 class Section(BaseModel):
@@ -27,7 +36,8 @@ class Section(BaseModel):
 
 
 class EarlyStopping(Section):
-    monitor: Literal["val_loss", "val_accuracy", "loss", "accuracy"] = "val_loss"
+    monitor: Optional[Literal["val_loss", "val_accuracy", "loss", "accuracy"]] = Field(
+        None, description="default: train.monitor")
     patience: int = Field(5, ge=1)
 
 
@@ -37,7 +47,11 @@ class Data(Section):
     validation_split: Optional[float] = Field(None, gt=0, lt=1)
     test_dir: Optional[str] = None
     image_size: tuple[int, int] = (64, 64)
-    batch_size: int = Field(32, ge=1)
+    batch_size: int = Field(32, ge=1, le=MAX_SIZE)
+    color_mode: Literal["rgb", "grayscale"] = Field(
+        "rgb", description="rgb | grayscale (Keras' name): grayscale images train scratch and "
+        "augment models with one input channel; a pretrained base (3 channels) gets them repeated "
+        "to 3 inside the model, so the saved model takes grayscale images either way")
     cache: Literal["auto", "memory", "disk", "none"] = Field(
         "auto", description="decoded images: auto (memory when they fit in 1 GiB, else none) | "
         "memory | disk (a file in the run directory, deleted at the end) | none (decode every epoch)")
@@ -55,7 +69,14 @@ class Data(Section):
     def _positive_size(cls, value: tuple[int, int]) -> tuple[int, int]:
         if min(value) < 8:
             raise ValueError("each side must be at least 8 pixels")
+        if max(value) > MAX_SIZE:
+            raise ValueError(f"each side must be at most {MAX_SIZE} pixels")
         return value
+
+    @property
+    def channels(self) -> int:
+        """The model's input channels: 1 for grayscale, 3 for rgb."""
+        return 1 if self.color_mode == "grayscale" else 3
 
     @model_validator(mode="after")
     def _one_validation_source(self) -> "Data":
@@ -72,12 +93,13 @@ class Data(Section):
 
 
 class Model(Section):
-    conv_filters: list[int] = Field(default_factory=lambda: [32, 64, 128, 128], min_length=1)
-    kernel_size: int = Field(3, ge=1)
+    conv_filters: list[int] = Field(default_factory=lambda: [32, 64, 128, 128], min_length=1,
+                                    max_length=32)
+    kernel_size: int = Field(3, ge=1, le=64)
     padding: Literal["valid", "same"] = "valid"
-    strides: int = Field(1, ge=1)
+    strides: int = Field(1, ge=1, le=64)
     pooling: Literal["max", "average"] = "max"
-    dense_units: int = Field(512, ge=1)
+    dense_units: int = Field(512, ge=1, le=MAX_UNITS)
     dropout: Optional[float] = Field(None, ge=0, lt=1, description="default: 0 for scratch, 0.5 otherwise")
     base: str = Field(BUILTIN, description="extract / fine-tune: builtin or a keras.applications "
                       "convnet: " + ", ".join(BASES))
@@ -98,8 +120,8 @@ class Model(Section):
     @field_validator("conv_filters")
     @classmethod
     def _positive_filters(cls, value: list[int]) -> list[int]:
-        if min(value) < 1:
-            raise ValueError("every entry must be a positive number of filters")
+        if min(value) < 1 or max(value) > MAX_SIZE:
+            raise ValueError(f"every entry must be a positive number of filters, at most {MAX_SIZE}")
         return value
 
 
@@ -120,7 +142,7 @@ class Extract(Section):
 
 
 class FineTune(Section):
-    head_epochs: int = Field(10, ge=0)
+    head_epochs: int = Field(10, ge=0, le=MAX_EPOCHS)
     init_from: Optional[str] = None
     unfreeze_from: Optional[str] = None
     unfreeze_last: Optional[int] = Field(None, ge=1)
@@ -134,10 +156,17 @@ class FineTune(Section):
 
 
 class Train(Section):
-    epochs: int = Field(30, ge=1)
+    epochs: int = Field(30, ge=1, le=MAX_EPOCHS)
     optimizer: Literal["rmsprop", "adam", "adamw", "sgd"] = "rmsprop"
     learning_rate: float = Field(1e-4, gt=0)
     early_stopping: Optional[EarlyStopping] = None
+    class_weight: Union[Literal["none", "balanced"], dict[str, float]] = Field(
+        "none", description="weigh each class's loss (Keras' class_weight): none | balanced "
+        "(n_images / (n_classes * n_class_images), from the training split) | {class_name: "
+        "weight} (classes left out weigh 1)")
+    monitor: Literal["val_loss", "val_accuracy"] = Field(
+        "val_loss", description="what picks the best epoch: the best checkpoint, early stopping's "
+        "default and every table's best epoch (lowest val_loss or highest val_accuracy)")
     jit_compile: Union[bool, Literal["auto"]] = Field(
         "auto", description="XLA: auto (Keras decides; off on CPUs and under distribute) | true | false")
     mixed_precision: Literal["none", "mixed_float16", "mixed_bfloat16"] = Field(
@@ -145,6 +174,18 @@ class Train(Section):
         "mixed_bfloat16 for TPUs and CPUs with bfloat16; the output layer stays float32")
     steps_per_execution: int = Field(1, ge=1, description="batches per call of the compiled "
                                      "train step; batch callbacks (progress, NaN check) run once per call")
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _known_weights(cls, value: Any) -> Any:
+        """One clear message for every wrong value (not one per member of the Union)."""
+        if value is None or value is False:
+            return "none"
+        numbers = isinstance(value, dict) and value and all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w <= 1e6 for w in value.values())
+        if value not in ("none", "balanced") and not numbers:
+            raise ValueError("use none, balanced or {class_name: weight} with weights from 0 to 1e6")
+        return value
 
     @field_validator("mixed_precision", mode="before")
     @classmethod
@@ -245,6 +286,9 @@ def _fill_stage_defaults(cfg: Config) -> None:
         model.dropout = 0.0 if cfg.stage == "scratch" else 0.5
     if model.weights is None:
         model.weights = BUILTIN if model.base == BUILTIN else "imagenet"
+    stop = cfg.train.early_stopping
+    if stop is not None and stop.monitor is None:
+        stop.monitor = cfg.train.monitor
     if cfg.stage == "extract" and cfg.extract is None:
         cfg.extract = Extract()
     if cfg.stage == "fine-tune" and cfg.fine_tune is None:
@@ -296,15 +340,21 @@ def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] 
 
 
 def read_yaml(path: Path) -> dict:
-    """The mapping in a YAML file, read with safe_load only (no Python tags run)."""
+    """The mapping in a YAML file, read safely (no Python tags run) and within
+    safeyaml's limits (size, aliases, depth, numbers; no key written twice)."""
     try:
-        text = path.read_text()
+        with open(path, "rb") as handle:
+            raw = handle.read(safeyaml.MAX_BYTES + 1)  # a file of any size: read no more
+        if len(raw) > safeyaml.MAX_BYTES:
+            raise ConfigError(f"{path} is larger than {safeyaml.MAX_BYTES // 1024} KiB; a config "
+                              "or sweep file is a few kB (is it the right file?)")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read config file {path}: {error.__class__.__name__}") from None
     try:
-        data = yaml.safe_load(text)
+        data = safeyaml.load(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -334,7 +384,7 @@ def apply_override(raw: dict, override: str) -> None:
     if not sep or not key.strip():
         raise ConfigError(f"--set expects key.path=value, e.g. train.epochs=3. Received: {override!r}")
     try:
-        value = yaml.safe_load(text)
+        value = safeyaml.load(text)
     except yaml.YAMLError:
         raise ConfigError(f"--set {key}: the value is not valid YAML. Received: {text!r}") from None
     parts = key.strip().split(".")
@@ -376,7 +426,10 @@ def _describe(error: dict) -> str:
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "value_error" and (not loc or isinstance(error.get("input"), dict)):
         return f"{where}: {message}" if loc else message  # a rule across keys
-    return f"{where}: {message}. Received: {error.get('input')!r}"
+    received = repr(error.get("input"))
+    if len(received) > MAX_SHOWN:
+        received = received[:MAX_SHOWN - 3] + "..."
+    return f"{where}: {message}. Received: {received}"
 
 
 def closest(word: str, choices) -> list[str]:

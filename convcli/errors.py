@@ -34,12 +34,21 @@ class TrainingError(ConvcliError):
     """Training ran but produced no usable model (e.g. the loss was never finite)."""
 
 
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during a run: the run directory is marked `interrupted` and can be resumed."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a run (Slurm preemption, Kubernetes, `docker stop`), handled as Ctrl-C is."""
 
-    def __init__(self, run_name: str, epoch: int):
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a run: the run directory is marked `interrupted` and can be
+    resumed; the process exits 128 + the signal's number (130, 143), as a shell reports it."""
+
+    def __init__(self, run_name: str, epoch: int, signal_name: str = "SIGINT"):
         super().__init__(run_name, epoch)
-        self.run_name, self.epoch = run_name, epoch
+        self.run_name, self.epoch, self.signal_name = run_name, epoch, signal_name
+
+    @property
+    def exit_code(self) -> int:
+        return 143 if self.signal_name == "SIGTERM" else 130
 
 
 class SweepInterrupted(KeyboardInterrupt):

@@ -128,6 +128,7 @@ def evaluate_run(ref: str | None, runs_dir: Path, split: str = "test",
     model = load_model_file(run.best, compile=False)
     _check_outputs(model, run, class_names)
     dataset = make_dataset(images, len(class_names), cfg.data.image_size, cfg.data.batch_size,
+                           channels=cfg.data.channels,
                            cache="none")  # one pass: nothing to keep
     evaluation = evaluate(model, dataset, class_names)
     name = "data" if data_dir is not None else split

@@ -24,7 +24,7 @@ from convcli.config import Config, flatten, load_config, to_yaml
 from convcli.data import folders
 from convcli.devices import devices_of, training_scope
 from convcli.page import write_page
-from convcli.errors import ConvcliError, Interrupted, RunError, TrainingError
+from convcli.errors import ConvcliError, Interrupted, RunError, Terminated, TrainingError
 from convcli.runs import (Run, atomic_write_text, create_run, find_run, finish_meta, now,
                           process_alive, start_meta)
 
@@ -73,10 +73,11 @@ def _prepare(cfg: Config):
     from convcli.data.check import listing, screen
     from convcli.pictures import check_layer
     from convcli.stages import stage_for
-    from convcli.training import seed_everything
+    from convcli.training import class_weights, seed_everything
 
     stage = stage_for(cfg)
     files = screen(folders.resolve(cfg.data, cfg.seed), cfg.data.on_bad_file)
+    class_weights(cfg.train, files)  # class names it gives that the data does not have: no run yet
     if files.left_out:
         from rich.console import Console
 
@@ -92,6 +93,8 @@ def _prepare(cfg: Config):
 
 def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed: dict | None) -> dict:
     """Train and finish in the run directory, keeping meta.json's status true throughout."""
+    from convcli.training import sigterm_as_interrupt
+
     began = time.perf_counter()
     try:
         atomic_write_text(run.config, to_yaml(cfg))
@@ -104,13 +107,16 @@ def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed:
                         host=os.uname().nodename, devices=devices_of(cfg.distribute),
                         dataset={"fingerprint": files.fingerprint(), "counts": files.counts(),
                                  "left_out": files.left_out, "cache": _cache(cfg, files)})
-        result = stage.train(cfg, run, files, model)
-        summary = finish(cfg, run, files, result, began)
-    except KeyboardInterrupt:
+        with sigterm_as_interrupt():
+            result = stage.train(cfg, run, files, model)
+            summary = finish(cfg, run, files, result, began)
+    except KeyboardInterrupt as stop:
         epoch = _last_epoch(run)
-        finish_meta(run, "interrupted", reason=f"interrupted by the user (Ctrl-C) after epoch {epoch}")
+        name = "SIGTERM" if isinstance(stop, Terminated) else "SIGINT"
+        cause = "by SIGTERM" if name == "SIGTERM" else "by the user (Ctrl-C)"
+        finish_meta(run, "interrupted", reason=f"interrupted {cause} after epoch {epoch}", signal=name)
         _try_page(run)
-        raise Interrupted(run.name, epoch) from None
+        raise Interrupted(run.name, epoch, name) from None
     except BaseException as error:
         try:
             finish_meta(run, "failed", reason=f"{type(error).__name__}: {error}")
@@ -137,7 +143,7 @@ def _cache(cfg: Config, files: folders.Files) -> str:
     """Where the decoded images live during this run (data.cache: auto decides here)."""
     from convcli.data.pipeline import choose_cache
 
-    return choose_cache(cfg.data.cache, files, cfg.data.image_size)
+    return choose_cache(cfg.data.cache, files, cfg.data.image_size, cfg.data.channels)
 
 
 def _check_resumable(run: Run, meta: dict, force: bool) -> None:
@@ -171,6 +177,10 @@ def _last_epoch(run: Run) -> int:
         return 0
 
 
+def _named(weights: dict[int, float] | None, class_names: list[str]) -> dict[str, float] | None:
+    return weights and {class_names[label]: weight for label, weight in weights.items()}
+
+
 def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) -> dict:
     """Evaluate the best checkpoint and write model.txt, curves.png and summary.json."""
     import keras
@@ -180,10 +190,10 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
     from convcli.models.table import layer_rows
     from convcli.pictures import explain_validation
     from convcli.report import as_text, layer_table, write_curves
-    from convcli.training import MONITOR
+    from convcli.training import class_weights
 
     if not run.best.exists():
-        raise TrainingError(f"no epoch produced a finite {MONITOR}, so there is no best model; "
+        raise TrainingError(f"no epoch produced a finite {cfg.train.monitor}, so there is no best model; "
                             "lower train.learning_rate and check the data")
     model = keras.models.load_model(run.best)  # also proves the checkpoint reloads
     atomic_write_text(run.model_txt, as_text(layer_table(layer_rows(model), title=model.name)))
@@ -202,7 +212,7 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
         "stage": cfg.stage,
         "epochs": result.epochs,
         "best_epoch": result.best_epoch,
-        "monitor": MONITOR,
+        "monitor": cfg.train.monitor,
         "best": result.best,
         "final": result.final,
         "test": evaluation and {"loss": evaluation.loss, "accuracy": evaluation.accuracy},
@@ -217,6 +227,7 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
         "phases": result.phases,
         "class_names": files.class_names,
         "counts": files.counts(),
+        "class_weight": _named(class_weights(cfg.train, files), files.class_names),
         "gradcam": gradcam,
         **result.details,
     }

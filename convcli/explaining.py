@@ -42,10 +42,11 @@ def augment_preview(config: Path, image: Path, count: int, out: Path, overrides=
                           "as they are; add one (augment: {} takes the book's values)")
     path = one_image(image)
     read_image(path)  # checked before decoding: exists, a readable format, not a bomb
-    original = model_inputs([path], cfg.data.image_size)
+    original = model_inputs([path], cfg.data.image_size, cfg.data.channels)
     augmenter = make_augmenter(cfg.augment, cfg.seed)
     augmented = np.asarray(augmenter(np.repeat(original, count, axis=0)))
     pictures = [np.clip(p, 0, 255).astype(np.uint8) for p in np.concatenate([original, augmented])]
+    pictures = [np.repeat(p, 3, axis=-1) if p.shape[-1] == 1 else p for p in pictures]  # grayscale
     target = out / f"{path.stem}_augmented.png"
     save_png(tile(pictures, columns=min(8, count + 1), gap=2), target)
     return target

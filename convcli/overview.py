@@ -25,7 +25,14 @@ def results_table(summary: dict, run_path: Path) -> Table:
     table.add_row(str(summary["epochs"]), str(summary.get("best_epoch")), _pct(best.get("accuracy")),
                   _pct(best.get("val_accuracy")), _pct(test.get("accuracy")),
                   _num(best.get("val_loss")), f"{summary['timings']['total_seconds']:.0f}")
+    table.caption = f"best epoch: the {_judged_by(summary)}"
     return table
+
+
+def _judged_by(summary: dict) -> str:
+    """How a run picked its best epoch (train.monitor; runs before it existed: val_loss)."""
+    monitor = summary.get("monitor") or "val_loss"
+    return f"{'highest' if monitor == 'val_accuracy' else 'lowest'} {monitor}"
 
 
 def runs_table(rows: list[dict], runs_dir: Path) -> Table:
@@ -43,7 +50,7 @@ def runs_table(rows: list[dict], runs_dir: Path) -> Table:
                       _pct(row.get("val_accuracy")), _pct(row.get("test_accuracy")),
                       "-" if row.get("epochs") is None else str(row["epochs"]),
                       _duration(row.get("seconds")), (row.get("started") or "-")[:16].replace("T", " "))
-    table.caption = ("val acc: the best epoch's (lowest val_loss); test acc: that checkpoint's; "
+    table.caption = ("val acc: the best epoch's (by each run's train.monitor); test acc: that checkpoint's; "
                      "killed: still marked running, its process gone (convcli train --resume)")
     return table
 
@@ -81,6 +88,7 @@ def comparison_table(rows: list[dict], summaries: list[dict], differences: dict[
              "status": [row.get("status", "-") for row in rows],
              "epochs": ["-" if row.get("epochs") is None else str(row["epochs"]) for row in rows],
              "best epoch": [str(summary.get("best_epoch", "-")) for summary in summaries],
+             "best by": [_judged_by(summary) if summary else "-" for summary in summaries],
              "train acc": [_pct(best.get("accuracy")) for best in bests],
              "val acc": [_pct(best.get("val_accuracy")) for best in bests],
              "val loss": [_num(best.get("val_loss")) for best in bests],

@@ -82,9 +82,9 @@ def check_layer(model, name: str, option: str) -> None:
                           f"{model.name}; candidates: {shown}")
 
 
-def model_inputs(paths: list[Path], image_size: tuple[int, int]) -> np.ndarray:
+def model_inputs(paths: list[Path], image_size: tuple[int, int], channels: int = 3) -> np.ndarray:
     """The images as the model sees them: decoded and resized as in training, [0, 255]."""
-    return np.stack([load_image(str(path), image_size).numpy() for path in paths])
+    return np.stack([load_image(str(path), image_size, channels).numpy() for path in paths])
 
 
 def save_png(picture: np.ndarray, path: Path) -> None:
@@ -94,7 +94,7 @@ def save_png(picture: np.ndarray, path: Path) -> None:
 
 def write_gradcam(cam: GradCam, paths: list[Path], image_size: tuple[int, int], out: Path,
                   alpha: float = 0.4, class_index: int | None = None, batch_size: int = 32,
-                  keep_overlays: bool = False) -> list[dict]:
+                  keep_overlays: bool = False, channels: int = 3) -> list[dict]:
     """For every image: `<stem>.png` (the heatmap over the original) and `<stem>.npy`.
 
     Returns per image: its path, the class explained, the probabilities, the heatmap
@@ -106,7 +106,7 @@ def write_gradcam(cam: GradCam, paths: list[Path], image_size: tuple[int, int], 
     results, taken = [], set()
     for start in range(0, len(paths), batch_size):
         chunk = paths[start:start + batch_size]
-        heatmaps, probabilities = cam(model_inputs(chunk, image_size),
+        heatmaps, probabilities = cam(model_inputs(chunk, image_size, channels),
                                       None if class_index is None else [class_index] * len(chunk))
         for path, heatmap, probability in zip(chunk, heatmaps, probabilities):
             stem, picture = _unique(path.stem, taken), overlay(read_image(path), heatmap, alpha)
@@ -157,12 +157,13 @@ def object_boxes(paths: list[Path]) -> dict[Path, tuple] | None:
 POINTING_IMAGES = 300  # a standard error of ~3 points; bigger folders are sampled (seeded)
 
 
-def pointing_score(cam: GradCam, paths: list[Path], image_size: tuple[int, int]) -> dict | None:
+def pointing_score(cam: GradCam, paths: list[Path], image_size: tuple[int, int],
+                   channels: int = 3) -> dict | None:
     """Where Grad-CAM points, on images whose object boxes are known: the pointing game."""
     boxes = object_boxes(paths)
     if boxes is None:
         return None
-    heatmaps, _ = cam(model_inputs(paths, image_size))
+    heatmaps, _ = cam(model_inputs(paths, image_size, channels))
     sizes = []
     for path in paths:
         with Image.open(path) as image:  # reads the header only
@@ -184,12 +185,13 @@ def explain_validation(model, files, image_size: tuple[int, int], out: Path, cou
     split = files.validation
     chosen = sorted(np.random.default_rng(seed).choice(len(split), min(count, len(split)), replace=False))
     paths = [Path(split.paths[i]) for i in chosen]
-    results = write_gradcam(cam, paths, image_size, out, keep_overlays=True)
+    channels = model.input_shape[-1]  # 1: a grayscale model
+    results = write_gradcam(cam, paths, image_size, out, keep_overlays=True, channels=channels)
     contact_sheet(results, files.class_names, out / "contact_sheet.png",
                   labels=[files.class_names[split.labels[i]] for i in chosen])
     record = {"layer": cam.layer, "images": [r["path"].name for r in results]}
     scored = np.random.default_rng(seed).permutation(len(split))[:POINTING_IMAGES]
-    pointing = pointing_score(cam, [Path(split.paths[i]) for i in sorted(scored)], image_size)
+    pointing = pointing_score(cam, [Path(split.paths[i]) for i in sorted(scored)], image_size, channels)
     if pointing is not None:
         record["pointing_game"] = pointing
     return record

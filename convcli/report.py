@@ -116,7 +116,24 @@ def check_tables(report: CheckReport, limit: int = 50) -> Group:
         parts.append(_check_problems(report, limit))
     if report.sizes["images"]:
         parts.append(_check_sizes(report.sizes))
+        parts.append(_check_modes(report.modes))
     return Group(*parts, _check_verdict(report))
+
+
+def _check_modes(modes: dict[str, dict[str, int]]) -> Group:
+    """Grayscale and colour images per split, and which data.color_mode fits them."""
+    gray = sum(counts["grayscale"] for counts in modes.values())
+    total = sum(sum(counts.values()) for counts in modes.values())
+    advice = ("all grayscale: data.color_mode: grayscale trains on their one channel" if gray == total
+              else "mixed: color_mode rgb repeats a gray image to 3 channels, grayscale drops colour"
+              if gray else "all in colour: data.color_mode: rgb (the default)")
+    table = Table(title="colour (data.color_mode)", title_justify="left")
+    table.add_column("")
+    for split in modes:
+        table.add_column(split, justify="right")
+    for mode in ("rgb", "grayscale"):
+        table.add_row(mode, *(f"{counts[mode]:,}" for counts in modes.values()))
+    return Group(table, Text(advice))
 
 
 def _check_problems(report: CheckReport, limit: int) -> Table:

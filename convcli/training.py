@@ -35,7 +35,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from convcli.config import Train
-from convcli.errors import TrainingError
+from convcli.data.folders import Files
+from convcli.errors import ConfigError, Terminated, TrainingError
 from convcli.models.heads import loss_for
 from convcli.models.table import count_params
 from convcli.runs import Run, atomic_path, atomic_write_text
@@ -43,7 +44,6 @@ from convcli.tfenv import import_tensorflow
 
 METRIC_COLUMNS = ["epoch", "phase", "loss", "accuracy", "val_loss", "val_accuracy",
                   "learning_rate", "seconds"]
-MONITOR = "val_loss"  # the best checkpoint is the one with the lowest validation loss
 STATE_ENTRY, OPTIMIZER_ENTRY = "convcli/state.json", "convcli/optimizer.npz"  # in last.keras
 
 
@@ -68,6 +68,25 @@ def compile_model(model: keras.Model, train: Train, num_classes: int,
                   jit_compile=train.jit_compile, steps_per_execution=train.steps_per_execution)
 
 
+def class_weights(train: Train, files: Files) -> dict[int, float] | None:
+    """Keras' class_weight ({class index: weight}) for train.class_weight; None for none.
+
+    balanced: n_images / (n_classes * n_class_images) over the training split, so every
+    class contributes the same total weight to the loss (scikit-learn's "balanced").
+    """
+    if train.class_weight == "none":
+        return None
+    if train.class_weight == "balanced":
+        counts = np.bincount(files.train.labels, minlength=files.num_classes)
+        return {label: round(float(len(files.train) / (files.num_classes * count)), 6)
+                for label, count in enumerate(counts)}
+    unknown = sorted(set(train.class_weight) - set(files.class_names))
+    if unknown:
+        raise ConfigError(f"train.class_weight names class(es) the data does not have: "
+                          f"{', '.join(unknown)}; its classes are {', '.join(files.class_names)}")
+    return {label: float(train.class_weight.get(name, 1.0)) for label, name in enumerate(files.class_names)}
+
+
 @dataclass
 class Result:
     """What a stage's training produced, for summary.json and the final table."""
@@ -87,8 +106,10 @@ class Trainer:
     For a run with a last checkpoint (a resumed run) it continues from that checkpoint.
     """
 
-    def __init__(self, run: Run, console: Console | None = None):
+    def __init__(self, run: Run, console: Console | None = None,
+                 class_weight: dict[int, float] | None = None):
         self.console = console or Console(stderr=True)
+        self.class_weight = class_weight  # Keras' class_weight for every phase, or None
         self.resume = read_checkpoint_state(run.last) if run.last.exists() else None
         self.result = Result()
         self.phase = {"phase": None, "start": 0, "seconds": 0.0}  # the phase being fit
@@ -99,6 +120,7 @@ class Trainer:
         self.checkpoints = AtomicCheckpoints(run, self.result, self.position)
         if self.resume:
             self.checkpoints.best_value = self.resume["best_value"]
+            self.checkpoints.monitor = self.resume.get("monitor", "val_loss")  # older runs: val_loss
         self.tensorboard = keras.callbacks.TensorBoard(str(run.tensorboard), write_graph=False)
 
     def position(self) -> dict:
@@ -107,6 +129,7 @@ class Trainer:
                 "phase_start": self.phase["start"],
                 "phase_seconds": round(self.phase["seconds"] + time.perf_counter() - self.began, 2),
                 "phases": self.result.phases, "best_value": self.checkpoints.best_value,
+                "monitor": self.checkpoints.monitor,
                 "best_epoch": self.result.best_epoch, "best": self.result.best}
 
     def fit(self, model: keras.Model, train, validation, *, phase: str, epochs: int,
@@ -135,6 +158,7 @@ class Trainer:
         self.phase = {"phase": phase, "start": start, "seconds": seconds}
         self.metrics.phase = phase
         self.checkpoints.saved_model = saved_model
+        self.checkpoints.use_monitor(train_config.monitor)
         display, watch = ProgressDisplay(self.console, phase), NonFiniteLoss()
         callbacks = [watch, EpochRecord(self.metrics, self.checkpoints), self.tensorboard, display]
         if train_config.early_stopping:
@@ -144,7 +168,8 @@ class Trainer:
         if first < start + epochs:
             try:
                 model.fit(train, validation_data=validation, initial_epoch=first,
-                          epochs=start + epochs, callbacks=callbacks, shuffle=False, verbose=0)
+                          epochs=start + epochs, callbacks=callbacks, shuffle=False, verbose=0,
+                          class_weight=self.class_weight)
             finally:
                 display.close()  # also on Ctrl-C: give the terminal back its cursor
         if watch.found:
@@ -262,18 +287,45 @@ class EpochRecord(keras.callbacks.Callback):
 
 @contextlib.contextmanager
 def held_interrupts():
-    """Run the block to its end even if Ctrl-C comes; then raise KeyboardInterrupt."""
+    """Run the block to its end even if Ctrl-C or SIGTERM comes; then raise
+    KeyboardInterrupt (Terminated for SIGTERM)."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return
     received = []
-    previous = signal.signal(signal.SIGINT, lambda *_: received.append(True))
+    previous = {number: signal.signal(number, lambda number, _: received.append(number))
+                for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if signal.SIGTERM in received:
+        raise Terminated
     if received:
         raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Inside the block SIGTERM raises Terminated, a KeyboardInterrupt, as Ctrl-C does.
+
+    Python's default for SIGTERM ends the process at once, with no `finally` and no
+    word in meta.json; schedulers (Slurm preemption, Kubernetes, `docker stop`) send it
+    first, and SIGKILL only after a grace period.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(number, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class MetricsLog(keras.callbacks.Callback):
@@ -318,7 +370,8 @@ class MetricsLog(keras.callbacks.Callback):
 
 
 class AtomicCheckpoints(keras.callbacks.Callback):
-    """checkpoints/last.keras every epoch, best.keras when val_loss improves.
+    """checkpoints/last.keras every epoch, best.keras when the monitored metric improves
+    (train.monitor: val_loss falls or val_accuracy rises).
 
     Each file is written beside its target, then renamed onto it, so a process killed
     mid-save leaves the previous checkpoint loadable. One instance per run, so the best
@@ -328,14 +381,28 @@ class AtomicCheckpoints(keras.callbacks.Callback):
     def __init__(self, run: Run, result: Result, position):
         super().__init__()
         self.run, self.result, self.position = run, result, position
-        self.best_value = math.inf
+        self.monitor, self.best_value = "val_loss", None  # None: no epoch had a finite value
         self.saved_model = None  # None: the model being fit
+
+    def use_monitor(self, monitor: str) -> None:
+        """Judge epochs by `monitor` from now on; a changed monitor forgets the best so far
+        (a run resumed with --force and another train.monitor)."""
+        if monitor != self.monitor:
+            self.monitor, self.best_value = monitor, None
+
+    def improves(self, value: float) -> bool:
+        """Whether an epoch's monitored value beats the best so far; NaN and inf never do."""
+        if not math.isfinite(value):
+            return False
+        if self.best_value is None or not math.isfinite(self.best_value):  # older runs saved inf
+            return True
+        return value > self.best_value if self.monitor == "val_accuracy" else value < self.best_value
 
     def on_epoch_end(self, epoch, logs=None):
         if not math.isfinite(float((logs or {}).get("loss", 0.0))):
             return  # weights that produced a NaN or infinite loss are never saved
-        value = (logs or {}).get(MONITOR, math.nan)
-        improved = value < self.best_value  # NaN never counts as better
+        value = float((logs or {}).get(self.monitor, math.nan))
+        improved = self.improves(value)
         if improved:
             self.best_value = value
             self.result.best_epoch = epoch + 1

@@ -241,6 +241,12 @@ def full_folder(tmp: Path) -> dict:
     return {"full": tmp / "full"}
 
 
+# The "billion laughs": nine levels of nine aliases, 9**9 values in under 350 bytes.
+LAUGHS = "stage: scratch\na: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n" + "".join(
+    f"{level}: &{level} [{','.join([f'*{previous}'] * 9)}]\n" for previous, level in zip("abcdefgh", "bcdefghi")
+) + "name: *i\n"  # a known key: before the bound, its error message alone ran out of memory
+
+
 def pwned_absent(found: dict) -> None:
     assert not (found["tmp"] / "PWNED").exists() and not Path("PWNED").exists()
 
@@ -297,6 +303,47 @@ CASES = [
     C("config-not-utf8", "bytes that are not UTF-8",
       put("latin1.yaml", "stage: scratch\nname: caf\xe9\n".encode("latin-1")), ["train", "{file}"], 1,
       "cannot read config file {file}: UnicodeDecodeError"),
+    # untrusted files (issue 17): bounded expansion, refused at once (convcli/safeyaml.py)
+    C("config-billion-laughs", "a 348-byte config whose aliases expand to 9**9 values",
+      put("lol.yaml", LAUGHS), ["train", "{file}"], 1,
+      ("{file}:", "stands for more than 10,000 values once its aliases are expanded")),
+    C("config-recursive-alias", "an alias inside the node it names",
+      put("loop.yaml", "stage: scratch\nname: &a [1, *a]\n"), ["train", "{file}"], 1,
+      "{file}:2:14: YAML error: alias *a refers to a node that contains it"),
+    C("config-deep-nesting", "100,000 nested lists",
+      put("deep.yaml", "stage: scratch\nname: " + "[" * 100_000 + "]" * 100_000 + "\n"), ["train", "{file}"],
+      1, "YAML error: lists and mappings nest more than 32 deep"),
+    C("config-long-list", "a list of 5,000 numbers",
+      put("long.yaml", "stage: scratch\nmodel:\n  conv_filters: [" + ", ".join(["8"] * 5000) + "]\n"),
+      ["train", "{file}"], 1, "{file}:3:17: YAML error: a list or mapping of 5,000 entries; at most 1,000"),
+    C("config-huge-number", "an integer of 5,000 digits",
+      put("number.yaml", "stage: scratch\nseed: " + "9" * 5000 + "\n"), ["train", "{file}"], 1,
+      "{file}:2:7: YAML error: a number of 5,000 characters; numbers have at most 40"),
+    C("config-huge-file", "a 1 MB config file",
+      put("huge.yaml", "stage: scratch\n" + "#" * (1 << 20) + "\n"), ["train", "{file}"], 1,
+      "{file} is larger than 256 KiB"),
+    C("config-key-written-twice", "a train: section pasted twice",
+      put("twice.yaml", "stage: scratch\ntrain:\n  epochs: 3\nseed: 1\ntrain:\n  epochs: 50\n"),
+      ["train", "{file}"], 1,
+      "{file}:5:1: YAML error: key 'train' is written twice in one mapping, at lines 2 and 5"),
+    C("config-image-size-huge", "data.image_size [100000, 100000] (memory no machine has)",
+      config(data={"image_size": [100_000, 100_000]}), ["train", "{config}"], 1,
+      "data.image_size: each side must be at most 4096 pixels. Received: [100000, 100000]"),
+    C("config-set-long-list", "a --set value of 5,000 entries",
+      config(), ["train", "{config}", "--set", "model.conv_filters=[" + ",".join(["8"] * 5000) + "]"], 1,
+      "--set model.conv_filters: the value is not valid YAML"),
+    C("config-class-weight-unknown-class", "train.class_weight names a class the data lacks",
+      config(train={"class_weight": {"ellipse": 2, "circle": 1}}), ["train", "{config}"], 1,
+      "train.class_weight names class(es) the data does not have: circle; its classes are ellipse, rectangle"),
+    C("config-class-weight-negative", "train.class_weight with a negative weight",
+      config(train={"class_weight": {"ellipse": -1}}), ["train", "{config}"], 1,
+      "train.class_weight: use none, balanced or {{class_name: weight}} with weights from 0 to 1e6"),
+    C("config-class-weight-unknown-word", "train.class_weight: auto",
+      config(train={"class_weight": "auto"}), ["train", "{config}"], 1,
+      "train.class_weight: use none, balanced or {{class_name: weight}} with weights from 0 to 1e6. Received: 'auto'"),
+    C("config-monitor-train-loss", "train.monitor: loss (only validation metrics pick a best epoch)",
+      config(train={"monitor": "loss"}), ["train", "{config}"], 1,
+      "train.monitor: Input should be 'val_loss' or 'val_accuracy'. Received: 'loss'"),
     C("config-unknown-top-key", "a misspelt top-level key (stagee)",
       config(stagee="augment"), ["train", "{config}"], 1, "unknown key stagee; did you mean stage?"),
     C("config-misspelt-stage-only", "the only stage key is misspelt (stagee, no stage)",
@@ -366,6 +413,16 @@ CASES = [
       config(stage="extract", model={"base": "builtin", "weights": "text.weights.h5"},
              prepare=put("text.weights.h5", "not HDF5\n")),
       ["train", "{config}"], 1, "weights file text.weights.h5 does not fit base builtin"),
+    C("config-grayscale-base-weights-for-one-channel", "color_mode grayscale with model.weights of "
+      "a base built for 1 channel (gray images are repeated to the base's 3)",
+      config(stage="extract", data={"color_mode": "grayscale"},
+             model={"base": "builtin", "weights": "gray_base.weights.h5"}, prepare=asset("gray_base.weights.h5")),
+      ["train", "{config}"], 1,
+      ("weights file gray_base.weights.h5 does not fit base builtin: layer block1_conv1 needs (3, 3, 3, 16), "
+       "the file has (3, 3, 1, 16); data.color_mode: grayscale repeats each gray image to the 3 channels")),
+    C("config-color-mode-unknown", "data.color_mode: greyscale (Keras spells it grayscale)",
+      config(data={"color_mode": "greyscale"}), ["train", "{config}"], 1,
+      "data.color_mode: Input should be 'rgb' or 'grayscale'. Received: 'greyscale'"),
     C("config-unfreeze-from-no-layer", "fine_tune.unfreeze_from names no layer of the base",
       config(stage="fine-tune", model={"base": "builtin", "weights": "none"},
              fine_tune={"unfreeze_from": "block9_conv1", "head_epochs": 1}),
@@ -467,6 +524,11 @@ CASES = [
       config(prepare=class_folders("dirty", {"ellipse": 4, "rectangle": {"broken.jpg": b"not a jpeg\n"}}),
              data=data_section(train_dir="dirty", validation_dir="data/validation")),
       ["train", "{config}"], 1, "cannot be decoded: {tmp}/dirty/rectangle/broken.jpg (corrupt)"),
+    C("data-huge-file-in-train", "a 513 MiB (sparse) .jpg among the training images: refused unread",
+      config(prepare=both(class_folders("dirty", {"ellipse": 4, "rectangle": 4}),
+                          put("dirty/rectangle/huge.jpg", lambda path: path.open("wb").truncate((513 << 20)))),
+             data=data_section(train_dir="dirty", validation_dir="data/validation")),
+      ["train", "{config}"], 1, "cannot be decoded: {tmp}/dirty/rectangle/huge.jpg (too_large)"),
 
     # --- images ----------------------------------------------------------------------------
     C("image-missing", "the image does not exist (activations)",
@@ -767,6 +829,8 @@ def shared(tmp_path_factory, tiny_data, builtin_base):
     keras.Model(grey, keras.layers.Dense(1, activation="sigmoid")(pooled)).save(root / "gray.keras")
     for name in ("lambda.keras", "dense.keras", "anysize.keras", "base.weights.h5", "vector.keras", "gray.keras"):
         ASSETS[name] = root / name
+    build_builtin_base((None, None, 1)).save_weights(root / "gray_base.weights.h5")  # 1-channel conv1
+    ASSETS["gray_base.weights.h5"] = root / "gray_base.weights.h5"
     return {"run": run, "data": tiny_data, "contents": contents(run)}
 
 

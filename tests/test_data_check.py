@@ -246,6 +246,7 @@ def test_imbalance(tmp_path, counts, severity):
     report = check.check_dataset(clean_split(tmp_path / "train", counts))
     problems = [p for p in report.problems if p.kind == "imbalance"]
     assert [p.severity for p in problems] == ([severity] if severity else [])
+    assert all("train.class_weight: balanced" in p.detail for p in problems)  # the option to use
     if severity == "error":
         assert "always answering a scores 91% accuracy" in problems[0].detail
         assert problems[0].path == str(tmp_path / "train") and not report.ok
@@ -374,3 +375,13 @@ def test_training_refuses_a_bad_image_in_each_split_or_skips_them(tmp_path, tiny
     assert meta["dataset"]["counts"] == {"train": 24, "validation": 24, "test": 24}
     assert sorted(meta["dataset"]["left_out"]) == sorted(
         f"{path} ({kind})" for path, kind in zip(bad, ["truncated", "empty", "corrupt"]))
+
+
+def test_a_file_larger_than_the_limit_is_refused_unread(tmp_path, monkeypatch):
+    path = tmp_path / "huge.jpg"
+    with open(path, "wb") as handle:  # sparse: no disk space used
+        handle.truncate(check.MAX_FILE_BYTES + 1)
+    monkeypatch.setattr(type(path), "read_bytes", lambda self: pytest.fail("read a huge file"))
+    problem = check.inspect_file(path)
+    assert (problem.kind, problem.severity) == ("too_large", "error")
+    assert f"{check.MAX_FILE_BYTES + 1:,} bytes" in problem.detail

@@ -41,6 +41,7 @@ from convcli.tfenv import import_tensorflow
 
 ERROR, WARNING = "error", "warning"
 MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb threshold, where it merely warns
+MAX_FILE_BYTES = 512 << 20  # a file is read whole (hash, decode): larger ones are refused unread
 SMALL_SIDE = 32  # images smaller than this on a side are counted in the size statistics
 SPLIT_NAMES = ("train", "validation", "val", "test")
 # The format an extension promises, by Pillow's name for it (MPO: a multi-picture JPEG).
@@ -50,6 +51,8 @@ ALIASES = {"MPO": "JPEG"}
 DECODED = {"JPEG", "PNG", "GIF", "BMP", "WEBP"}
 GIF_TRAILER = b";"  # the last byte of every complete GIF
 SPLITS = ("train", "validation", "test")  # the splits of Files
+# Pillow's modes without colour; every other mode (RGB, RGBA, CMYK, P, ...) counts as rgb.
+GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 KINDS = ("empty_class", "single_class", "class_mismatch", "leakage", "imbalance", "corrupt",
          "truncated", "empty", "wrong_extension", "too_large", "duplicate", "unsupported",
          "appledouble", "hidden")  # the order problems are listed in, within a severity
@@ -76,6 +79,7 @@ class Report:
     problems: list[Problem]
     sizes: dict
     files_checked: int
+    modes: dict[str, dict[str, int]]  # split -> {"rgb": n, "grayscale": n}
 
     @property
     def ok(self) -> bool:
@@ -85,7 +89,7 @@ class Report:
         severities = [problem.severity for problem in self.problems]
         return {"directory": self.directory, "ok": self.ok, "files_checked": self.files_checked,
                 "errors": severities.count(ERROR), "warnings": severities.count(WARNING),
-                "splits": self.splits, "sizes": self.sizes,
+                "splits": self.splits, "sizes": self.sizes, "modes": self.modes,
                 "problems": [asdict(problem) for problem in self.problems]}
 
 
@@ -100,6 +104,7 @@ class _Header:
     size: tuple[int, int] | None = None
     error: str | None = None
     too_large: str | None = None  # why decoding it would be unsafe
+    mode: str | None = None  # Pillow's: RGB, L (grayscale), P (palette), ...
 
 
 @dataclass
@@ -107,6 +112,7 @@ class _Examined:
     problem: Problem | None
     digest: str | None = None
     size: tuple[int, int] | None = None
+    mode: str | None = None
 
 
 def inspect_file(path: str | os.PathLike) -> Problem | None:
@@ -123,6 +129,10 @@ def _examine(path: str | os.PathLike) -> _Examined:
     """The file's problem, the sha256 of its bytes and its (width, height), as far as known."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return _Examined(_problem("too_large", path, f"{size:,} bytes, over the {MAX_FILE_BYTES:,} "
+                                      "convcli reads of one image; resize or recompress it"))
         data = path.read_bytes()
     except OSError as error:
         return _Examined(_problem("corrupt", path, f"cannot be read ({error.strerror or error})"))
@@ -131,14 +141,14 @@ def _examine(path: str | os.PathLike) -> _Examined:
     header = _read_header(data)
     digest = hashlib.sha256(data).hexdigest()
     if header.too_large:
-        return _Examined(_problem("too_large", path, header.too_large), digest, header.size)
-    return _Examined(_judge(path, data, header, _decode_error(data)), digest, header.size)
+        return _Examined(_problem("too_large", path, header.too_large), digest, header.size, header.mode)
+    return _Examined(_judge(path, data, header, _decode_error(data)), digest, header.size, header.mode)
 
 
 def _read_header(data: bytes) -> _Header:
     try:
         with Image.open(io.BytesIO(data)) as image:
-            header = _Header(ALIASES.get(image.format, image.format), image.size)
+            header = _Header(ALIASES.get(image.format, image.format), image.size, mode=image.mode)
     except Image.DecompressionBombError as error:  # Pillow's own refusal, at twice MAX_PIXELS
         return _Header(too_large=f"too large to decode safely ({error}); resize it")
     except Exception as error:  # Pillow's plugins raise many kinds on hostile bytes
@@ -348,7 +358,18 @@ def check_dataset(directory: str | os.PathLike) -> Report:
     problems += _folder_problems(splits, counts) + _same_content(images, examined)
     problems.sort(key=lambda p: (p.severity != ERROR, KINDS.index(p.kind), p.path))
     return Report(str(directory), counts, problems,
-                  _size_statistics([result.size for result in examined if result.size]), len(images))
+                  _size_statistics([result.size for result in examined if result.size]), len(images),
+                  _color_modes(images, examined, list(splits)))
+
+
+def _color_modes(images: list[tuple[str, str, str]], examined: list[_Examined],
+                 splits: list[str]) -> dict[str, dict[str, int]]:
+    """Per split, how many images are grayscale and how many have colour (data.color_mode)."""
+    modes = {name: {"rgb": 0, "grayscale": 0} for name in splits}
+    for (_, split, _), result in zip(images, examined):
+        if result.mode is not None:
+            modes[split]["grayscale" if result.mode in GRAY_MODES else "rgb"] += 1
+    return modes
 
 
 def find_splits(directory: Path) -> dict[str, Path]:
@@ -420,7 +441,8 @@ def _imbalance(folder: Path, split: str, classes: dict[str, int]) -> list[Proble
     majority = filled[largest] / sum(filled.values())
     return [Problem("imbalance", str(folder), f"{largest} has {filled[largest]} images, {smallest} "
                     f"{filled[smallest]} ({ratio:.1f}:1); always answering {largest} scores "
-                    f"{majority:.0%} accuracy", ERROR if ratio >= 10 else WARNING, split)]
+                    f"{majority:.0%} accuracy; train.class_weight: balanced weighs the classes evenly",
+                    ERROR if ratio >= 10 else WARNING, split)]
 
 
 def _same_content(images: list[tuple[str, str, str]], examined: list[_Examined]) -> list[Problem]:

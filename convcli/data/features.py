@@ -25,7 +25,8 @@ SPLITS = ("train", "validation", "test")
 
 
 def cached_features(root: Path, key: str, extractor: keras.Model, files: Files,
-                    image_size: tuple[int, int], batch_size: int) -> tuple[dict, dict]:
+                    image_size: tuple[int, int], batch_size: int,
+                    channels: int = 3) -> tuple[dict, dict]:
     """({split: features array}, a record of the lookup) — computed on a miss, read on a hit.
 
     The record says `hit` or `miss`, how many images went through the base, and how
@@ -39,7 +40,8 @@ def cached_features(root: Path, key: str, extractor: keras.Model, files: Files,
     if features is None:
         status, features = "miss", {}
         for name, split in splits.items():
-            dataset = make_dataset(split, files.num_classes, image_size, batch_size, cache="none")
+            dataset = make_dataset(split, files.num_classes, image_size, batch_size, cache="none",
+                                   channels=channels)
             features[name] = extractor.predict(dataset.map(lambda x, y: x), verbose=0)
             images += len(split)
         _write(folder, features)

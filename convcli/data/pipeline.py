@@ -29,23 +29,28 @@ MEMORY_CACHE_LIMIT = 1 << 30  # bytes of decoded pixels `cache: auto` keeps in m
 SHUFFLE_LIMIT = 2048  # images a disk-cached split shuffles among (the buffer is in memory)
 
 
-def decode_image(path, image_size: tuple[int, int]) -> tf.Tensor:
-    """One image file as a uint8 (height, width, 3) tensor, resized.
+def decode_image(path, image_size: tuple[int, int], channels: int = 3) -> tf.Tensor:
+    """One image file as a uint8 (height, width, channels) tensor, resized.
 
     The one resize path of convcli: training, evaluation and explanation all use it.
-    Bilinear values are rounded to whole pixels, as a file stores them.
+    Bilinear values are rounded to whole pixels, as a file stores them. channels 1
+    (data.color_mode: grayscale): every file is decoded as RGB, whatever its own mode
+    (TensorFlow's GIF and BMP decoders give no single channel), then weighted to luma
+    as tf.image.rgb_to_grayscale does; a gray file's three equal channels stay its value.
     """
     data = tf.io.read_file(path)
     image = tf.io.decode_image(data, channels=3, expand_animations=False)
     image = tf.image.resize(image, image_size, method="bilinear")
+    if channels == 1:
+        image = tf.image.rgb_to_grayscale(image)
     image = tf.cast(tf.round(image), tf.uint8)
-    image.set_shape((*image_size, 3))
+    image.set_shape((*image_size, channels))
     return image
 
 
-def load_image(path, image_size: tuple[int, int]) -> tf.Tensor:
-    """One image file as a float32 (height, width, 3) tensor of [0, 255] pixels."""
-    return tf.cast(decode_image(path, image_size), tf.float32)
+def load_image(path, image_size: tuple[int, int], channels: int = 3) -> tf.Tensor:
+    """One image file as a float32 (height, width, channels) tensor of [0, 255] pixels."""
+    return tf.cast(decode_image(path, image_size, channels), tf.float32)
 
 
 def make_labels(labels: list[int], num_classes: int) -> tf.Tensor:
@@ -57,17 +62,19 @@ def make_labels(labels: list[int], num_classes: int) -> tf.Tensor:
 
 def make_dataset(split: Split, num_classes: int, image_size: tuple[int, int], batch_size: int, *,
                  shuffle_seed: int | None = None, augmenter: Augmenter | None = None,
-                 cache: str = "memory", cache_file: Path | None = None) -> tf.data.Dataset:
+                 cache: str = "memory", cache_file: Path | None = None,
+                 channels: int = 3) -> tf.data.Dataset:
     """Batches of float32 (images, labels). Pass shuffle_seed (and augmenter) for training.
 
-    cache: memory, disk (to cache_file) or none (decode every epoch).
+    cache: memory, disk (to cache_file) or none (decode every epoch); channels: 3 (rgb)
+    or 1 (grayscale).
     """
     paths = tf.data.Dataset.from_tensor_slices(split.paths)
     labels = tf.data.Dataset.from_tensor_slices(make_labels(split.labels, num_classes))
     dataset = tf.data.Dataset.zip(paths, labels)
     if shuffle_seed is not None and cache == "none":  # shuffle paths: no image is held
         dataset = dataset.shuffle(len(split), seed=shuffle_seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(lambda path, label: (decode_image(path, image_size), label),
+    dataset = dataset.map(lambda path, label: (decode_image(path, image_size, channels), label),
                           num_parallel_calls=AUTOTUNE)
     if cache == "memory":
         dataset = dataset.cache()
@@ -107,17 +114,17 @@ def pipeline_options() -> tf.data.Options:
     return options
 
 
-def choose_cache(cache: str, files: Files, image_size: tuple[int, int]) -> str:
+def choose_cache(cache: str, files: Files, image_size: tuple[int, int], channels: int = 3) -> str:
     """The cache a run uses: `auto` becomes memory when the decoded images fit, else none."""
     if cache != "auto":
         return cache
-    return "memory" if decoded_bytes(files, image_size) <= memory_cache_limit() else "none"
+    return "memory" if decoded_bytes(files, image_size, channels) <= memory_cache_limit() else "none"
 
 
-def decoded_bytes(files: Files, image_size: tuple[int, int]) -> int:
+def decoded_bytes(files: Files, image_size: tuple[int, int], channels: int = 3) -> int:
     """What every split's images take decoded and resized, as uint8."""
     images = sum(files.counts().values())
-    return images * image_size[0] * image_size[1] * 3
+    return images * image_size[0] * image_size[1] * channels
 
 
 def memory_cache_limit() -> int:
@@ -165,11 +172,12 @@ def make_datasets(cfg: Config, files: Files, scratch_dir: Path,
     scratch_dir holds the `cache: disk` files, which live only as long as the run.
     """
     data = cfg.data
-    cache = choose_cache(data.cache, files, data.image_size)
+    cache = choose_cache(data.cache, files, data.image_size, data.channels)
 
     def split(name: str, **training) -> tf.data.Dataset:
         return make_dataset(getattr(files, name), files.num_classes, data.image_size, data.batch_size,
-                            cache=cache, cache_file=scratch_dir / f"{name}.cache", **training)
+                            cache=cache, cache_file=scratch_dir / f"{name}.cache",
+                            channels=data.channels, **training)
 
     return Datasets(train=split("train", shuffle_seed=cfg.seed, augmenter=augmenter),
                     validation=split("validation"),

@@ -9,14 +9,15 @@ from convcli.config import Model
 from convcli.models.heads import classifier_output
 
 
-def build_convnet(model: Model, image_size: tuple[int, int], num_classes: int) -> keras.Model:
+def build_convnet(model: Model, image_size: tuple[int, int], num_classes: int,
+                  channels: int = 3) -> keras.Model:
     """A Functional convnet: one Conv2D + 2x2 pooling block per entry of conv_filters.
 
     Depth grows while the feature maps shrink; with `dropout` > 0 a Dropout layer sits
     between Flatten and the dense layer, as in the book. Functional, not Sequential, so
     inner layers' outputs can be tapped (Grad-CAM, activations).
     """
-    inputs = keras.Input(shape=(*image_size, 3), name="image")
+    inputs = keras.Input(shape=(*image_size, channels), name="image")  # 1: grayscale, 3: RGB
     x = layers.Rescaling(1.0 / 255, name="rescaling")(inputs)  # raw [0, 255] pixels in
     pooling = layers.MaxPooling2D if model.pooling == "max" else layers.AveragePooling2D
     for block, filters in enumerate(model.conv_filters, start=1):

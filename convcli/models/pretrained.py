@@ -77,17 +77,24 @@ def preprocess(name: str, x):
     return module.preprocess_input(x)  # keras ops on the symbolic tensor: saved with the model
 
 
-def feature_extractor(base: keras.Model, name: str, image_size: tuple[int, int]) -> keras.Model:
-    """Raw [0, 255] image -> the base's preprocessing -> the base, in inference mode."""
-    inputs = keras.Input(shape=(*image_size, 3), name="image")
-    features = base(preprocess(name, inputs), training=False)  # BatchNorm stays in inference mode
+def feature_extractor(base: keras.Model, name: str, image_size: tuple[int, int],
+                      channels: int = 3) -> keras.Model:
+    """Raw [0, 255] image -> the base's preprocessing -> the base, in inference mode.
+
+    channels 1 (grayscale): the gray channel is repeated to the 3 the base was trained
+    on, inside the model, so the saved model takes grayscale images.
+    """
+    x = inputs = keras.Input(shape=(*image_size, channels), name="image")
+    if channels == 1:
+        x = layers.Concatenate(name="gray_to_rgb")([inputs, inputs, inputs])
+    features = base(preprocess(name, x), training=False)  # BatchNorm stays in inference mode
     return keras.Model(inputs, features, name=f"{base.name}_features")
 
 
 def transfer_model(base: keras.Model, name: str, image_size: tuple[int, int], dense_units: int,
-                   dropout: float, num_classes: int) -> keras.Model:
+                   dropout: float, num_classes: int, channels: int = 3) -> keras.Model:
     """The complete classifier: feature_extractor's layers, then the dense head."""
-    front = feature_extractor(base, name, image_size)
+    front = feature_extractor(base, name, image_size, channels)
     x = front.output
     for layer in dense_head(dense_units, dropout, num_classes):
         x = layer(x)

@@ -19,18 +19,19 @@ from convcli.config import BUILTIN, Config, cache_dir
 from convcli.data.features import cached_features
 from convcli.data.folders import Files
 from convcli.data.pipeline import make_augmenter, make_datasets, make_labels, pipeline_options
+from convcli.errors import ModelError
 from convcli.evaluation import evaluate
 from convcli.models.pretrained import (build_base, feature_extractor, find_base, head_layers,
                                        transfer_model, weights_digest)
 from convcli.runs import Run
 from convcli.stages.builtin_base import builtin_weights
-from convcli.training import Result, Trainer, compile_model, seed_everything
+from convcli.training import Result, Trainer, class_weights, compile_model, seed_everything
 
 
 def build_model(cfg: Config, class_names: list[str], load_weights: bool = True) -> keras.Model:
     """The complete model: preprocessing, the frozen base, the dense head."""
     return transfer_model(base_for(cfg, load_weights), cfg.model.base, cfg.data.image_size,
-                          cfg.model.dense_units, cfg.model.dropout, len(class_names))
+                          cfg.model.dense_units, cfg.model.dropout, len(class_names), cfg.data.channels)
 
 
 def base_for(cfg: Config, load_weights: bool = True) -> keras.Model:
@@ -41,7 +42,14 @@ def base_for(cfg: Config, load_weights: bool = True) -> keras.Model:
         # Pretraining on first use draws from the global random generators; reseed so the
         # run starts from the same state whether or not the base was already cached.
         seed_everything(cfg.seed, cfg.deterministic)
-    base = build_base(cfg.model.base, weights, cfg.data.image_size)
+    try:
+        base = build_base(cfg.model.base, weights, cfg.data.image_size)
+    except ModelError as error:
+        if cfg.data.color_mode != "grayscale":
+            raise
+        raise ModelError(f"{error}; data.color_mode: grayscale repeats each gray image to the 3 "
+                         f"channels base {cfg.model.base} takes, so model.weights must be for 3 "
+                         "channels (or use color_mode: rgb)") from None
     base.trainable = False
     return base
 
@@ -49,7 +57,7 @@ def base_for(cfg: Config, load_weights: bool = True) -> keras.Model:
 def train(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
     if cfg.extract.method == "features":
         return train_on_features(cfg, run, files, model)
-    trainer = Trainer(run)
+    trainer = Trainer(run, class_weight=class_weights(cfg.train, files))
     compile_model(model, cfg.train, files.num_classes)
     datasets = image_datasets(cfg, run, files)
     trainer.fit(model, datasets.train, datasets.validation, phase="train",
@@ -66,9 +74,10 @@ def image_datasets(cfg: Config, run: Run, files: Files):
 def train_on_features(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
     """Run the base once per image (or read the cache), then fit the head on the features."""
     base = find_base(model)
-    extractor = feature_extractor(base, cfg.model.base, cfg.data.image_size)
+    extractor = feature_extractor(base, cfg.model.base, cfg.data.image_size, cfg.data.channels)
     features, record = cached_features(cache_dir() / "features", feature_key(cfg, base, files),
-                                       extractor, files, cfg.data.image_size, cfg.data.batch_size)
+                                       extractor, files, cfg.data.image_size, cfg.data.batch_size,
+                                       cfg.data.channels)
 
     # A head-only model on the features. It shares its layers with `model`, so the
     # checkpoints of `model` hold the head as it is trained.
@@ -87,7 +96,7 @@ def train_on_features(cfg: Config, run: Run, files: Files, model: keras.Model) -
             data = data.shuffle(len(split), seed=cfg.seed, reshuffle_each_iteration=True)
         return data.batch(cfg.data.batch_size).with_options(pipeline_options())
 
-    trainer = Trainer(run)
+    trainer = Trainer(run, class_weight=class_weights(cfg.train, files))
     trainer.fit(head, batches("train", shuffle=True), batches("validation"), phase="train",
                 epochs=cfg.train.epochs, train_config=cfg.train, saved_model=model)
     if files.test:  # measured on the cached features: no second pass through the base
@@ -105,5 +114,7 @@ def feature_key(cfg: Config, base: keras.Model, files: Files) -> str:
     parts = {"base": cfg.model.base, "weights": weights_digest(base), "keras": keras.__version__,
              "image_size": list(cfg.data.image_size), "class_names": files.class_names,
              "files": files.fingerprint()}
+    if cfg.data.color_mode != "rgb":  # rgb runs keep the keys their caches were written under
+        parts["color_mode"] = cfg.data.color_mode
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
     return f"{cfg.model.base}-{digest}"

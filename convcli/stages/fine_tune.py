@@ -23,7 +23,7 @@ from convcli.models.saved import load_model_file
 from convcli.models.table import count_params
 from convcli.runs import Run
 from convcli.stages import extract
-from convcli.training import Result, Trainer, compile_model
+from convcli.training import Result, Trainer, class_weights, compile_model
 
 
 def build_model(cfg: Config, class_names: list[str], load_weights: bool = True) -> keras.Model:
@@ -38,7 +38,7 @@ def build_model(cfg: Config, class_names: list[str], load_weights: bool = True) 
 
 def train(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
     datasets = extract.image_datasets(cfg, run, files)
-    trainer = Trainer(run)
+    trainer = Trainer(run, class_weight=class_weights(cfg.train, files))
     base = find_base(model)
     base.trainable = False
     if not cfg.fine_tune.init_from and cfg.fine_tune.head_epochs:
@@ -109,6 +109,9 @@ def _from_run(path: Path, cfg: Config, class_names: list[str]) -> keras.Model:
     if tuple(earlier.data.image_size) != tuple(cfg.data.image_size):
         raise ConfigError(f"{where} was trained on {list(earlier.data.image_size)} images, this "
                           f"config has image_size {list(cfg.data.image_size)}")
+    if earlier.data.color_mode != cfg.data.color_mode:
+        raise ConfigError(f"{where} was trained on {earlier.data.color_mode} images, this config "
+                          f"has color_mode {cfg.data.color_mode}; use the same color_mode")
     if meta.get("class_names") != class_names:
         raise ConfigError(f"{where} was trained on classes {meta.get('class_names')}, "
                           f"this data has {class_names}")

@@ -13,11 +13,11 @@ from convcli.data.folders import Files
 from convcli.data.pipeline import make_datasets
 from convcli.models.convnet import build_convnet
 from convcli.runs import Run
-from convcli.training import Result, Trainer, compile_model
+from convcli.training import Result, Trainer, class_weights, compile_model
 
 
 def build_model(cfg: Config, class_names: list[str], load_weights: bool = True) -> keras.Model:
-    return build_convnet(cfg.model, cfg.data.image_size, len(class_names))
+    return build_convnet(cfg.model, cfg.data.image_size, len(class_names), cfg.data.channels)
 
 
 def train(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
@@ -28,7 +28,7 @@ def train(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
 def fit_convnet(cfg: Config, run: Run, files: Files, model: keras.Model, datasets) -> Result:
     """Compile and fit the convnet in one phase (shared with `augment`)."""
     compile_model(model, cfg.train, files.num_classes)
-    trainer = Trainer(run)
+    trainer = Trainer(run, class_weight=class_weights(cfg.train, files))
     trainer.fit(model, datasets.train, datasets.validation, phase="train",
                 epochs=cfg.train.epochs, train_config=cfg.train)
     return trainer.result
