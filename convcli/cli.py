@@ -321,17 +321,33 @@ def schema() -> None:
 
 @app.command()
 def demo(quick: bool = typer.Option(False, "--quick", help="A few epochs per stage: about two "
-                                    "minutes instead of about ten."),
+                                    "minutes instead of about ten (with one seed)."),
+         seeds: int = typer.Option(1, "--seeds", min=1, max=20, help="Train each stage with this "
+                                   "many seeds (as sweeps) and show mean ± std and each step's "
+                                   "gain with its 95% interval."),
+         workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64, help="With --seeds: "
+                                               "trials at once (default: one per GPU, else 1)."),
          runs_dir: Path = RUNS_DIR) -> None:
     """The whole workflow on the built-in data: scratch, augment, extract (features and
     frozen), fine-tune, with Grad-CAM; then a table of every stage beside the book's."""
     import time
 
+    began, console = time.perf_counter(), _console()
+    if seeds > 1:
+        if quick:
+            import_tensorflow()  # --quick may pretrain a small built-in base in this process
+        from convcli.demo import run_seeded_demo, write_demo_curves
+        from convcli.overview import seeded_demo_table
+
+        rows = run_seeded_demo(runs_dir, quick, seeds, workers, console)
+        console.print(seeded_demo_table(rows, time.perf_counter() - began, seeds))
+        console.print(f"validation curves, mean ± std: {write_demo_curves(rows, runs_dir)}",
+                      highlight=False, soft_wrap=True)
+        return
     import_tensorflow()
     from convcli.demo import run_demo
     from convcli.overview import demo_table
 
-    began, console = time.perf_counter(), _console()
     rows = run_demo(runs_dir, quick, console)
     console.print(demo_table(rows, time.perf_counter() - began))
     console.print(f"Grad-CAM of the fine-tuned model: {rows[-1]['gradcam']}", highlight=False,

@@ -5,6 +5,10 @@ run of the repository's `configs/` (so each leaves its run directory, Grad-CAM
 included), then one table of every stage beside the book's own figures. `quick` trains
 each stage for a few epochs: the same workflow in about two minutes, numbers included
 but not the ones to quote.
+
+With `seeds` K > 1 each stage is a sweep of K seeds (the sweep machinery: every seed an
+ordinary `convcli train` run under runs/sweeps/), and the table gives each stage's mean
+± std and each step's gain over the stage before it with a 95 % interval.
 """
 
 from __future__ import annotations
@@ -57,13 +61,75 @@ def run_demo(runs_dir: Path, quick: bool, console) -> list[dict]:
     return rows
 
 
+def run_seeded_demo(runs_dir: Path, quick: bool, seeds: int, workers: int | None,
+                    console) -> list[dict]:
+    """Each step as a sweep of `seeds` seeds; one row per stage with every seed's numbers."""
+    from convcli.sweeps.display import Display
+    from convcli.sweeps.session import execute
+
+    extra = quick_base(console) if quick else ()
+    sweeps = [step_sweep(step, quick, extra, seeds) for step in STEPS]  # all checked first
+    rows = []
+    for step, sweep in zip(STEPS, sweeps):
+        console.rule(f"{step.stage}: configs/{step.config}, {seeds} seeds" + (" (quick)" if quick else ""))
+        began = time.perf_counter()
+        result = execute(sweep, runs_dir, workers, None, None, True, Display(console))
+        runs = [Path(t.run) for t in result.points[0].trials if t.status == "completed" and t.run]
+        rows.append({"stage": step.stage, "book": step.book, "seconds": time.perf_counter() - began,
+                     "sweep": str(result.folder.path), **seed_results(runs)})
+    return rows
+
+
+def step_sweep(step: Step, quick: bool, extra: tuple[str, ...], seeds: int):
+    """A step as a sweep of seeds over its config (--quick's overrides in its `set`)."""
+    import yaml
+
+    from convcli.sweeps.spec import sweep_from
+
+    load_step(step, quick, extra)  # the config's own errors, as the one-seed demo gives them
+    overrides = (*step.quick, *(extra if _uses_base(step) else ())) if quick else ()
+    changes = {key: yaml.safe_load(value) for key, _, value in (o.partition("=") for o in overrides)}
+    name = "demo-" + step.stage.replace(" (", "-").rstrip(")")
+    raw = {"name": name, "base": str(CONFIGS / step.config), "seeds": seeds, "set": changes}
+    return sweep_from(raw, CONFIGS / f"{name}.yaml")
+
+
+def seed_results(runs: list[Path]) -> dict:
+    """Every seed's best validation and test accuracy, and its validation curve."""
+    from convcli.runs import Run, read_json
+    from convcli.sweeps.trial import read_rows
+
+    found = {"val_accuracy": [], "test_accuracy": [], "curves": []}
+    for run in runs:
+        summary = read_json(Run(run).summary)
+        found["val_accuracy"].append((summary.get("best") or {}).get("val_accuracy"))
+        found["test_accuracy"].append((summary.get("test") or {}).get("accuracy"))
+        found["curves"].append([row.get("val_accuracy") for row in read_rows(Run(run).metrics)])
+    return found
+
+
+def write_demo_curves(rows: list[dict], runs_dir: Path) -> Path:
+    """One figure of every stage's validation curve, mean ± std over its seeds."""
+    import datetime as dt
+
+    from convcli.report import write_band_curves
+
+    out = Path(runs_dir) / f"demo-curves_{dt.datetime.now():%Y-%m-%d_%H-%M-%S}.png"
+    write_band_curves({row["stage"]: row["curves"] for row in rows}, out,
+                      "validation accuracy per stage: mean ± std over seeds")
+    return out
+
+
+def _uses_base(step: Step) -> bool:
+    return step.config not in ("scratch.yaml", "augment.yaml")
+
+
 def load_step(step: Step, quick: bool, extra: tuple[str, ...] = ()):
     path = CONFIGS / step.config
     if not path.is_file():
         raise ConfigError(f"the demo trains the configs of a convcli checkout, and {path} is "
                           "missing; run it from a clone (pip install -e .)")
-    uses_base = step.config not in ("scratch.yaml", "augment.yaml")
-    return load_config(path, (*step.quick, *(extra if uses_base else ())) if quick else ())
+    return load_config(path, (*step.quick, *(extra if _uses_base(step) else ())) if quick else ())
 
 
 def quick_base(console) -> tuple[str, ...]:

@@ -87,6 +87,33 @@ def write_curves(metrics_path: Path, out: Path, title: str = "") -> None:
     plt.close(figure)
 
 
+def write_band_curves(curves: dict[str, list[list]], out: Path, title: str = "") -> None:
+    """Each name's validation curves (one per seed) as their mean per epoch, with a band of
+    ± one standard deviation across the seeds that reached that epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    figure, ax = plt.subplots(figsize=(8, 4.5))
+    for name, runs in curves.items():
+        length = max((len(run) for run in runs), default=0)
+        columns = [[run[i] for run in runs if i < len(run) and isinstance(run[i], float)]
+                   for i in range(length)]
+        epochs = [i + 1 for i, column in enumerate(columns) if column]
+        mean = np.array([np.mean(c) for c in columns if c])
+        std = np.array([np.std(c, ddof=1) if len(c) > 1 else 0.0 for c in columns if c])
+        (line,) = ax.plot(epochs, mean, label=f"{name} ({len(runs)} seeds)")
+        ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    ax.set(xlabel="epoch", ylabel="validation accuracy", title=title or "mean ± std over seeds")
+    ax.legend(fontsize=8)
+    figure.tight_layout()
+    with atomic_path(out) as temp:
+        figure.savefig(temp, format="png", dpi=100)
+    plt.close(figure)
+
+
 def predictions_table(results: list[dict], class_names: list[str], title: str, top: int = 3) -> Table:
     """Per image: the explained class and the top predictions with their probabilities."""
     table = Table(title=f"Grad-CAM — {title}", title_justify="left")

@@ -6,7 +6,9 @@ import pytest
 
 from convcli.config import load_config
 
-CONFIGS = sorted((Path(__file__).parent.parent / "configs").rglob("*.yaml"))
+SHIPPED = Path(__file__).parent.parent / "configs"
+CONFIGS = sorted(p for p in SHIPPED.rglob("*.yaml") if p.parent.name != "sweeps")
+SWEEPS = sorted((SHIPPED / "sweeps").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(p.parents[1])))
@@ -40,3 +42,12 @@ def test_book_transfer_setups():
     tune = finetune.fine_tune
     assert (tune.unfreeze_from, tune.learning_rate, tune.head_epochs, finetune.train.epochs) == (
         "block5_conv1", 1e-5, 30, 100)
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.name)
+def test_shipped_sweeps_load_with_every_point_valid(path):
+    from convcli.sweeps.spec import load_sweep
+
+    sweep = load_sweep(path)  # every point's config is validated here
+    assert sweep.trial_count >= 5
+

@@ -125,7 +125,7 @@ def test_the_mode_follows_the_metric(tmp_path):
 
 
 def test_mean_std_and_interval_match_numbers_computed_by_hand():
-    from convcli.sweeps.stats import summarize, t_quantile
+    from convcli.stats import summarize, t_quantile
 
     # t(0.975) from printed tables, for 1, 2, 4, 9 and 30 degrees of freedom
     for df, table in [(1, 12.706), (2, 4.303), (4, 2.776), (9, 2.262), (30, 2.042)]:

@@ -16,7 +16,7 @@ from convcli.config import to_yaml
 from convcli.runs import atomic_write_text
 from convcli.sweeps.directory import SweepDir
 from convcli.sweeps.spec import Sweep
-from convcli.sweeps.stats import Summary, summarize
+from convcli.stats import Summary, summarize
 
 STATES = {"RUNNING": "running", "COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "interrupted",
           "WAITING": "waiting"}
@@ -138,7 +138,7 @@ def write_records(folder: SweepDir, sweep: Sweep, trials: list[TrialRow],
 def read_points(folder: SweepDir, sweep: Sweep) -> list[PointRow]:
     """points.csv read back (without Optuna), for `convcli runs show SWEEP`."""
     from convcli.sweeps.directory import read_csv
-    from convcli.sweeps.stats import Summary
+    from convcli.stats import Summary
 
     def number(text):
         return float(text) if text not in (None, "") else None

@@ -33,10 +33,15 @@ class SweepResult:
 
 def run_sweep(path: Path, overrides: list[str], runs_dir: Path, workers: int | None,
               storage: str | None, study_name: str | None, new: bool, display) -> SweepResult:
-    """Run (or continue) a sweep; returns its points once no trial is left."""
+    """Run (or continue) a sweep file; returns its points once no trial is left."""
+    return execute(load_sweep(path, overrides), runs_dir, workers, storage, study_name, new, display)
+
+
+def execute(sweep: Sweep, runs_dir: Path, workers: int | None, storage: str | None,
+            study_name: str | None, new: bool, display) -> SweepResult:
+    """Run (or continue) a resolved sweep (from a file, or made by `convcli demo`)."""
     from convcli.sweeps.runner import Sweeper, slot_environments, visible_gpus
 
-    sweep = load_sweep(path, overrides)
     gpus = visible_gpus()
     workers = workers or sweep.spec.workers or max(1, len(gpus))
     folder = _choose_folder(sweep, runs_dir, new)

@@ -64,10 +64,13 @@ class TrialProcess:
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        # Python code between fork and exec is unsafe in a process that imported TensorFlow
+        # (convcli demo does): there the trial does without dying with its parent.
+        child_setup = None if "tensorflow" in sys.modules else _die_with_parent
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, env=self.env,
-                                            start_new_session=True, preexec_fn=_die_with_parent)
+                                            start_new_session=True, preexec_fn=child_setup)
         self.began = time.monotonic()
 
     def new_rows(self) -> list[dict]:

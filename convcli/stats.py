@@ -39,8 +39,27 @@ def summarize(values: list[float], confidence: float = 0.95) -> Summary:
     return Summary(n, mean, std, mean - half, mean + half)
 
 
-def t_quantile(p: float, df: int) -> float:
-    """The value t with P(T <= t) = p for Student's t with df degrees of freedom (p > 0.5)."""
+def difference(before: list[float], after: list[float], confidence: float = 0.95) -> Summary:
+    """mean(after) - mean(before) with Welch's t interval (unequal variances); n is the
+    smaller sample's size. No interval when either side has fewer than two values."""
+    a, b = summarize(before), summarize(after)
+    if a.mean is None or b.mean is None:
+        return Summary(0, None, None, None, None)
+    gain = b.mean - a.mean
+    if a.std is None or b.std is None:
+        return Summary(min(a.n, b.n), gain, None, None, None)
+    va, vb = a.std ** 2 / a.n, b.std ** 2 / b.n
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return Summary(min(a.n, b.n), gain, 0.0, gain, gain)
+    df = (va + vb) ** 2 / (va ** 2 / (a.n - 1) + vb ** 2 / (b.n - 1))  # Welch-Satterthwaite
+    half = t_quantile(0.5 + confidence / 2, df) * se
+    return Summary(min(a.n, b.n), gain, se, gain - half, gain + half)
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The value t with P(T <= t) = p for Student's t with df degrees of freedom (p > 0.5;
+    df need not be whole, as Welch's is not)."""
     low, high = 0.0, 1.0
     while t_cdf(high, df) < p:
         high *= 2
@@ -50,7 +69,7 @@ def t_quantile(p: float, df: int) -> float:
     return (low + high) / 2
 
 
-def t_cdf(t: float, df: int) -> float:
+def t_cdf(t: float, df: float) -> float:
     """P(T <= t) for t >= 0."""
     return 1 - 0.5 * incomplete_beta(df / (df + t * t), df / 2, 0.5)
 
