@@ -327,3 +327,35 @@ def test_builtin_base_is_pretrained_once_and_rebuilt_when_corrupt(monkeypatch):
     path.write_bytes(b"half a file")
     assert "does not load" in build()
     load_weights_file(build_builtin_base(), path, "builtin")
+
+
+def test_the_shipped_base_is_this_recipes_and_a_first_run_uses_it(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from convcli.stages import builtin_base
+
+    monkeypatch.setenv("CONVCLI_CACHE", str(tmp_path / "empty"))  # a fresh machine
+    shipped = builtin_base.shipped_weights()
+    assert shipped is not None, (
+        f"convcli/assets/ has no {builtin_base.weights_path().name}: the recipe, the base's "
+        "layers or the source data changed; run `convcli pretrain --force` and copy the "
+        "weights file and its .json from the cache into convcli/assets/")
+    console = Console(record=True, width=200)
+    assert builtin_base.builtin_weights(console) == shipped
+    assert "pretraining" not in console.export_text()
+    assert not (tmp_path / "empty" / "bases").exists()  # nothing trained, nothing copied
+
+
+@pytest.mark.slow
+def test_pretraining_from_scratch_matches_the_shipped_base(tmp_path, monkeypatch):
+    """The shipped weights are what the recipe makes: pretrained again here, the base's
+    source-task accuracy is within a point of the shipped record's."""
+    from rich.console import Console
+
+    from convcli.stages import builtin_base
+
+    monkeypatch.setenv("CONVCLI_CACHE", str(tmp_path / "cache"))
+    shipped = read_json(builtin_base.shipped_weights().with_suffix("").with_suffix(".json"))
+    record = builtin_base.pretrain(builtin_base.weights_path(), Console(record=True))
+    assert record["recipe"] == shipped["recipe"]
+    assert abs(record["val_accuracy"] - shipped["val_accuracy"]) <= 0.01, (record, shipped)

@@ -6,6 +6,10 @@ target task the way an ImageNet base arrives at cats and dogs: knowing edges, co
 and outlines, never having seen the classes. The weights are cached under a fingerprint
 of everything that makes them (this recipe, the architecture, the source data); a
 cached file that does not load is rebuilt. `convcli pretrain` builds it ahead of time.
+
+convcli ships the file this recipe makes (convcli/assets/, made by `convcli pretrain`
+and copied there, with its record), so a first run uses it instead of pretraining for
+minutes; a shipped file whose fingerprint is not the recipe's is never used.
 """
 
 from __future__ import annotations
@@ -56,17 +60,29 @@ def weights_path(recipe: Pretraining | None = None) -> Path:
     return cache_dir() / "bases" / f"builtin-{hashlib.sha256(key.encode()).hexdigest()[:12]}.weights.h5"
 
 
+SHIPPED = Path(__file__).resolve().parent.parent / "assets"  # package data
+
+
+def shipped_weights() -> Path | None:
+    """The shipped weights file of this recipe, if convcli ships it."""
+    path = SHIPPED / weights_path().name
+    return path if path.is_file() else None
+
+
 def builtin_weights(console: Console | None = None, force: bool = False) -> Path:
-    """The cached weights file of the built-in base, pretraining it first if need be."""
+    """The built-in base's weights: cached, else shipped, else pretrained now (cached)."""
     console = console or Console(stderr=True)
     path = weights_path()
+    if not path.is_file() and not force and shipped_weights() is not None:
+        path = shipped_weights()
     if path.is_file() and not force:
         try:
             load_weights_file(build_builtin_base(), path, "builtin")
             return path
         except ModelError as error:
-            console.print(f"the cached built-in base does not load ({error}); rebuilding it",
+            console.print(f"the built-in base at {path} does not load ({error}); rebuilding it",
                           style="yellow", highlight=False)
+    path = weights_path()  # pretraining always writes the cache, never the package
     pretrain(path, console)
     return path
 
