@@ -129,7 +129,13 @@ def summary(target: Optional[str] = typer.Argument(
 
 RUN_OPTION = typer.Option(None, "--run", help="A run directory or a unique prefix of its name "
                                               "(default: the latest run); its best model is used.")
-MODEL_OPTION = typer.Option(None, "--model", help="A .keras/.h5 model file instead of a run.")
+MODEL_OPTION = typer.Option(None, "--model", help="A .keras/.h5/.hdf5 model file instead of a run.")
+CLASSES_OPTION = typer.Option(None, "--classes", help="With --model: its class names, comma-separated, "
+                              "in the order of its outputs (default: 0, 1, ...).")
+
+
+def _names(classes: Optional[str]) -> Optional[List[str]]:
+    return [name.strip() for name in classes.split(",") if name.strip()] if classes else None
 
 
 @app.command()
@@ -208,20 +214,35 @@ def evaluate(run: Optional[str] = typer.Argument(None, help="A run directory or 
                  None, "--split", help="The split of the run's own data (default: test)."),
              data: Optional[Path] = typer.Option(None, "--data", help="A folder of class folders, with "
                                                  "the run's classes, to evaluate on instead."),
+             model: Optional[Path] = typer.Option(None, "--model", help="A .keras/.h5/.hdf5 model "
+                                                  "file instead of a run, with --data."),
+             classes: Optional[str] = CLASSES_OPTION,
              runs_dir: Path = RUNS_DIR) -> None:
     """Loss, accuracy, precision, recall and confusion matrix of a run's best model.
 
     The matrix is also written into the run directory: confusion.png for the test split,
-    confusion-validation.png, or confusion-data.png for --data.
+    confusion-validation.png, or confusion-data.png for --data. With --model FILE
+    --data DIR: <FILE stem>-confusion.png here; without --classes, DIR's class folders
+    in sorted order are the model's classes 0, 1, ... (as Keras numbers them).
     """
     if split is not None and data is not None:
         raise typer.BadParameter("give --split or --data, not both", param_hint="--split")
+    if model is not None and (run is not None or split is not None or data is None):
+        raise typer.BadParameter("--model FILE takes --data DIR (a folder of class folders), "
+                                 "and no RUN or --split", param_hint="--model")
+    if classes is not None and model is None:
+        raise typer.BadParameter("--classes names the classes of a --model file", param_hint="--classes")
     import_tensorflow()
-    from convcli.evaluation import class_table, confusion_table, evaluate_run
+    from convcli.evaluation import class_table, confusion_table, evaluate_model_file, evaluate_run
 
-    found, evaluation, png = evaluate_run(run, runs_dir, split or "test", data)
+    if model is not None:
+        evaluation, png = evaluate_model_file(model, data, _names(classes))
+        source = f"model {model}"
+    else:
+        found, evaluation, png = evaluate_run(run, runs_dir, split or "test", data)
+        source = f"run {found.name}"
     console = _console()
-    console.print(f"run {found.name}, {data if data is not None else (split or 'test') + ' split'}: "
+    console.print(f"{source}, {data if data is not None else (split or 'test') + ' split'}: "
                   f"loss {evaluation.loss:.4f}, accuracy {100 * evaluation.accuracy:.2f}% "
                   f"({evaluation.correct} of {evaluation.images} images)",
                   markup=False, highlight=False, soft_wrap=True)
@@ -232,19 +253,21 @@ def evaluate(run: Optional[str] = typer.Argument(None, help="A run directory or 
 
 @app.command()
 def predict(images: List[Path] = typer.Argument(..., help="Image files or folders of images."),
-            run: Optional[str] = RUN_OPTION,
+            run: Optional[str] = RUN_OPTION, model: Optional[Path] = MODEL_OPTION,
+            classes: Optional[str] = CLASSES_OPTION,
             as_json: bool = typer.Option(False, "--json", help="Print a JSON list of images and their "
                                          "probabilities, and nothing else, on stdout."),
             runs_dir: Path = RUNS_DIR) -> None:
-    """Class probabilities of each image under a run's best model, most probable first."""
+    """Class probabilities of each image under a run's best model (or a model file), most
+    probable first."""
     import_tensorflow()
     from convcli.prediction import predict_images, predictions_json, predictions_table
 
-    results, found = predict_images(images, run, runs_dir)
+    results, title = predict_images(images, run, runs_dir, model_file=model, classes=_names(classes))
     if as_json:
         typer.echo(predictions_json(results))
     else:
-        _console().print(predictions_table(results, f"predictions — {found.name} (best checkpoint)"))
+        _console().print(predictions_table(results, f"predictions — {title}"))
 
 
 @app.command()

@@ -15,8 +15,8 @@ from convcli.config import load_config
 from convcli.errors import ConfigError, ModelError
 from convcli.explain.gradcam import GradCam
 from convcli.explain.overlay import tile
-from convcli.pictures import (check_layer, expand, model_inputs, one_image, read_image, save_png,
-                              write_gradcam)
+from convcli.pictures import (check_layer, expand, input_channels, model_inputs, one_image,
+                              read_image, save_png, write_gradcam)
 from convcli.resolve import class_index, explained_model
 
 
@@ -61,7 +61,7 @@ def activations(image: Path, run: str | None, model_file: Path | None, layers: l
     model, _, image_size, _ = explained_model(run, model_file, runs_dir)
     names = [name for entry in layers for name in entry.split(",") if name] or feature_layers(model)
     _check_names(model, names, feature_layers(model), "--layers")
-    maps = layer_activations(model, model_inputs([path], image_size)[0], names)
+    maps = layer_activations(model, model_inputs([path], image_size, input_channels(model))[0], names)
     written = []
     for index, (name, activation) in enumerate(maps.items(), start=1):
         if activation.ndim != 3:

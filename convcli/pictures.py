@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, UnidentifiedImageError
 
 from convcli.data.check import MAX_PIXELS
 from convcli.data.folders import list_images
-from convcli.data.pipeline import load_image
+from convcli.data.pipeline import load_image, to_channels
 from convcli.errors import ConfigError, DataError
 from convcli.explain.gradcam import GradCam, feature_map_layers, pointing_game
 from convcli.explain.overlay import fit, overlay, tile
@@ -82,9 +82,15 @@ def check_layer(model, name: str, option: str) -> None:
                           f"{model.name}; candidates: {shown}")
 
 
-def model_inputs(paths: list[Path], image_size: tuple[int, int]) -> np.ndarray:
-    """The images as the model sees them: decoded and resized as in training, [0, 255]."""
-    return np.stack([load_image(str(path), image_size).numpy() for path in paths])
+def model_inputs(paths: list[Path], image_size: tuple[int, int], channels: int = 3) -> np.ndarray:
+    """The images as the model sees them: decoded and resized as in training, [0, 255],
+    with the model's channels (3, or 1 for a grayscale model)."""
+    return np.stack([to_channels(load_image(str(path), image_size), channels).numpy() for path in paths])
+
+
+def input_channels(model) -> int:
+    """The channels of a model's input images: 3 (colour) or 1 (grayscale)."""
+    return int(model.inputs[0].shape[-1])
 
 
 def save_png(picture: np.ndarray, path: Path) -> None:
@@ -106,7 +112,7 @@ def write_gradcam(cam: GradCam, paths: list[Path], image_size: tuple[int, int], 
     results, taken = [], set()
     for start in range(0, len(paths), batch_size):
         chunk = paths[start:start + batch_size]
-        heatmaps, probabilities = cam(model_inputs(chunk, image_size),
+        heatmaps, probabilities = cam(model_inputs(chunk, image_size, input_channels(cam.tapped)),
                                       None if class_index is None else [class_index] * len(chunk))
         for path, heatmap, probability in zip(chunk, heatmaps, probabilities):
             stem, picture = _unique(path.stem, taken), overlay(read_image(path), heatmap, alpha)
@@ -162,7 +168,7 @@ def pointing_score(cam: GradCam, paths: list[Path], image_size: tuple[int, int])
     boxes = object_boxes(paths)
     if boxes is None:
         return None
-    heatmaps, _ = cam(model_inputs(paths, image_size))
+    heatmaps, _ = cam(model_inputs(paths, image_size, input_channels(cam.tapped)))
     sizes = []
     for path in paths:
         with Image.open(path) as image:  # reads the header only

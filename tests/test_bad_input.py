@@ -490,7 +490,7 @@ CASES = [
       "model {file} contains a Lambda layer"),
     C("model-unsupported-suffix", "gradcam --model of a .pt file",
       put("model.pt", b"PK\x03\x04 torch"), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1,
-      "{file} is not a Keras model file: convcli reads .keras and .h5 files, not .pt"),
+      "{file} is not a Keras model file: convcli reads .keras, .h5 and .hdf5 files, not .pt"),
     C("model-unsupported-suffix-summary", "summary of a .pt file (taken for a run name)",
       put("model.pt", b"PK\x03\x04 torch"), ["summary", "{file}"], 1, ("{file}", ".keras")),
     C("model-text-named-h5", "a text file named .h5",
@@ -506,8 +506,26 @@ CASES = [
       "takes images of any size; convcli needs a fixed input size"),
     C("model-not-an-image-model", "gradcam --model of a model whose input is a vector",
       asset("vector.keras"), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1, "vector.keras"),
-    C("model-one-channel-input", "gradcam --model of a model taking 1-channel images",
-      asset("gray.keras"), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1, "gray.keras"),
+    C("model-two-channel-input", "gradcam --model of a model taking 2-channel images (1 and 3 work)",
+      asset("two_channels.keras"), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "takes 1 input of shape (None, 32, 32, 2), not images (batch, height, width, 1 or 3 channels)"),
+    C("model-input-not-an-image-predict", "predict --model of a model whose input is a vector",
+      asset("vector.keras"), lambda p: ["predict", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "model {file} takes 1 input of shape (None, 10), not images"),
+    C("model-text-named-hdf5", "a text file named .hdf5",
+      put("model.hdf5", "I am not HDF5\n"), ["summary", "{file}"], 1,
+      "{file} is not an .hdf5 model: it lacks the HDF5 signature"),
+    C("model-text-named-hdf5-predict", "predict --model of a text file named .hdf5",
+      put("model.hdf5", "I am not HDF5\n"), lambda p: ["predict", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "{file} is not an .hdf5 model"),
+    C("model-classes-wrong-count", "predict --model --classes with 3 names for a 2-class model",
+      asset("dense.keras"), lambda p: ["predict", jpeg(p["tmp"]), "--model", p["file"], "--classes", "a,b,c"],
+      1, "--classes a,b,c names 3, but model {file} has 2 classes"),
+    C("model-evaluate-without-data", "evaluate --model without --data",
+      asset("dense.keras"), ["evaluate", "--model", "{file}"], 2, "--model FILE takes --data DIR"),
+    C("model-evaluate-classes-miss-a-folder", "evaluate --model --data with a folder not in --classes",
+      asset("dense.keras"), ["evaluate", "--model", "{file}", "--data", "data/test", "--classes", "ellipse,square"],
+      1, "--data data/test has class folders rectangle that are not in --classes ellipse,square"),
     C("model-weights-file-as-model", "summary of a .weights.h5 file (weights, not a model)",
       asset("base.weights.h5"), ["summary", "{file}"], 1, "cannot load model {file}"),
 
@@ -645,10 +663,11 @@ def shared(tmp_path_factory, tiny_data, builtin_base):
     build_builtin_base().save_weights(root / "base.weights.h5")
     vector = keras.Input((10,))
     keras.Model(vector, keras.layers.Dense(1, activation="sigmoid")(vector)).save(root / "vector.keras")
-    grey = keras.Input((32, 32, 1))
-    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(grey))
-    keras.Model(grey, keras.layers.Dense(1, activation="sigmoid")(pooled)).save(root / "gray.keras")
-    for name in ("lambda.keras", "dense.keras", "anysize.keras", "base.weights.h5", "vector.keras", "gray.keras"):
+    two = keras.Input((32, 32, 2))
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(two))
+    keras.Model(two, keras.layers.Dense(1, activation="sigmoid")(pooled)).save(root / "two_channels.keras")
+    for name in ("lambda.keras", "dense.keras", "anysize.keras", "base.weights.h5", "vector.keras",
+                 "two_channels.keras"):
         ASSETS[name] = root / name
     return {"run": run, "data": tiny_data, "contents": contents(run)}
 
