@@ -397,3 +397,65 @@ def data_check(directory: Path = typer.Argument(..., help="A dataset folder: tra
         errors = sum(problem.severity == "error" for problem in report.problems)
         raise DataError(f"{directory}: {errors} problem(s) would break or mislead training "
                         f"({', '.join(sorted({p.kind for p in report.problems if p.severity == 'error'}))})")
+
+
+@data_app.command("split")
+def data_split(source: Path = typer.Argument(..., help="Labelled images: a folder of class folders, "
+                                             "a flat folder (labels from file names) or a CSV file."),
+               destination: Path = typer.Argument(..., help="A new or empty folder to write."),
+               labels_from: Optional[Literal["folders", "filename", "csv"]] = typer.Option(
+                   None, "--labels-from", help="Default: csv with a CSV, folders when SRC has class "
+                   "folders, else filename."),
+               csv_file: Optional[Path] = typer.Option(None, "--csv", help="file,label rows (header "
+                                                       "optional), paths relative to the CSV."),
+               pattern: Optional[str] = typer.Option(None, "--pattern", help="With filename: a regex "
+                                                     "whose first group is the label (default: the "
+                                                     "text before the first ., _ or digit)."),
+               validation: float = typer.Option(0.2, "--validation", help="Fraction of each class."),
+               test: float = typer.Option(0.2, "--test", help="Fraction of each class (0: no test split)."),
+               per_class: Optional[int] = typer.Option(None, "--per-class", min=1, help="Take N images "
+                                                       "per class (by seed) before splitting."),
+               seed: int = typer.Option(1337, "--seed", help="Same seed, same split."),
+               link: bool = typer.Option(True, "--link/--copy", help="Hard links (copies across "
+                                         "filesystems), or copies.")) -> None:
+    """Split labelled images into DST/train, validation and test class folders (stratified, by
+    seed) and DST/split.csv, then check what was written as `data check` does.
+
+    The book's cats-vs-dogs subset from the flat Kaggle folder:
+    convcli data split train/ cats_and_dogs_small --per-class 2000 --validation 0.25 --test 0.25
+    """
+    import_tensorflow()
+    from convcli.data.split import split_dataset
+    from convcli.report import check_tables
+
+    result = split_dataset(source, destination, labels_from, csv_file, pattern, validation, test,
+                           per_class, seed, link)
+    _console().print(check_tables(result.report))
+    typer.echo(f"wrote {result.images:,} images to {destination} (labels from {result.labels_from}; "
+               f"{result.linked:,} hard links, {result.copied:,} copies); {destination / 'split.csv'} "
+               "lists them")
+    if not result.report.ok:
+        raise DataError(f"{destination} was written, but data check finds problems in it (listed "
+                        "above); they come from the source images")
+
+
+@app.command()
+def init(data_dir: Path = typer.Argument(..., help="A dataset folder: train/, validation/ (or val/), "
+                                         "test/ of class folders, or one folder of class folders."),
+         stage: Literal["scratch", "augment", "extract", "fine-tune"] = typer.Option(
+             "fine-tune", "--stage", help="The experiment the config runs."),
+         out: Path = typer.Option(Path("config.yaml"), "--out", help="The config file to write "
+                                  "(never over an existing file)."),
+         base: Optional[str] = typer.Option(None, "--base", help="extract / fine-tune: the pretrained "
+                                            "base (default: vgg16, the book's; builtin runs offline).")) -> None:
+    """Write a commented config for a dataset folder: its splits and classes, an image_size
+    from its images, the stage's sections with the book's values. It validates as written."""
+    import_tensorflow()
+    from convcli.draft import write_draft
+    from convcli.report import check_tables
+
+    draft = write_draft(data_dir, stage, out, base)
+    _console().print(check_tables(draft.report))
+    typer.echo(f"wrote {out} (stage {stage}, {len(draft.class_names)} classes, image_size "
+               f"{list(draft.image_size)}, batch_size {draft.batch_size}); run it with: "
+               f"convcli train {out}")
