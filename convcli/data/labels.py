@@ -38,6 +38,8 @@ def read_labels(source: Path, labels_from: str | None, csv_file: Path | None,
     Default: csv when a CSV is given (--csv, or SRC is a .csv file), folders when SRC
     has class folders, else the file names.
     """
+    if not source.exists():
+        raise DataError(f"{source} does not exist")
     if csv_file is None and source.is_file() and source.suffix.lower() == ".csv":
         csv_file = source
     labels_from = labels_from or ("csv" if csv_file else "folders" if source.is_dir()
@@ -50,7 +52,7 @@ def read_labels(source: Path, labels_from: str | None, csv_file: Path | None,
     if pattern is not None and labels_from != "filename":
         raise DataError(f"--pattern reads labels from file names; it cannot go with --labels-from {labels_from}")
     if labels_from != "csv" and not source.is_dir():
-        raise DataError(f"{source} is not a folder of images")
+        raise DataError(f"{source} is not a folder of images (nor a .csv file of labels)")
     if labels_from == "folders":
         return labels_from, from_folders(source)
     if labels_from == "filename":

@@ -55,8 +55,8 @@ def split_dataset(source: Path, destination: Path, labels_from: str | None = Non
     """Write DST/train|validation|test/<class>/ and DST/split.csv from the images of SRC,
     then run data check's scan on what was written (`result.report`)."""
     check_fractions(validation, test)
-    check_destination(source, destination)
     how, images = read_labels(source, labels_from, csv_file, pattern)
+    check_destination(source, destination, scanned=how != "csv")
     chosen = assign(group(images), validation, test, per_class, seed)
     _refuse_undecodable(chosen)
     result = SplitResult(destination, how, {name: {label: len(members) for label, members in classes.items()}
@@ -80,13 +80,12 @@ def check_fractions(validation: float, test: float) -> None:
                         "than 1")
 
 
-def check_destination(source: Path, destination: Path) -> None:
-    """DST is new or an empty folder, and not inside SRC (it would be read as data)."""
-    if not source.exists():
-        raise DataError(f"{source} does not exist")
-    if destination.resolve().is_relative_to(source.resolve() if source.is_dir() else source.resolve().parent):
-        raise DataError(f"{destination} is inside {source if source.is_dir() else source.parent}, "
-                        "whose images it splits; choose a folder outside it")
+def check_destination(source: Path, destination: Path, scanned: bool = True) -> None:
+    """DST is new or an empty folder, and not inside a scanned SRC (a second split would
+    read what the first one wrote as more images)."""
+    if scanned and destination.resolve().is_relative_to(source.resolve()):
+        raise DataError(f"{destination} is inside {source}, whose images it splits; choose a "
+                        "folder outside it")
     if destination.is_file() or (destination.is_dir() and any(destination.iterdir())):
         raise DataError(f"{destination} already exists and is not an empty folder; data split "
                         "never writes into one: choose a new folder")
