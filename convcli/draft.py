@@ -17,6 +17,7 @@ import yaml
 from convcli.bases import BASES, BUILTIN
 from convcli.config import STAGE_SECTIONS, default_unfreeze_from, validate
 from convcli.data.check import Report, check_dataset, find_splits
+from convcli.data.folders import class_folders, list_images
 from convcli.errors import ConfigError, DataError
 from convcli.runs import atomic_write_text
 
@@ -50,6 +51,9 @@ def write_draft(data_dir: Path, stage: str = "fine-tune", out: Path = Path("conf
         raise ConfigError(f"--base {base!r} is not a known base; known bases: {BUILTIN}, {', '.join(BASES)}")
     if out.exists():
         raise ConfigError(f"{out} already exists; init never overwrites a file: choose another --out")
+    if data_dir.is_dir() and not class_folders(data_dir) and list_images(data_dir):
+        raise DataError(f"{data_dir} holds images but no class folders; make train/, validation/ "
+                        f"and test/ class folders of them with `convcli data split {data_dir} NEW_DIR`")
     report = check_dataset(data_dir)
     folders = data_folders(data_dir)
     class_names = sorted(next(iter(report.splits.values())))
