@@ -90,13 +90,18 @@ def test_labels_from_a_csv_with_or_without_header(tmp_path):
             assert (int(row["source"].split("img")[1][:2]) % 2 == 1) == (row["label"] == "yes")
 
 
-def test_class_folders_copied(tmp_path):
+def test_class_folders_copied(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
     source = tmp_path / "animals"
+    long_name = "western_honey_bee_" * 4 + "apis_mellifera"  # 86 characters
     noise_images(source / "ant", [f"{i}.png" for i in range(10)], seed=1)
-    noise_images(source / "bee", [f"{i}.png" for i in range(10)], seed=2)
+    noise_images(source / long_name, [f"{i}.png" for i in range(10)], seed=2)
     result = invoke("data", "split", source, tmp_path / "out", "--copy")
     assert result.exit_code == 0, result.output
     assert "labels from folders; 0 hard links, 20 copies" in result.stdout
+    table = [line for line in result.stdout.splitlines() if "│" in line]
+    assert max(map(len, table)) <= 80 and "…" not in result.stdout  # the name folds, whole
+    assert "apis_mellifera" in result.stdout
     copied = sorted((tmp_path / "out" / "train" / "ant").iterdir())[0]
     assert copied.stat().st_nlink == 1 and copied.read_bytes() == (source / "ant" / copied.name).read_bytes()
 
