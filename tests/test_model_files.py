@@ -149,3 +149,15 @@ def test_model_file_refusals(files):
                       "has 2 class folders (happy, sad), but model")
     result = invoke("evaluate", "--model", files / "gray.hdf5")
     assert result.exit_code == 2 and "--model FILE takes --data DIR" in result.stderr
+
+
+def test_filter_patterns_of_a_grayscale_model(files):
+    """`filters` climbs in the model's own input space: one channel, drawn grey."""
+    import keras
+
+    from convcli.explain.filters import filter_patterns
+
+    model = keras.models.load_model(files / "gray.hdf5", compile=False)
+    patterns = filter_patterns(model, "conv1", count=2, steps=2)
+    assert patterns.shape == (2, 48, 48, 3) and patterns.dtype == np.uint8
+    assert np.array_equal(patterns[..., 0], patterns[..., 2])  # grey: the channel repeated
