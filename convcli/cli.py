@@ -400,9 +400,10 @@ def data_check(directory: Path = typer.Argument(..., help="A dataset folder: tra
 
 
 @data_app.command("split")
-def data_split(source: Path = typer.Argument(..., help="Labelled images: a folder of class folders, "
-                                             "a flat folder (labels from file names) or a CSV file."),
-               destination: Path = typer.Argument(..., help="A new or empty folder to write."),
+def data_split(source: Path = typer.Argument(..., metavar="SRC", help="Labelled images: a folder of "
+                                             "class folders, a flat folder (labels from file names) "
+                                             "or a CSV file."),
+               destination: Path = typer.Argument(..., metavar="DST", help="A new or empty folder to write."),
                labels_from: Optional[Literal["folders", "filename", "csv"]] = typer.Option(
                    None, "--labels-from", help="Default: csv with a CSV, folders when SRC has class "
                    "folders, else filename."),
@@ -440,8 +441,9 @@ def data_split(source: Path = typer.Argument(..., help="Labelled images: a folde
 
 
 @app.command()
-def init(data_dir: Path = typer.Argument(..., help="A dataset folder: train/, validation/ (or val/), "
-                                         "test/ of class folders, or one folder of class folders."),
+def init(data_dir: Path = typer.Argument(..., metavar="DATA_DIR", help="A dataset folder: train/, "
+                                         "validation/ (or val/), test/ of class folders, or one "
+                                         "folder of class folders."),
          stage: Literal["scratch", "augment", "extract", "fine-tune"] = typer.Option(
              "fine-tune", "--stage", help="The experiment the config runs."),
          out: Path = typer.Option(Path("config.yaml"), "--out", help="The config file to write "

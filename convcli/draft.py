@@ -135,7 +135,7 @@ COMMENTS = {
     "model.conv_filters": "one 3x3 convolution + 2x2 max pooling block per entry (the book's "
                           "four, fewer for small images)",
     "model.dropout": "before the last layer",
-    "model.weights": "imagenet: downloaded once by Keras (~60 MB for vgg16)",
+    "model.weights": "Keras downloads them once, into ~/.keras/models/; base: builtin runs offline",
     "extract.method": "features: the base runs once over the images | frozen: inside the model, "
                       "with augmentation",
     "fine_tune.head_epochs": "phase 1: the frozen base, the head trained at train.learning_rate",
@@ -183,9 +183,9 @@ def _section(name: str, values: dict) -> list[str]:
     lines = []
     for key, value in values.items():
         comment = COMMENTS.get(f"{name}.{key}")
-        if (f"{name}.{key}", value != "imagenet") == ("model.weights", True) or \
-                (f"{name}.{key}", value not in (20, 32)) == ("data.batch_size", True):
-            comment = None  # only true of the usual values
+        unusual = {"model.weights": value != "imagenet", "data.batch_size": value not in (20, 32)}
+        if unusual.get(f"{name}.{key}"):
+            comment = None  # the comment is true of the usual value only
         lines.append(f"  {key}: {_scalar(value)}" + (f"  # {comment}" if comment else ""))
     return lines
 

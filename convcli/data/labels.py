@@ -115,7 +115,8 @@ def from_csv(csv_file: Path) -> list[Labelled]:
         name = row[file_column].strip() if len(row) > file_column else ""
         label = row[label_column].strip() if len(row) > label_column else ""
         if not name or not label:
-            raise DataError(f"{csv_file} row {number} ({','.join(row)}) has no {'file' if not name else 'label'}")
+            missing_cell = "file" if not name else "label"
+            raise DataError(f"{csv_file} row {number} ({','.join(row)}) has no {missing_cell}")
         path = csv_file.parent / name
         if path in seen:
             raise DataError(f"{csv_file} names {name} twice; each image needs one row, one label")
