@@ -161,3 +161,24 @@ def test_filter_patterns_of_a_grayscale_model(files):
     patterns = filter_patterns(model, "conv1", count=2, steps=2)
     assert patterns.shape == (2, 48, 48, 3) and patterns.dtype == np.uint8
     assert np.array_equal(patterns[..., 0], patterns[..., 2])  # grey: the channel repeated
+
+
+def test_keras_warnings_do_not_reach_the_user():
+    """Every TensorFlow command imports it through tfenv, which silences Keras' warnings
+    (here: a model whose input is a list, called with a tensor, as Grad-CAM calls bases)."""
+    import warnings
+
+    import keras
+
+    from convcli.tfenv import import_tensorflow
+
+    inputs = keras.Input((4,), name="base_input")
+    model = keras.Model([inputs], keras.layers.Dense(1)(inputs))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        model(np.zeros((1, 4), np.float32))
+        assert "The structure of `inputs`" in str(caught[0].message)  # Keras does warn
+        caught.clear()
+        import_tensorflow()
+        model(np.zeros((1, 4), np.float32))
+    assert caught == []
