@@ -182,3 +182,30 @@ def test_keras_warnings_do_not_reach_the_user():
         import_tensorflow()
         model(np.zeros((1, 4), np.float32))
     assert caught == []
+
+
+def test_a_keras_2_0_sequential_h5_loads(files, tmp_path):
+    """Keras 2.0-2.2 (the book's) saved a Sequential config as a bare list of layers, the
+    first with batch_input_shape; Keras 3.15 alone cannot read it."""
+    import h5py
+    import keras
+
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(4, 3, name="conv2d_1"),
+                              keras.layers.Flatten(name="flatten_1"),
+                              keras.layers.Dense(1, activation="sigmoid", name="dense_1")])
+    path = tmp_path / "book.h5"
+    save_as_keras2(model, path)
+    with h5py.File(path, "r+") as handle:
+        config = json.loads(handle.attrs["model_config"])
+        layers = config["config"]["layers"][1:]  # no InputLayer
+        layers[0]["config"]["batch_input_shape"] = [None, 32, 32, 3]
+        config["config"] = layers
+        handle.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(Exception):
+        keras.models.load_model(path, compile=False)
+    result = invoke("predict", files / "gray.png", "--model", path, "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    expected = float(np.asarray(model(np.full((1, 32, 32, 3), 81.0, np.float32)))[0, 0])
+    [entry] = json.loads(result.stdout)
+    assert {p["class"]: p["probability"] for p in entry["probabilities"]}["1"] == pytest.approx(expected, abs=1e-5)

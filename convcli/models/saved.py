@@ -4,7 +4,8 @@ Safe mode refuses Lambda layers, whose code would run on load. Files are loaded
 without their training configuration (`compile=False`): the commands that read them
 only run the model, and a file saved by Keras 2 names its optimizer's arguments the old
 way (`lr`, `decay`), which Keras 3 refuses when it compiles ("Argument(s) not
-recognized: {'lr': ...}"). Keras' own warnings while loading are not the user's concern.
+recognized: {'lr': ...}"); an old Sequential file is read through legacy.py. Keras' own
+warnings while loading are not the user's concern.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from convcli.errors import ModelError
+from convcli.models.legacy import readable_copy
 
 HDF5_SUFFIXES = (".h5", ".hdf5")  # Keras 2's legacy format, under either name
 MODEL_SUFFIXES = (".keras", *HDF5_SUFFIXES)
@@ -31,8 +33,9 @@ def load_model_file(path: Path, compile: bool = False):
         raise ModelError(f"model file {path} does not exist")
     check_model_file(path)
     try:
-        with quiet_keras():
-            return keras.models.load_model(path, compile=compile, safe_mode=True)
+        with quiet_keras(), readable_copy(path) if path.suffix.lower() in HDF5_SUFFIXES else \
+                contextlib.nullcontext(path) as readable:
+            return keras.models.load_model(readable, compile=compile, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file
         if "`Lambda` layer" in str(error):
             raise ModelError(f"model {path} contains a Lambda layer, whose code would run when it "
