@@ -141,6 +141,7 @@ def _names(classes: Optional[str]) -> Optional[List[str]]:
 @app.command()
 def gradcam(images: List[Path] = typer.Argument(..., help="Image files or folders of images."),
             run: Optional[str] = RUN_OPTION, model: Optional[Path] = MODEL_OPTION,
+            classes: Optional[str] = CLASSES_OPTION,
             layer: Optional[str] = typer.Option(None, help="The feature map to explain (default: the "
                                                 "last one, inside a pretrained base too)."),
             class_: Optional[str] = typer.Option(None, "--class", help="Class name or index to explain "
@@ -153,7 +154,8 @@ def gradcam(images: List[Path] = typer.Argument(..., help="Image files or folder
     from convcli.explaining import gradcam as explain
     from convcli.report import predictions_table
 
-    results, class_names, title = explain(images, run, model, layer, class_, alpha, out, runs_dir)
+    results, class_names, title = explain(images, run, model, layer, class_, alpha, out, runs_dir,
+                                          classes=_names(classes))
     _console().print(predictions_table(results, class_names, title))
     typer.echo(f"wrote {2 * len(results)} files to {out}/")
 

@@ -21,10 +21,13 @@ from convcli.resolve import class_index, explained_model
 
 
 def gradcam(images: list[Path], run: str | None, model_file: Path | None, layer: str | None,
-            class_: str | None, alpha: float, out: Path, runs_dir: Path):
-    """Heatmaps for every image into `out`; (results, class names, model title)."""
+            class_: str | None, alpha: float, out: Path, runs_dir: Path,
+            classes: list[str] | None = None):
+    """Heatmaps for every image into `out`; (results, class names, model title).
+
+    `classes` names a model file's classes (--classes), else they are numbered."""
     paths = expand(images)
-    model, class_names, image_size, title = explained_model(run, model_file, runs_dir)
+    model, class_names, image_size, title = explained_model(run, model_file, runs_dir, classes)
     chosen = class_index(class_, class_names)
     if layer is not None:
         check_layer(model, layer, "--layer")

@@ -209,3 +209,12 @@ def test_a_keras_2_0_sequential_h5_loads(files, tmp_path):
     expected = float(np.asarray(model(np.full((1, 32, 32, 3), 81.0, np.float32)))[0, 0])
     [entry] = json.loads(result.stdout)
     assert {p["class"]: p["probability"] for p in entry["probabilities"]}["1"] == pytest.approx(expected, abs=1e-5)
+
+
+def test_gradcam_names_a_model_files_classes(files, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    result = invoke("gradcam", files / "gray.png", "--model", files / "gray.hdf5", "--classes",
+                    ",".join(EMOTIONS), "--class", "surprise", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    [row] = [line for line in result.stdout.splitlines() if "gray.png" in line]
+    assert row.split("│")[2].strip() == "surprise"  # the class explained, by its name
