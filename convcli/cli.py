@@ -135,12 +135,20 @@ def summary(target: Optional[str] = typer.Argument(
 
 RUN_OPTION = typer.Option(None, "--run", help="A run directory or a unique prefix of its name "
                                               "(default: the latest run); its best model is used.")
-MODEL_OPTION = typer.Option(None, "--model", help="A .keras/.h5 model file instead of a run.")
+MODEL_OPTION = typer.Option(None, "--model", help="A .keras/.h5/.hdf5 model file instead of a run "
+                            "(predict also takes an export: .tflite, .onnx or a SavedModel folder).")
+CLASSES_OPTION = typer.Option(None, "--classes", help="With --model: its class names, comma-separated, "
+                              "in the order of its outputs (default: 0, 1, ...).")
+
+
+def _names(classes: Optional[str]) -> Optional[List[str]]:
+    return [name.strip() for name in classes.split(",") if name.strip()] if classes else None
 
 
 @app.command()
 def gradcam(images: List[Path] = typer.Argument(..., help="Image files or folders of images."),
             run: Optional[str] = RUN_OPTION, model: Optional[Path] = MODEL_OPTION,
+            classes: Optional[str] = CLASSES_OPTION,
             layer: Optional[str] = typer.Option(None, help="The feature map to explain (default: the "
                                                 "last one, inside a pretrained base too)."),
             class_: Optional[str] = typer.Option(None, "--class", help="Class name or index to explain "
@@ -153,7 +161,8 @@ def gradcam(images: List[Path] = typer.Argument(..., help="Image files or folder
     from convcli.explaining import gradcam as explain
     from convcli.report import predictions_table
 
-    results, class_names, title = explain(images, run, model, layer, class_, alpha, out, runs_dir)
+    results, class_names, title = explain(images, run, model, layer, class_, alpha, out, runs_dir,
+                                          classes=_names(classes))
     _console().print(predictions_table(results, class_names, title))
     typer.echo(f"wrote {2 * len(results)} files to {out}/")
 
@@ -214,20 +223,35 @@ def evaluate(run: Optional[str] = typer.Argument(None, help="A run directory or 
                  None, "--split", help="The split of the run's own data (default: test)."),
              data: Optional[Path] = typer.Option(None, "--data", help="A folder of class folders, with "
                                                  "the run's classes, to evaluate on instead."),
+             model: Optional[Path] = typer.Option(None, "--model", help="A .keras/.h5/.hdf5 model "
+                                                  "file instead of a run, with --data."),
+             classes: Optional[str] = CLASSES_OPTION,
              runs_dir: Path = RUNS_DIR) -> None:
     """Loss, accuracy, precision, recall and confusion matrix of a run's best model.
 
     The matrix is also written into the run directory: confusion.png for the test split,
-    confusion-validation.png, or confusion-data.png for --data.
+    confusion-validation.png, or confusion-data.png for --data. With --model FILE
+    --data DIR: <FILE stem>-confusion.png here; without --classes, DIR's class folders
+    in sorted order are the model's classes 0, 1, ... (as Keras numbers them).
     """
     if split is not None and data is not None:
         raise typer.BadParameter("give --split or --data, not both", param_hint="--split")
+    if model is not None and (run is not None or split is not None or data is None):
+        raise typer.BadParameter("--model FILE takes --data DIR (a folder of class folders), "
+                                 "and no RUN or --split", param_hint="--model")
+    if classes is not None and model is None:
+        raise typer.BadParameter("--classes names the classes of a --model file", param_hint="--classes")
     import_tensorflow()
-    from convcli.evaluation import class_table, confusion_table, evaluate_run
+    from convcli.evaluation import class_table, confusion_table, evaluate_model_file, evaluate_run
 
-    found, evaluation, png = evaluate_run(run, runs_dir, split or "test", data)
+    if model is not None:
+        evaluation, png = evaluate_model_file(model, data, _names(classes))
+        source = f"model {model}"
+    else:
+        found, evaluation, png = evaluate_run(run, runs_dir, split or "test", data)
+        source = f"run {found.name}"
     console = _console()
-    console.print(f"run {found.name}, {data if data is not None else (split or 'test') + ' split'}: "
+    console.print(f"{source}, {data if data is not None else (split or 'test') + ' split'}: "
                   f"loss {evaluation.loss:.4f}, accuracy {100 * evaluation.accuracy:.2f}% "
                   f"({evaluation.correct} of {evaluation.images} images)",
                   markup=False, highlight=False, soft_wrap=True)
@@ -238,24 +262,21 @@ def evaluate(run: Optional[str] = typer.Argument(None, help="A run directory or 
 
 @app.command()
 def predict(images: List[Path] = typer.Argument(..., help="Image files or folders of images."),
-            run: Optional[str] = RUN_OPTION,
+            run: Optional[str] = RUN_OPTION, model: Optional[Path] = MODEL_OPTION,
+            classes: Optional[str] = CLASSES_OPTION,
             as_json: bool = typer.Option(False, "--json", help="Print a JSON list of images and their "
                                          "probabilities, and nothing else, on stdout."),
-            runs_dir: Path = RUNS_DIR,
-            model: Optional[Path] = typer.Option(None, "--model", help="An exported model instead of "
-                                                 "a run: a .tflite or .onnx file or a SavedModel "
-                                                 "folder, with its export.json.")) -> None:
-    """Class probabilities of each image under a run's best model, most probable first."""
+            runs_dir: Path = RUNS_DIR) -> None:
+    """Class probabilities of each image under a run's best model, a model file or an
+    exported model, most probable first."""
     import_tensorflow()
-    from convcli.prediction import predict_images, predictions_json, predictions_table
+    from convcli.prediction import predict_exported, predict_images, predictions_json, predictions_table
 
-    if model is not None:
-        from convcli.prediction import predict_exported
-
+    if model is not None and (model.is_dir() or model.suffix in (".tflite", ".onnx")):
         results, title = predict_exported(images, model, run)
     else:
-        results, found = predict_images(images, run, runs_dir)
-        title = f"predictions — {found.name} (best checkpoint)"
+        results, title = predict_images(images, run, runs_dir, model_file=model, classes=_names(classes))
+        title = f"predictions — {title}"
     if as_json:
         typer.echo(predictions_json(results))
     else:
@@ -513,3 +534,67 @@ def data_check(directory: Path = typer.Argument(..., help="A dataset folder: tra
         errors = sum(problem.severity == "error" for problem in report.problems)
         raise DataError(f"{directory}: {errors} problem(s) would break or mislead training "
                         f"({', '.join(sorted({p.kind for p in report.problems if p.severity == 'error'}))})")
+
+
+@data_app.command("split")
+def data_split(source: Path = typer.Argument(..., metavar="SRC", help="Labelled images: a folder of "
+                                             "class folders, a flat folder (labels from file names) "
+                                             "or a CSV file."),
+               destination: Path = typer.Argument(..., metavar="DST", help="A new or empty folder to write."),
+               labels_from: Optional[Literal["folders", "filename", "csv"]] = typer.Option(
+                   None, "--labels-from", help="Default: csv with a CSV, folders when SRC has class "
+                   "folders, else filename."),
+               csv_file: Optional[Path] = typer.Option(None, "--csv", help="file,label rows (header "
+                                                       "optional), paths relative to the CSV."),
+               pattern: Optional[str] = typer.Option(None, "--pattern", help="With filename: a regex "
+                                                     "whose first group is the label (default: the "
+                                                     "text before the first ., _ or digit)."),
+               validation: float = typer.Option(0.2, "--validation", help="Fraction of each class."),
+               test: float = typer.Option(0.2, "--test", help="Fraction of each class (0: no test split)."),
+               per_class: Optional[int] = typer.Option(None, "--per-class", min=1, help="Take N images "
+                                                       "per class (by seed) before splitting."),
+               seed: int = typer.Option(1337, "--seed", help="Same seed, same split."),
+               link: bool = typer.Option(True, "--link/--copy", help="Hard links (copies across "
+                                         "filesystems), or copies.")) -> None:
+    """Split labelled images into DST/train, validation and test class folders (stratified, by
+    seed) and DST/split.csv, then check what was written as `data check` does.
+
+    The book's cats-vs-dogs subset from the flat Kaggle folder:
+    convcli data split train/ cats_and_dogs_small --per-class 2000 --validation 0.25 --test 0.25
+    """
+    import_tensorflow()
+    from convcli.data.split import split_dataset
+    from convcli.report import check_tables
+
+    result = split_dataset(source, destination, labels_from, csv_file, pattern, validation, test,
+                           per_class, seed, link)
+    _console().print(check_tables(result.report))
+    typer.echo(f"wrote {result.images:,} images to {destination} (labels from {result.labels_from}; "
+               f"{result.linked:,} hard links, {result.copied:,} copies); {destination / 'split.csv'} "
+               "lists them")
+    if not result.report.ok:
+        raise DataError(f"{destination} was written, but data check finds problems in it (listed "
+                        "above); they come from the source images")
+
+
+@app.command()
+def init(data_dir: Path = typer.Argument(..., metavar="DATA_DIR", help="A dataset folder: train/, "
+                                         "validation/ (or val/), test/ of class folders, or one "
+                                         "folder of class folders."),
+         stage: Literal["scratch", "augment", "extract", "fine-tune"] = typer.Option(
+             "fine-tune", "--stage", help="The experiment the config runs."),
+         out: Path = typer.Option(Path("config.yaml"), "--out", help="The config file to write "
+                                  "(never over an existing file)."),
+         base: Optional[str] = typer.Option(None, "--base", help="extract / fine-tune: the pretrained "
+                                            "base (default: vgg16, the book's; builtin runs offline).")) -> None:
+    """Write a commented config for a dataset folder: its splits and classes, an image_size
+    from its images, the stage's sections with the book's values. It validates as written."""
+    import_tensorflow()
+    from convcli.draft import write_draft
+    from convcli.report import check_tables
+
+    draft = write_draft(data_dir, stage, out, base)
+    _console().print(check_tables(draft.report))
+    typer.echo(f"wrote {out} (stage {stage}, {len(draft.class_names)} classes, image_size "
+               f"{list(draft.image_size)}, batch_size {draft.batch_size}); run it with: "
+               f"convcli train {out}")

@@ -20,10 +20,10 @@ from convcli.config import load_config
 from convcli.data import folders
 from convcli.data.check import listing, scan_files, screen
 from convcli.data.folders import Files, Split
-from convcli.data.pipeline import make_dataset
+from convcli.data.pipeline import make_dataset, to_channels
 from convcli.errors import DataError, ModelError, RunError
 from convcli.models.heads import loss_for
-from convcli.models.saved import load_model_file
+from convcli.models.saved import image_input, load_model_file, model_classes
 from convcli.runs import Run, atomic_path, find_run
 from convcli.tfenv import import_tensorflow
 
@@ -96,9 +96,14 @@ def evaluate(model, dataset, class_names: list[str]) -> Evaluation:
     if not outputs:
         raise DataError("there are no images to evaluate")
     outputs, labels = np.concatenate(outputs), np.concatenate(labels)
-    # The loss the model trained with, as model.evaluate reports it: the mean over images.
-    losses = keras.losses.get(loss_for(len(class_names)))(labels, outputs)
     truth = labels.reshape(-1).astype(int)
+    # The loss the model trained with, as model.evaluate reports it: the mean over images.
+    # One sigmoid unit: binary cross-entropy; otherwise (also two softmax units, as a
+    # model made elsewhere may have) sparse categorical cross-entropy.
+    if outputs.shape[-1] == 1:
+        losses = keras.losses.get(loss_for(2))(labels, outputs)
+    else:
+        losses = keras.losses.get(loss_for(3))(truth, outputs)
     predicted = np.argmax(class_probabilities(outputs), axis=-1)
     confusion = np.zeros((len(class_names), len(class_names)), dtype=int)
     np.add.at(confusion, (truth, predicted), 1)
@@ -137,6 +142,54 @@ def evaluate_run(ref: str | None, runs_dir: Path, split: str = "test",
     return run, evaluation, png
 
 
+def evaluate_model_file(model_file: Path, data_dir: Path, classes: list[str] | None = None,
+                        batch_size: int = 32) -> tuple[Evaluation, Path]:
+    """Evaluate a model file (--model) on a folder of class folders (--data).
+
+    The model's classes are `classes` (--classes, in the order of its outputs; the
+    folders name some or all of them), else the folders in sorted order, as Keras'
+    image_dataset_from_directory numbers them. Writes <model stem>-confusion.png here.
+    """
+    model = load_model_file(model_file)
+    title = str(model_file)
+    image_size = image_input(model, title)
+    found, images = _labelled_images(data_dir)
+    class_names = model_classes(model, title, classes)
+    if not classes:
+        if len(found) != len(class_names):
+            raise DataError(f"--data {data_dir} has {len(found)} class folders ({', '.join(found)}), "
+                            f"but model {title} has {len(class_names)} classes; name them, in the "
+                            "order of its outputs, with --classes a,b,c")
+        class_names = found
+    unknown = [name for name in found if name not in class_names]
+    if unknown:
+        raise DataError(f"--data {data_dir} has class folders {', '.join(unknown)} that are not in "
+                        f"--classes {','.join(class_names)}")
+    images = Split(images.paths, [class_names.index(found[label]) for label in images.labels])
+    channels = model.inputs[0].shape[-1]
+    dataset = make_dataset(images, len(class_names), image_size, batch_size, cache="none")
+    dataset = dataset.map(lambda batch, labels: (to_channels(batch, channels), labels))
+    evaluation = evaluate(model, dataset, class_names)
+    png = Path(f"{model_file.stem}-confusion.png")
+    write_confusion_png(evaluation, png, title=f"{model_file.name}: {data_dir}")
+    return evaluation, png
+
+
+def _labelled_images(data_dir: Path) -> tuple[list[str], Split]:
+    """The class names and images of a folder of class folders (--data), every one decodable."""
+    try:
+        found, images = folders.scan(data_dir, "DATA")
+    except DataError as error:  # folders.scan names config keys (data.KEY); this is --data
+        raise DataError(str(error).replace("data.DATA", "--data")) from None
+    problems = scan_files(Files(found, images, Split(), None))
+    if problems:
+        bad = [f"{problem.path} ({problem.kind})" for problem in problems]
+        raise DataError(f"{len(bad)} image file(s) in --data {data_dir} cannot be decoded: "
+                        f"{listing(bad)}; fix or remove them (convcli data check {data_dir} lists "
+                        "every problem)")
+    return found, images
+
+
 def _run_class_names(run: Run) -> list[str]:
     meta = run.read_meta()
     if not meta.get("class_names"):
@@ -172,19 +225,10 @@ def _run_split(run: Run, cfg, split: str, class_names: list[str]) -> Split:
 
 def _data_split(data_dir: Path, run: Run, class_names: list[str]) -> Split:
     """The images of a folder of class folders, every one decodable, with the run's classes."""
-    try:
-        found, images = folders.scan(data_dir, "DATA")
-    except DataError as error:  # folders.scan names config keys (data.KEY); this is --data
-        raise DataError(str(error).replace("data.DATA", "--data")) from None
+    found, images = _labelled_images(data_dir)
     if found != class_names:
         raise DataError(f"--data {data_dir} has classes {found}, but run {run.name} was trained on "
                         f"{class_names}; give a folder with one subfolder per class of the run")
-    problems = scan_files(Files(found, images, Split(), None))
-    if problems:
-        bad = [f"{problem.path} ({problem.kind})" for problem in problems]
-        raise DataError(f"{len(bad)} image file(s) in --data {data_dir} cannot be decoded: "
-                        f"{listing(bad)}; fix or remove them (convcli data check {data_dir} lists "
-                        "every problem)")
     return images
 
 

@@ -15,16 +15,19 @@ from convcli.config import load_config
 from convcli.errors import ConfigError, ModelError
 from convcli.explain.gradcam import GradCam
 from convcli.explain.overlay import tile
-from convcli.pictures import (check_layer, expand, model_inputs, one_image, read_image, save_png,
-                              write_gradcam)
+from convcli.pictures import (check_layer, expand, input_channels, model_inputs, one_image,
+                              read_image, save_png, write_gradcam)
 from convcli.resolve import class_index, explained_model
 
 
 def gradcam(images: list[Path], run: str | None, model_file: Path | None, layer: str | None,
-            class_: str | None, alpha: float, out: Path, runs_dir: Path):
-    """Heatmaps for every image into `out`; (results, class names, model title)."""
+            class_: str | None, alpha: float, out: Path, runs_dir: Path,
+            classes: list[str] | None = None):
+    """Heatmaps for every image into `out`; (results, class names, model title).
+
+    `classes` names a model file's classes (--classes), else they are numbered."""
     paths = expand(images)
-    model, class_names, image_size, title = explained_model(run, model_file, runs_dir)
+    model, class_names, image_size, title = explained_model(run, model_file, runs_dir, classes)
     chosen = class_index(class_, class_names)
     if layer is not None:
         check_layer(model, layer, "--layer")
@@ -62,7 +65,7 @@ def activations(image: Path, run: str | None, model_file: Path | None, layers: l
     model, _, image_size, _ = explained_model(run, model_file, runs_dir)
     names = [name for entry in layers for name in entry.split(",") if name] or feature_layers(model)
     _check_names(model, names, feature_layers(model), "--layers")
-    maps = layer_activations(model, model_inputs([path], image_size)[0], names)
+    maps = layer_activations(model, model_inputs([path], image_size, input_channels(model))[0], names)
     written = []
     for index, (name, activation) in enumerate(maps.items(), start=1):
         if activation.ndim != 3:

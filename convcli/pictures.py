@@ -83,8 +83,14 @@ def check_layer(model, name: str, option: str) -> None:
 
 
 def model_inputs(paths: list[Path], image_size: tuple[int, int], channels: int = 3) -> np.ndarray:
-    """The images as the model sees them: decoded and resized as in training, [0, 255]."""
+    """The images as the model sees them: decoded, resized and (1 channel) made gray as in
+    training, [0, 255], with the model's channels (3, or 1 for a grayscale model)."""
     return np.stack([load_image(str(path), image_size, channels).numpy() for path in paths])
+
+
+def input_channels(model) -> int:
+    """The channels of a model's input images: 3 (colour) or 1 (grayscale)."""
+    return int(model.inputs[0].shape[-1])
 
 
 def save_png(picture: np.ndarray, path: Path) -> None:
@@ -94,7 +100,7 @@ def save_png(picture: np.ndarray, path: Path) -> None:
 
 def write_gradcam(cam: GradCam, paths: list[Path], image_size: tuple[int, int], out: Path,
                   alpha: float = 0.4, class_index: int | None = None, batch_size: int = 32,
-                  keep_overlays: bool = False, channels: int = 3) -> list[dict]:
+                  keep_overlays: bool = False) -> list[dict]:
     """For every image: `<stem>.png` (the heatmap over the original) and `<stem>.npy`.
 
     Returns per image: its path, the class explained, the probabilities, the heatmap
@@ -106,7 +112,7 @@ def write_gradcam(cam: GradCam, paths: list[Path], image_size: tuple[int, int], 
     results, taken = [], set()
     for start in range(0, len(paths), batch_size):
         chunk = paths[start:start + batch_size]
-        heatmaps, probabilities = cam(model_inputs(chunk, image_size, channels),
+        heatmaps, probabilities = cam(model_inputs(chunk, image_size, input_channels(cam.tapped)),
                                       None if class_index is None else [class_index] * len(chunk))
         for path, heatmap, probability in zip(chunk, heatmaps, probabilities):
             stem, picture = _unique(path.stem, taken), overlay(read_image(path), heatmap, alpha)
@@ -157,13 +163,12 @@ def object_boxes(paths: list[Path]) -> dict[Path, tuple] | None:
 POINTING_IMAGES = 300  # a standard error of ~3 points; bigger folders are sampled (seeded)
 
 
-def pointing_score(cam: GradCam, paths: list[Path], image_size: tuple[int, int],
-                   channels: int = 3) -> dict | None:
+def pointing_score(cam: GradCam, paths: list[Path], image_size: tuple[int, int]) -> dict | None:
     """Where Grad-CAM points, on images whose object boxes are known: the pointing game."""
     boxes = object_boxes(paths)
     if boxes is None:
         return None
-    heatmaps, _ = cam(model_inputs(paths, image_size, channels))
+    heatmaps, _ = cam(model_inputs(paths, image_size, input_channels(cam.tapped)))
     sizes = []
     for path in paths:
         with Image.open(path) as image:  # reads the header only
@@ -185,13 +190,12 @@ def explain_validation(model, files, image_size: tuple[int, int], out: Path, cou
     split = files.validation
     chosen = sorted(np.random.default_rng(seed).choice(len(split), min(count, len(split)), replace=False))
     paths = [Path(split.paths[i]) for i in chosen]
-    channels = model.input_shape[-1]  # 1: a grayscale model
-    results = write_gradcam(cam, paths, image_size, out, keep_overlays=True, channels=channels)
+    results = write_gradcam(cam, paths, image_size, out, keep_overlays=True)
     contact_sheet(results, files.class_names, out / "contact_sheet.png",
                   labels=[files.class_names[split.labels[i]] for i in chosen])
     record = {"layer": cam.layer, "images": [r["path"].name for r in results]}
     scored = np.random.default_rng(seed).permutation(len(split))[:POINTING_IMAGES]
-    pointing = pointing_score(cam, [Path(split.paths[i]) for i in sorted(scored)], image_size, channels)
+    pointing = pointing_score(cam, [Path(split.paths[i]) for i in sorted(scored)], image_size)
     if pointing is not None:
         record["pointing_game"] = pointing
     return record

@@ -2,7 +2,7 @@
 
 Images are named and read as Grad-CAM reads them (pictures.py: files or folders, each
 checked before any is predicted, the pipeline's one resize path); the model is the
-run's best checkpoint (resolve.py).
+run's best checkpoint or a model file (resolve.py).
 """
 
 from __future__ import annotations
@@ -15,29 +15,33 @@ from rich.table import Table
 from rich.text import Text
 
 from convcli.evaluation import class_probabilities
-from convcli.pictures import expand, model_inputs, read_image
+from convcli.pictures import expand, input_channels, model_inputs, read_image
 from convcli.resolve import explained_model
-from convcli.runs import Run, find_run
 
 Ranked = list[tuple[str, float]]  # (class, probability), most probable first
 
 
-def predict_images(images: list[Path], run_ref: str | None, runs_dir: Path,
-                   batch_size: int = 32) -> tuple[list[tuple[Path, Ranked]], Run]:
-    """Per image, every class with its probability, sorted high to low; and the run used."""
+def predict_images(images: list[Path], run_ref: str | None, runs_dir: Path, batch_size: int = 32,
+                   model_file: Path | None = None,
+                   classes: list[str] | None = None) -> tuple[list[tuple[Path, Ranked]], str]:
+    """Per image, every class with its probability, sorted high to low; and the model's title.
+
+    The model is a run's best checkpoint, or `model_file` (--model) with `classes`.
+    """
     paths = expand(images)
     for path in paths:
         read_image(path)  # every file checked before any is predicted: one error, no partial output
-    run = find_run(run_ref, runs_dir)
-    model, class_names, image_size, _ = explained_model(str(run.path), None, runs_dir)
+    model, class_names, image_size, title = explained_model(run_ref, model_file, runs_dir, classes,
+                                                            feature_map=False)
+    channels = input_channels(model)
     results = []
     # A batch at a time, so a folder of large photos never sits in memory whole.
     for start in range(0, len(paths), batch_size):
         chunk = paths[start:start + batch_size]
-        outputs = model.predict_on_batch(model_inputs(chunk, image_size))
+        outputs = model.predict_on_batch(model_inputs(chunk, image_size, channels))
         for path, probabilities in zip(chunk, class_probabilities(outputs)):
             results.append((path, ranked(probabilities, class_names)))
-    return results, run
+    return results, title
 
 
 def ranked(probabilities: np.ndarray, class_names: list[str]) -> Ranked:

@@ -131,7 +131,7 @@ def predictions_table(results: list[dict], class_names: list[str], title: str, t
 def check_tables(report: CheckReport, limit: int = 50) -> Group:
     """`convcli data check`: images per split and class, the problems, the sizes, a verdict."""
     counts = Table(title=f"data check — {report.directory}", title_justify="left")
-    counts.add_column("class")
+    counts.add_column("class", overflow="fold")  # names from files or CSVs can be long
     for split in report.splits:
         counts.add_column(split, justify="right")
     for class_name in sorted({name for classes in report.splits.values() for name in classes}):

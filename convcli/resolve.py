@@ -1,6 +1,7 @@
 """What a user points at — a config, a run or a model file — resolved to a Keras model.
 
-Model files are loaded in Keras' safe mode (models/saved.py).
+Model files are loaded in Keras' safe mode, without their training configuration
+(models/saved.py); a model takes images of a fixed size with 1 or 3 channels.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from convcli.config import BUILTIN, load_config
 from convcli.data import folders, synthetic
 from convcli.errors import ConfigError, DataError, ModelError, RunError
 from convcli.explain.gradcam import feature_map_layers
-from convcli.models.saved import MODEL_SUFFIXES, load_model_file
+from convcli.models.saved import MODEL_SUFFIXES, image_input, load_model_file, model_classes
 from convcli.runs import Run, find_run
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
@@ -59,32 +60,30 @@ def run_checkpoint(run: Run) -> Path:
     raise RunError(f"run {run.name} has no checkpoint (status: {status})")
 
 
-def explained_model(run: str | None, model_file: Path | None, runs_dir: Path):
-    """(model, class names, image size, title) for the commands that explain a model.
+def explained_model(run: str | None, model_file: Path | None, runs_dir: Path,
+                    classes: list[str] | None = None, feature_map: bool = True):
+    """(model, class names, image size, title) for the commands that run a model on images.
 
-    --model FILE, else --run RUN (a run's best checkpoint; default: the latest run).
+    --model FILE, else --run RUN (a run's best checkpoint; default: the latest run). A
+    file's classes are `classes` (--classes), else numbered. `feature_map`: the model
+    must have a 2-D feature map to explain (not for predict).
     """
     if run is not None and model_file is not None:
         raise RunError("give --run or --model, not both")
+    if classes and model_file is None:
+        raise RunError("--classes names the classes of a --model file; a run records its own")
     if model_file is not None:
         model, title = load_model_file(model_file), str(model_file)
-        class_names = None
+        class_names = model_classes(model, title, classes)
     else:
         found = find_run(run, runs_dir)
         model, title = load_model_file(run_checkpoint(found)), f"{found.name} (best checkpoint)"
-        class_names = found.read_meta().get("class_names")
-    # Without recorded names, classes are numbered; one sigmoid unit means two classes.
-    class_names = class_names or [str(i) for i in range(max(2, model.outputs[0].shape[-1]))]
-    shape = tuple(model.inputs[0].shape)
-    if len(shape) != 4 or shape[-1] != 3:
-        raise ModelError(f"model {title} takes inputs of shape {shape}, not colour images "
-                         "(batch, height, width, 3)")
-    if None in shape[1:3]:
-        raise RunError(f"model {title} takes images of any size; convcli needs a fixed input size")
-    if not feature_map_layers(model):
+        class_names = found.read_meta().get("class_names") or model_classes(model, title, None)
+    image_size = image_input(model, title)
+    if feature_map and not feature_map_layers(model):
         raise ModelError(f"model {title} has no layer with a 2-D feature map (batch, height, width, "
                          "channels) after its input: nothing to explain")
-    return model, class_names, shape[1:3], title
+    return model, class_names, image_size, title
 
 
 def class_index(value: str | None, class_names: list[str]) -> int | None:

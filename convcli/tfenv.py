@@ -11,11 +11,18 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import warnings
 
 
 def import_tensorflow():
-    """Import TensorFlow and initialise its devices with the start-up noise discarded."""
+    """Import TensorFlow and initialise its devices with the start-up noise discarded.
+
+    Keras' own Python warnings are discarded too: they speak of its internals (the
+    input structure of a nested model, an optimizer argument of a file saved by Keras
+    2), not of anything the user can change.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", module=r"keras(\.|$)")
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     sys.stderr.flush()

@@ -154,6 +154,23 @@ def asset(name: str) -> Callable[[Path], dict]:
     return setup
 
 
+def flat_folder(root: str, names: list, bad: tuple = ()) -> Callable[[Path], dict]:
+    """A flat folder tmp/root of copies of one image under the given names (and text files
+    named as images, for `bad`)."""
+    def setup(tmp: Path) -> dict:
+        folder = tmp / root
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            shutil.copy2(jpeg(tmp), folder / name)
+        for name in bad:
+            (folder / name).write_text("not an image\n")
+        return {root: folder}
+    return setup
+
+
+CATS_AND_DOGS = [f"{kind}.{i}.jpg" for kind in ("cat", "dog") for i in range(6)]
+
+
 # --- image bytes ------------------------------------------------------------------------
 
 
@@ -591,7 +608,7 @@ CASES = [
       "model {file} contains a Lambda layer"),
     C("model-unsupported-suffix", "gradcam --model of a .pt file",
       put("model.pt", b"PK\x03\x04 torch"), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1,
-      "{file} is not a Keras model file: convcli reads .keras and .h5 files, not .pt"),
+      "{file} is not a Keras model file: convcli reads .keras, .h5 and .hdf5 files, not .pt"),
     C("model-unsupported-suffix-summary", "summary of a .pt file (taken for a run name)",
       put("model.pt", b"PK\x03\x04 torch"), ["summary", "{file}"], 1, ("{file}", ".keras")),
     C("model-text-named-h5", "a text file named .h5",
@@ -607,10 +624,99 @@ CASES = [
       "takes images of any size; convcli needs a fixed input size"),
     C("model-not-an-image-model", "gradcam --model of a model whose input is a vector",
       asset("vector.keras"), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1, "vector.keras"),
-    C("model-one-channel-input", "gradcam --model of a model taking 1-channel images",
-      asset("gray.keras"), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1, "gray.keras"),
+    C("model-two-channel-input", "gradcam --model of a model taking 2-channel images (1 and 3 work)",
+      asset("two_channels.keras"), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "takes 1 input of shape (None, 32, 32, 2), not images (batch, height, width, 1 or 3 channels)"),
+    C("model-input-not-an-image-predict", "predict --model of a model whose input is a vector",
+      asset("vector.keras"), lambda p: ["predict", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "model {file} takes 1 input of shape (None, 10), not images"),
+    C("model-text-named-hdf5", "a text file named .hdf5",
+      put("model.hdf5", "I am not HDF5\n"), ["summary", "{file}"], 1,
+      "{file} is not an .hdf5 model: it lacks the HDF5 signature"),
+    C("model-text-named-hdf5-predict", "predict --model of a text file named .hdf5",
+      put("model.hdf5", "I am not HDF5\n"), lambda p: ["predict", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "{file} is not an .hdf5 model"),
+    C("model-classes-wrong-count", "predict --model --classes with 3 names for a 2-class model",
+      asset("dense.keras"), lambda p: ["predict", jpeg(p["tmp"]), "--model", p["file"], "--classes", "a,b,c"],
+      1, "--classes a,b,c names 3, but model {file} has 2 classes"),
+    C("model-evaluate-without-data", "evaluate --model without --data",
+      asset("dense.keras"), ["evaluate", "--model", "{file}"], 2, "--model FILE takes --data DIR"),
+    C("model-evaluate-classes-miss-a-folder", "evaluate --model --data with a folder not in --classes",
+      asset("dense.keras"), ["evaluate", "--model", "{file}", "--data", "data/test", "--classes", "ellipse,square"],
+      1, "--data data/test has class folders rectangle that are not in --classes ellipse,square"),
     C("model-weights-file-as-model", "summary of a .weights.h5 file (weights, not a model)",
       asset("base.weights.h5"), ["summary", "{file}"], 1, "cannot load model {file}"),
+
+    # --- data split and init ------------------------------------------------------------------
+    C("split-csv-missing-files", "data split of a CSV naming files that do not exist",
+      put("labels.csv", "file,label\nmissing1.jpg,cat\nmissing2.jpg,dog\n"), ["data", "split", "{file}", "out"], 1,
+      "{file} names 2 file(s) that do not exist: missing1.jpg, missing2.jpg (paths are relative to the CSV's folder"),
+    C("split-csv-no-label-column", "data split of a CSV whose header has no label column",
+      put("labels.csv", "file,size\ndata/test/ellipse/ellipse_0000.jpg,3\n"), ["data", "split", "{file}", "out"], 1,
+      "{file} has no label column: its header names file, size"),
+    C("split-csv-one-column", "data split of a CSV of file names only",
+      put("labels.csv", "data/test/ellipse/ellipse_0000.jpg\ndata/test/ellipse/ellipse_0001.jpg\n"),
+      ["data", "split", "{file}", "out"], 1, "{file} has no label column: its rows have one column"),
+    C("split-csv-row-without-label", "data split of a CSV with a row that has no label",
+      put("labels.csv", "file,label\ndata/test/ellipse/ellipse_0000.jpg,\n"), ["data", "split", "{file}", "out"], 1,
+      "{file} row 1 (data/test/ellipse/ellipse_0000.jpg,) has no label"),
+    C("split-csv-labels-without-csv", "data split --labels-from csv without --csv",
+      nothing, ["data", "split", "data/test", "out", "--labels-from", "csv"], 1, "--labels-from csv needs --csv FILE"),
+    C("split-label-no-images", "data split of class folders, one of them empty",
+      class_folders("src", {"ellipse": 3, "rectangle": 0}), ["data", "split", "src", "out"], 1,
+      "class folder src/rectangle holds no images"),
+    C("split-pattern-matches-nothing", "data split --pattern that matches no file name (a few are named)",
+      flat_folder("flat", CATS_AND_DOGS), ["data", "split", "flat", "out", "--pattern", "^(bird|fish)_"], 1,
+      "--pattern '^(bird|fish)_' finds no label in no file name: cat.0.jpg, cat.1.jpg, cat.2.jpg and 9 more"),
+    C("split-default-pattern-numbered-files", "data split of files named by number only (no label in the name)",
+      flat_folder("flat", ["1.jpg", "2.jpg", "3.jpg"]), ["data", "split", "flat", "out"], 1,
+      "finds no label in no file name: 1.jpg, 2.jpg, 3.jpg"),
+    C("split-pattern-not-a-regex", "data split --pattern '('",
+      flat_folder("flat", CATS_AND_DOGS), ["data", "split", "flat", "out", "--pattern", "("], 1,
+      "--pattern '(' is not a valid regular expression"),
+    C("split-validation-above-one", "data split --validation 1.5",
+      flat_folder("flat", CATS_AND_DOGS), ["data", "split", "flat", "out", "--validation", "1.5"], 1,
+      "--validation 1.5 is not a fraction between 0 and 1"),
+    C("split-validation-zero", "data split --validation 0",
+      flat_folder("flat", CATS_AND_DOGS), ["data", "split", "flat", "out", "--validation", "0"], 1,
+      "--validation 0.0 is not a fraction between 0 and 1"),
+    C("split-test-negative", "data split --test -0.1",
+      flat_folder("flat", CATS_AND_DOGS), ["data", "split", "flat", "out", "--test", "-0.1"], 1,
+      "--test -0.1 is not a fraction between 0 and 1"),
+    C("split-fractions-sum-to-one", "data split --validation 0.6 --test 0.4",
+      flat_folder("flat", CATS_AND_DOGS), ["data", "split", "flat", "out", "--validation", "0.6", "--test", "0.4"],
+      1, "--validation 0.6 and --test 0.4 add up to 1, leaving no training images"),
+    C("split-per-class-too-large", "data split --per-class 5 of classes of 3 images",
+      class_folders("src", {"ellipse": 3, "rectangle": 3}), ["data", "split", "src", "out", "--per-class", "5"], 1,
+      "--per-class 5 is more than 2 class(es) have: ellipse (3), rectangle (3)"),
+    C("split-class-too-small-for-fractions", "data split of 2 images per class into three splits",
+      class_folders("src", {"ellipse": 2, "rectangle": 2}), ["data", "split", "src", "out"], 1,
+      "class ellipse has 2 image(s): --validation 0.2 and --test 0.2 leave it no validation images"),
+    C("split-dst-inside-src", "data split with DST inside SRC",
+      flat_folder("flat", CATS_AND_DOGS), ["data", "split", "flat", "flat/split"], 1,
+      "flat/split is inside flat, whose images it splits"),
+    C("split-dst-not-empty", "data split into a folder that holds files",
+      flat_folder("flat", CATS_AND_DOGS), ["data", "split", "flat", "data"], 1,
+      "data already exists and is not an empty folder"),
+    C("split-undecodable-image", "data split of a flat folder with a text file named .jpg",
+      flat_folder("flat", CATS_AND_DOGS, bad=("dog.99.jpg",)), ["data", "split", "flat", "out"], 1,
+      "1 image file(s) cannot be decoded: flat/dog.99.jpg (corrupt)"),
+    C("split-source-missing", "data split of a folder that does not exist",
+      nothing, ["data", "split", "nosuch", "out"], 1, "nosuch does not exist"),
+    C("init-out-exists", "init --out names an existing file",
+      a_file_in_the_way, ["init", "data", "--out", "blocker"], 1, "blocker already exists; init never overwrites"),
+    C("init-flat-folder", "init of a folder of images without class folders",
+      flat_folder("flat", CATS_AND_DOGS), ["init", "flat", "--out", "c.yaml"], 1,
+      "flat holds images but no class folders; make train/, validation/ and test/ class folders of them "
+      "with `convcli data split flat NEW_DIR`"),
+    C("init-no-train-folder", "init of a dataset with validation/ and test/ but no train/",
+      both(class_folders("ds/validation", {"a": 1, "b": 1}), class_folders("ds/test", {"a": 1, "b": 1})),
+      ["init", "ds", "--out", "c.yaml"], 1, "ds has validation, test folders but no train/ folder"),
+    C("init-unknown-base", "init --base vgg61",
+      nothing, ["init", "data", "--stage", "extract", "--base", "vgg61", "--out", "c.yaml"], 1,
+      "--base 'vgg61' is not a known base"),
+    C("init-unknown-stage", "init --stage transfer",
+      nothing, ["init", "data", "--stage", "transfer"], 2, "Invalid value for '--stage'"),
 
     # --- command-line arguments ---------------------------------------------------------------
     C("cli-unknown-command", "an unknown command",
@@ -786,9 +892,9 @@ CASES = [
     C("predict-model-without-record", "predict --model of a .tflite with no export.json beside it",
       put("alone/model.tflite", b"TFL3 not really"), lambda p: ["predict", jpeg(p["tmp"]), "--model", p["file"]], 1,
       "no export.json at {tmp}/alone/export.json"),
-    C("predict-model-unknown-suffix", "predict --model of a .pt file (not an exported model)",
+    C("predict-model-unknown-suffix", "predict --model of a .pt file (neither Keras nor an export)",
       put("model.pt", b"PK\x03\x04 torch"), lambda p: ["predict", jpeg(p["tmp"]), "--model", p["file"]], 1,
-      "{file} is not an exported model"),
+      "{file} is not a Keras model file: convcli reads .keras, .h5 and .hdf5 files, not .pt"),
     C("predict-model-and-run", "predict with both --run and --model",
       nothing, lambda p: ["predict", jpeg(p["tmp"]), "--run", p["run_name"], "--model", "x.onnx"], 1,
       "give --run or --model, not both"),
@@ -824,10 +930,11 @@ def shared(tmp_path_factory, tiny_data, builtin_base):
     build_builtin_base().save_weights(root / "base.weights.h5")
     vector = keras.Input((10,))
     keras.Model(vector, keras.layers.Dense(1, activation="sigmoid")(vector)).save(root / "vector.keras")
-    grey = keras.Input((32, 32, 1))
-    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(grey))
-    keras.Model(grey, keras.layers.Dense(1, activation="sigmoid")(pooled)).save(root / "gray.keras")
-    for name in ("lambda.keras", "dense.keras", "anysize.keras", "base.weights.h5", "vector.keras", "gray.keras"):
+    two = keras.Input((32, 32, 2))
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(two))
+    keras.Model(two, keras.layers.Dense(1, activation="sigmoid")(pooled)).save(root / "two_channels.keras")
+    for name in ("lambda.keras", "dense.keras", "anysize.keras", "base.weights.h5", "vector.keras",
+                 "two_channels.keras"):
         ASSETS[name] = root / name
     build_builtin_base((None, None, 1)).save_weights(root / "gray_base.weights.h5")  # 1-channel conv1
     ASSETS["gray_base.weights.h5"] = root / "gray_base.weights.h5"

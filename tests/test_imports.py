@@ -14,6 +14,7 @@ LEVELS = {
     "config": 1, "devices": 1,
     "runs": 2, "data": 2, "models": 2,
     "training": 3, "report": 3, "overview": 3, "pictures": 3, "page": 3, "evaluation": 3,
+    "draft": 3,
     "stages": 4, "sweeps": 4,
     "experiment": 5, "resolve": 5,
     "exporting": 5,

@@ -182,3 +182,15 @@ def make_datasets(cfg: Config, files: Files, scratch_dir: Path,
     return Datasets(train=split("train", shuffle_seed=cfg.seed, augmenter=augmenter),
                     validation=split("validation"),
                     test=split("test") if files.test else None)
+
+
+def to_channels(images: tf.Tensor, channels: int) -> tf.Tensor:
+    """Images (..., height, width, 1 or 3) with `channels` channels, for a model that takes
+    them: colour to grayscale by luminance (ITU-R 601, as Pillow's "L" and Keras'
+    `color_mode="grayscale"`), rounded to whole pixel levels; grayscale to colour by
+    repeating the channel."""
+    if images.shape[-1] == channels:
+        return images
+    if channels == 1:
+        return tf.round(tf.image.rgb_to_grayscale(images))
+    return tf.image.grayscale_to_rgb(images)

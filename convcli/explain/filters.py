@@ -44,7 +44,8 @@ def ascended_images(model: keras.Model, layer_name: str, count: int = 16, steps:
                          f"(height, width, channels) outputs, e.g. a convolution. Received: "
                          f"output shape={tuple(extractor.output.shape)}")
     n = min(count, extractor.output.shape[-1])
-    start = starting_noise(n, input_size(model, image_size), seed)
+    channels = model.inputs[0].shape[-1]  # 3, or 1 for a grayscale model
+    start = starting_noise(n, input_size(model, image_size), seed, channels)
     return gradient_ascent(extractor, start, np.arange(n), steps, step_size)
 
 
@@ -65,10 +66,10 @@ def input_size(model: keras.Model, image_size: tuple[int, int] | None) -> tuple[
     return height, width
 
 
-def starting_noise(n: int, image_size: tuple[int, int], seed: int) -> np.ndarray:
-    """(n, h, w, 3) float32: the book's grey noise, uniform in [128, 148) pixel levels."""
+def starting_noise(n: int, image_size: tuple[int, int], seed: int, channels: int = 3) -> np.ndarray:
+    """(n, h, w, channels) float32: the book's grey noise, uniform in [128, 148) pixel levels."""
     rng = np.random.default_rng(seed)
-    return (rng.uniform(0, 20, size=(n, *image_size, 3)) + 128).astype(np.float32)
+    return (rng.uniform(0, 20, size=(n, *image_size, channels)) + 128).astype(np.float32)
 
 
 def gradient_ascent(extractor: keras.Model, images: np.ndarray, filter_indices, steps: int,
@@ -107,7 +108,11 @@ def filter_means(activations, filter_indices):
 
 
 def deprocessed(image: np.ndarray) -> np.ndarray:
-    """A float image as (h, w, 3) uint8, the book's way: standardised, std 0.1 about 0.5."""
+    """A float image as (h, w, 3) uint8, the book's way: standardised, std 0.1 about 0.5.
+
+    A one-channel (grayscale) image is drawn grey: its channel repeated three times.
+    """
+    image = np.broadcast_to(image, (*image.shape[:2], 3))
     image = (image - image.mean()) / (image.std() + 1e-5)
     return (np.clip(image * 0.1 + 0.5, 0, 1) * 255).astype(np.uint8)
 

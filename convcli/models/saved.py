@@ -1,28 +1,41 @@
-"""Model files a user hands in (.keras, .h5), loaded in Keras' safe mode.
+"""Model files a user hands in (.keras, .h5, .hdf5), loaded in Keras' safe mode.
 
-Safe mode (the default) refuses Lambda layers, whose code would run on load.
+Safe mode refuses Lambda layers, whose code would run on load. Files are loaded
+without their training configuration (`compile=False`): the commands that read them
+only run the model, and a file saved by Keras 2 names its optimizer's arguments the old
+way (`lr`, `decay`), which Keras 3 refuses when it compiles ("Argument(s) not
+recognized: {'lr': ...}"); an old Sequential file is read through legacy.py. Keras' own
+warnings while loading are not the user's concern.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import warnings
 import zipfile
 from pathlib import Path
+from typing import Iterator
 
 from convcli.errors import ModelError
+from convcli.models.legacy import readable_copy
 
-MODEL_SUFFIXES = (".keras", ".h5")
+HDF5_SUFFIXES = (".h5", ".hdf5")  # Keras 2's legacy format, under either name
+MODEL_SUFFIXES = (".keras", *HDF5_SUFFIXES)
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
-def load_model_file(path: Path, compile: bool = True):
-    """A Keras model from a .keras/.h5 file, in safe mode; ModelError if it cannot be."""
+def load_model_file(path: Path, compile: bool = False):
+    """A Keras model from a .keras/.h5/.hdf5 file, in safe mode; ModelError if it cannot be."""
     import keras
 
     if not path.is_file():
         raise ModelError(f"model file {path} does not exist")
     check_model_file(path)
     try:
-        return keras.models.load_model(path, compile=compile)  # safe_mode=True
+        with quiet_keras(), readable_copy(path) if path.suffix.lower() in HDF5_SUFFIXES else \
+                contextlib.nullcontext(path) as readable:
+            return keras.models.load_model(readable, compile=compile, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file
         if "`Lambda` layer" in str(error):
             raise ModelError(f"model {path} contains a Lambda layer, whose code would run when it "
@@ -32,18 +45,67 @@ def load_model_file(path: Path, compile: bool = True):
 
 
 def check_model_file(path: Path) -> None:
-    """A ModelError unless the file is, by its name and first bytes, a .keras or .h5 model."""
+    """A ModelError unless the file is, by its name and first bytes, a Keras model file."""
     suffix = path.suffix.lower()
     if suffix not in MODEL_SUFFIXES:
-        raise ModelError(f"{path} is not a Keras model file: convcli reads {' and '.join(MODEL_SUFFIXES)} "
-                         f"files, not {suffix or 'files without a suffix'}")
+        shown = ", ".join(MODEL_SUFFIXES[:-1]) + f" and {MODEL_SUFFIXES[-1]}"
+        raise ModelError(f"{path} is not a Keras model file: convcli reads {shown} files, not "
+                         f"{suffix or 'files without a suffix'}")
     if suffix == ".keras" and not zipfile.is_zipfile(path):
         raise ModelError(f"{path} is not a .keras model: a .keras file is a zip archive and this one "
                          "is not (damaged, or another format renamed)")
     with open(path, "rb") as handle:
-        if suffix == ".h5" and handle.read(8) != HDF5_SIGNATURE:
-            raise ModelError(f"{path} is not an .h5 model: it lacks the HDF5 signature (damaged, or "
-                             "another format renamed)")
+        if suffix in HDF5_SUFFIXES and handle.read(8) != HDF5_SIGNATURE:
+            raise ModelError(f"{path} is not an {suffix} model: it lacks the HDF5 signature "
+                             "(damaged, or another format renamed)")
+
+
+def model_classes(model, title: str, classes: list[str] | None) -> list[str]:
+    """The class names of a model's outputs: `classes` if given (checked), else numbered.
+
+    One sigmoid unit means two classes.
+    """
+    units = model.outputs[0].shape[-1] or 1
+    count = max(2, units)
+    if not classes:
+        return [str(i) for i in range(count)]
+    if len(classes) != count or len(set(classes)) != len(classes):
+        problem = "repeats a name" if len(set(classes)) != len(classes) else f"names {len(classes)}"
+        raise ModelError(f"--classes {','.join(classes)} {problem}, but model {title} has {count} "
+                         f"classes ({units} output unit{'s' if units > 1 else ''}); give {count} "
+                         "distinct names, in the order of its outputs")
+    return list(classes)
+
+
+def image_input(model, title: str) -> tuple[int, int]:
+    """The (height, width) of the images a model takes, or a ModelError saying what it takes.
+
+    Images of any fixed size, with 1 (grayscale) or 3 (colour) channels.
+    """
+    shapes = [tuple(tensor.shape) for tensor in model.inputs]
+    shape = shapes[0]
+    if len(shapes) != 1 or len(shape) != 4 or shape[-1] not in (1, 3):
+        takes = " and ".join(str(s) for s in shapes)
+        raise ModelError(f"model {title} takes {len(shapes)} input{'s' if len(shapes) > 1 else ''} "
+                         f"of shape {takes}, not images (batch, height, width, 1 or 3 channels)")
+    if None in shape[1:3]:
+        raise ModelError(f"model {title} takes images of any size; convcli needs a fixed input size")
+    return shape[1:3]
+
+
+@contextlib.contextmanager
+def quiet_keras() -> Iterator[None]:
+    """Keras' warnings discarded: Python warnings (e.g. "Argument `decay` is no longer
+    supported") and absl's log lines (e.g. "WARNING:absl:... HDF5 file ... legacy")."""
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        absl.setLevel(level)
 
 
 def first_line(error: BaseException) -> str:
