@@ -58,7 +58,7 @@ def test_evaluate_the_test_split_prints_what_training_reported(run):
 
     rows = confusion_rows(result.output)
     assert set(rows) == set(CLASSES)
-    for true, name in enumerate(CLASSES):
+    for name in CLASSES:
         assert sum(rows[name][:2]) == rows[name][2] == PER_CLASS  # every image of the class, once
     assert sum(rows[name][i] for i, name in enumerate(CLASSES)) == shown["correct"]
     for name in CLASSES:  # the per-class table: images, precision, recall

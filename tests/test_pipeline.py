@@ -1,6 +1,5 @@
 """data/pipeline.py: the book's augmentation arguments, converted to the layers' units."""
 
-import math
 
 import numpy as np
 import pytest
