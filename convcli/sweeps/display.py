@@ -105,9 +105,6 @@ class Display:
     def note(self, text: str) -> None:
         self.console.print(text, highlight=False, soft_wrap=True)
 
-    def started(self, name: str, params: dict, slot: int) -> None:
-        pass  # the live table shows running trials; a pipe gets one line when each ends
-
     def finished(self, name: str, outcome, metric: str) -> None:
         value = metric_text(metric, outcome.value)
         extra = f": {outcome.reason}" if outcome.status in ("failed", "pruned") and outcome.reason else ""

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import time
 from dataclasses import dataclass, field
 
@@ -134,7 +135,6 @@ class Sweeper:
         slot.process = TrialProcess(name, command, self.folder.logs / f"{name}.log", self.folder.trials,
                                     {**os.environ, **slot.env}, run=run)
         slot.process.start()
-        self.display.started(name, params, slot.index)
 
     # --- watching -------------------------------------------------------------------
 
@@ -223,16 +223,13 @@ class Sweeper:
         for slot in running:
             try:
                 slot.process.process.wait(max(0.1, deadline - time.monotonic()))
-            except Exception:  # noqa: BLE001 - a trial that will not stop is killed
+            except subprocess.TimeoutExpired:  # a trial that will not stop is killed
                 slot.process.process.kill()
                 slot.process.process.wait()
             outcome = slot.process.outcome(self.sweep.spec.metric)
             if outcome.status != "completed":
                 outcome.status = "interrupted"
             self._finish(slot, outcome)
-        for slot in self.slots:  # claimed, not started (a resumed run finished at once)
-            if slot.trial is not None:
-                self._finish(slot, Outcome("interrupted"))
         return len(running)
 
     def record(self) -> PointRow | None:
