@@ -46,12 +46,17 @@ def run(sweep: Path, folder: Path, workers: int, sets: list[str]) -> dict:
             "seconds": time.perf_counter() - began, "pruned": sum(t["status"] == "pruned" for t in trials)}
 
 
+def params(point: dict) -> dict:
+    """A points.csv row's params (its dotted columns), to match points across sweeps."""
+    return {key: value for key, value in point.items() if "." in key}
+
+
 def describe(name: str, result: dict) -> str:
     best = result["best"]
     std = f" ± {100 * float(best['std']):.1f}" if best["std"] else ""
     return (f"{name}: {result['epochs']} epochs, {result['pruned']} trial(s) pruned, "
             f"{result['seconds'] / 60:.1f} min; best point {best['point']} "
-            f"({', '.join(f'{k}={v}' for k, v in best.items() if '.' in k)}): "
+            f"({', '.join(f'{k}={v}' for k, v in params(best).items())}): "
             f"{100 * float(best['mean']):.1f}{std} %")
 
 
@@ -65,16 +70,16 @@ def main() -> None:
         full_sweep = Path(temp) / "lr-full.yaml"
         spec = yaml.safe_load(SWEEP.read_text())
         spec.update(base=str(SWEEP.parent / spec["base"]), pruning={"method": "none"}, name="lr-full")
-        full_sweep.write_text(yaml.safe_dump(spec))
+        full_sweep.write_text(yaml.safe_dump(spec, sort_keys=False))  # the same point numbers
         results = {}
         for name, sweep in (("full grid", full_sweep), ("pruned", SWEEP)):
             (Path(temp) / name).mkdir()
             results[name] = run(sweep, Path(temp) / name, args.workers, args.sets)
             print(describe(name, results[name]), flush=True)
     full, pruned = results["full grid"], results["pruned"]
-    same = pruned["best"]["point"] == full["best"]["point"]
+    same = params(pruned["best"]) == params(full["best"])
     # Judged on the full grid's own numbers for the point the pruned sweep picked.
-    picked = full["points"][pruned["best"]["point"]]
+    picked = next(p for p in full["points"].values() if params(p) == params(pruned["best"]))
     within = abs(float(picked["mean"]) - float(full["best"]["mean"])) <= float(full["best"]["std"] or 0)
     print(f"pruned / full epochs: {pruned['epochs'] / full['epochs']:.2f}x (target <= 0.5x); the pruned "
           f"sweep's best is {'the full grid best' if same else 'another point'}"
