@@ -58,9 +58,9 @@ def test_a_pretrained_base_gets_the_gray_channel_repeated_inside_the_model(tmp_p
     assert rgb.exit_code == 0, rgb.output
     [rgb_run] = (tmp_path / "rgb").iterdir()
     rgb_summary = json.loads((rgb_run / "summary.json").read_text())
-    # gray and colour images make different features: never one cache entry for both
+    # gray and colour images make different features: never one cache entry for both (the
+    # colour run's own entry may exist already: other tests extract tiny_data's features too)
     assert summary["feature_cache"]["key"] != rgb_summary["feature_cache"]["key"]
-    assert rgb_summary["feature_cache"]["status"] == "miss"
 
 
 @pytest.mark.slow
