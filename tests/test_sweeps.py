@@ -356,3 +356,42 @@ def test_real_trials_are_ordinary_runs(tmp_path, tiny_data, monkeypatch):
     assert invoke("predict", image, "--run", runs[0]).exit_code == 0
     page = (folder / "report.html").read_text()
     assert os.path.relpath(runs[0] / "report.html", folder) in page
+
+
+def test_a_study_whose_creator_died_while_enqueuing_is_completed(standin):
+    """kill -9 between creating the study and marking it ready: the next sweep finishes
+    the queue (what is there is not enqueued twice) and trains every trial once."""
+    from convcli.sweeps import study as ledger
+    from convcli.sweeps.spec import load_sweep
+
+    path = write_sweep(standin, **SMALL)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    storage = f"sqlite:///{standin / 'shared.db'}"
+    study = ledger.optuna().create_study(storage=ledger.open_storage(storage), study_name="s",
+                                         direction="maximize")
+    study.set_user_attr("creator", {"host": ledger.this_host(), "pid": int(dead)})
+    study.enqueue_trial({"train.learning_rate": 1e-4}, user_attrs={"point": 1, "seed_index": 0})
+    assert load_sweep(path).trial_count == 6
+    result = invoke("sweep", path, "--storage", storage, "--study", "s")
+    assert result.exit_code == 0, result.output
+    counts = completed_per_seed(the_sweep())
+    assert len(counts) == 6 and set(counts.values()) == {1}
+
+
+def test_a_trial_claimed_by_a_worker_that_died_at_once_is_trained(standin, monkeypatch):
+    """A trial taken from the queue whose worker died before saying who it is (no host, no
+    pid) is failed and queued again once it is CLAIM_GRACE old."""
+    from convcli.sweeps import study as ledger
+    from convcli.sweeps.spec import load_sweep
+
+    monkeypatch.setattr(ledger, "CLAIM_GRACE", 0.0)
+    path = write_sweep(standin, **SMALL)
+    storage = f"sqlite:///{standin / 'shared.db'}"
+    study, _ = ledger.open_study(ledger.open_storage(storage), "s", load_sweep(path))
+    assert ledger.claim(study) is not None  # ... and its worker dies here
+    result = invoke("sweep", path, "--storage", storage, "--study", "s")
+    assert result.exit_code == 0, result.output
+    assert "1 trial(s) left running by a killed sweep" in result.output
+    counts = completed_per_seed(the_sweep())
+    assert len(counts) == 6 and set(counts.values()) == {1}

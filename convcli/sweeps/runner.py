@@ -204,7 +204,8 @@ class Sweeper:
                     ledger.heartbeat(self.study, slot.trial)
         if now - self._stale > STALE_CHECK_EVERY:
             self._stale = now
-            ledger.optuna().storages.fail_stale_trials(self.study)
+            if ledger.fail_dead_trials(self.study, self.host):
+                self._changed = True
         # Records (and the best point shown) within a second of a trial's end, and every few
         # seconds anyway for other machines' trials; never on every poll.
         if now - self._recorded > (1.0 if self._changed else RECORD_EVERY):

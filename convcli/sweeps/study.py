@@ -22,6 +22,7 @@ from convcli.sweeps.spec import Sweep, suggest
 
 HEARTBEAT_SECONDS, GRACE_SECONDS = 10, 60  # a trial unheard of for a minute is taken as dead
 READY_TIMEOUT = 60.0  # seconds to wait for another process to finish creating the study
+CLAIM_GRACE = 30.0  # a trial claimed this long ago whose worker never said who it is died
 
 
 class StudyError(ConvcliError):
@@ -96,15 +97,38 @@ def open_study(storage, name: str, sweep: Sweep):
                                 **kwargs)
     except op.exceptions.DuplicatedStudyError:
         study = op.load_study(**kwargs)
+        if not _wait_until_ready(study):  # its creator died while enqueuing: finish the work
+            _fill(study, sweep)
         _check_same_sweep(study, name, sweep)
         return study, False
+    study.set_user_attr("creator", {"host": this_host(), "pid": os.getpid()})
+    _fill(study, sweep)
+    return study, True
+
+
+def _fill(study, sweep: Sweep) -> None:
+    """Record the sweep in the study, enqueue what is not there yet, then mark it ready."""
     study.set_user_attr("sweep", sweep.resolved())
     study.set_user_attr("fingerprint", sweep.fingerprint())
     study.set_user_attr("seeds", sweep.spec.seeds)
     study.set_user_attr("points", sweep.point_count)
     enqueue_points(study, sweep)
     study.set_user_attr("ready", True)
-    return study, True
+
+
+def _wait_until_ready(study) -> bool:
+    """Whether the study's creator marked it ready: at once if its creator is a process of
+    this host that has died, else within READY_TIMEOUT seconds."""
+    from convcli.runs import process_alive
+
+    began = time.monotonic()
+    while not study.user_attrs.get("ready"):
+        creator = study.user_attrs.get("creator") or {}
+        dead = creator.get("host") == this_host() and not process_alive(creator.get("pid"))
+        if dead or time.monotonic() - began > READY_TIMEOUT:
+            return False
+        time.sleep(0.5)
+    return True
 
 
 def check_study(storage, name: str, sweep: Sweep) -> None:
@@ -114,16 +138,11 @@ def check_study(storage, name: str, sweep: Sweep) -> None:
         study = op.load_study(study_name=name, storage=storage)
     except KeyError:
         return  # no such study yet: it will be created
-    _check_same_sweep(study, name, sweep)
+    if study.user_attrs.get("ready"):  # else its creator is still at it, or died: open_study
+        _check_same_sweep(study, name, sweep)
 
 
 def _check_same_sweep(study, name: str, sweep: Sweep) -> None:
-    began = time.monotonic()
-    while not study.user_attrs.get("ready"):
-        if time.monotonic() - began > READY_TIMEOUT:
-            raise StudyError(f"study {name} exists but was never made ready (its creator died "
-                             "while enqueuing); start another with --study NEW_NAME")
-        time.sleep(0.5)
     if study.user_attrs.get("fingerprint") != sweep.fingerprint():
         raise StudyError(f"study {name} was made from a different sweep file (its base, params, "
                          "search, seeds or metric differ); start a new sweep with --new, or "
@@ -149,12 +168,15 @@ def pruner_for(sweep: Sweep):
 
 
 def enqueue_points(study, sweep: Sweep) -> None:
-    """Every point's first seed (all its seeds when nothing is pruned), point by point."""
+    """Every point's first seed (all its seeds when nothing is pruned), point by point;
+    what a dead creator enqueued already is not enqueued again."""
     every_seed = sweep.spec.pruning.method == "none" and sweep.points
+    there = {(t.user_attrs.get("point"), t.user_attrs.get("seed_index")) for t in study.get_trials(deepcopy=False)}
     for point in range(1, sweep.point_count + 1):
         params = encode(sweep, sweep.points[point - 1]) if sweep.points else {}
         for seed_index in range(sweep.spec.seeds if every_seed else 1):
-            study.enqueue_trial(params, user_attrs={"point": point, "seed_index": seed_index})
+            if (point, seed_index) not in there:
+                study.enqueue_trial(params, user_attrs={"point": point, "seed_index": seed_index})
 
 
 def encode(sweep: Sweep, params: dict) -> dict:
@@ -216,17 +238,23 @@ def requeue(study, trial) -> None:
 
 def fail_dead_trials(study, host: str) -> int:
     """Fail and requeue the RUNNING trials whose sweep process on this host is gone (a
-    kill -9); other machines' dead trials go when their heartbeat is stale. Returns how
-    many were requeued."""
+    kill -9), and trials claimed but never started (a worker writes who it is at once);
+    other machines' dead trials go when their heartbeat is stale. Returns how many."""
+    import datetime as dt
+
     from convcli.runs import process_alive
 
     op = optuna()
     TrialState = op.trial.TrialState
     count = 0
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = frozen.user_attrs.get("worker") or {}
-        mine = worker.get("pid") == os.getpid()
-        if worker.get("host") != host or mine or process_alive(worker.get("pid")):
+        worker = frozen.user_attrs.get("worker")
+        if worker is None:
+            started = frozen.datetime_start or dt.datetime.now()
+            if (dt.datetime.now() - started).total_seconds() < CLAIM_GRACE:
+                continue  # just claimed: its worker is writing who it is
+        elif worker.get("host") != host or worker.get("pid") == os.getpid() \
+                or process_alive(worker.get("pid")):
             continue
         try:
             if study._storage.set_trial_state_values(frozen._trial_id, state=TrialState.FAIL):
