@@ -234,7 +234,7 @@ class Config(Section):
     seed: int = Field(1337, ge=0, lt=2**32,  # NumPy's seed range
                       description="seeds Python, NumPy, TensorFlow, the shuffle and augmentation")
     deterministic: bool = Field(False, description="TensorFlow op determinism: bit-identical "
-                                "reruns, slower")
+                                "reruns (jit_compile auto then leaves XLA off)")
     data: Data = Field(default_factory=Data, description="where the images are and how they are read")
     model: Model = Field(default_factory=Model, description="the network: a small convnet, or a "
                          "pretrained base and a head")
