@@ -75,12 +75,21 @@ def markdown_files() -> list[Path]:
     return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def test_links_lead_to_files_in_the_repository():
+def anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_links_lead_to_files_and_headings_in_the_repository():
     broken = []
     for page in markdown_files():
-        for target, _ in LINK.findall(page.read_text(encoding="utf-8")):
-            if "://" not in target and not (page.parent / target).exists():
-                broken.append(f"{page.relative_to(ROOT)}: {target}")
+        for target, anchor in LINK.findall(page.read_text(encoding="utf-8")):
+            path = page.parent / target
+            if "://" in target:
+                continue
+            if not path.exists() or (anchor and path.suffix == ".md" and anchor[1:] not in anchors(path)):
+                broken.append(f"{page.relative_to(ROOT)}: {target}{anchor}")
     assert broken == []
 
 
