@@ -17,7 +17,7 @@ epochs, each as a whole process timed by its wall clock:
 The three alternate for --repeats rounds; the figure is the median of the rounds'
 convcli/plain ratios, against the target of at most 1.05x. Each process's CPU seconds
 are reported too: this machine has spells where the same work takes up to twice the
-wall time (keras-notes.md). Where convcli's extra time
+wall time (docs/notes.md#timing-on-a-shared-machine). Where convcli's extra time
 goes comes from its run directory (metrics.csv `seconds` per epoch, summary.json's
 timings and phase seconds) next to the plain script's own epoch times.
 

@@ -37,17 +37,24 @@ class Section(BaseModel):
 
 class EarlyStopping(Section):
     monitor: Optional[Literal["val_loss", "val_accuracy", "loss", "accuracy"]] = Field(
-        None, description="default: train.monitor")
-    patience: int = Field(5, ge=1)
+        None, description="the metric watched: val_loss | val_accuracy | loss | accuracy; "
+        "default: train.monitor")
+    patience: int = Field(5, ge=1, description="epochs without improvement before training stops")
 
 
 class Data(Section):
-    train_dir: str = BUILTIN
-    validation_dir: Optional[str] = None
-    validation_split: Optional[float] = Field(None, gt=0, lt=1)
-    test_dir: Optional[str] = None
-    image_size: tuple[int, int] = (64, 64)
-    batch_size: int = Field(32, ge=1, le=MAX_SIZE)
+    train_dir: str = Field(BUILTIN, description="a folder with one subfolder of images per class, "
+                           "or builtin (the built-in dataset, with its own validation and test splits)")
+    validation_dir: Optional[str] = Field(None, description="a folder with the same class "
+                                          "subfolders (give this or validation_split)")
+    validation_split: Optional[float] = Field(None, gt=0, lt=1, description="the fraction of "
+                                              "train_dir held out per class for validation, by seed")
+    test_dir: Optional[str] = Field(None, description="optional folder of the same classes; its "
+                                    "accuracy is reported for the best checkpoint")
+    image_size: tuple[int, int] = Field((64, 64), description="[height, width] (or one number) "
+                                        "every image is resized to, bilinear")
+    batch_size: int = Field(32, ge=1, le=MAX_SIZE, description="images per training step (the "
+                            "global batch under distribute)")
     color_mode: Literal["rgb", "grayscale"] = Field(
         "rgb", description="rgb | grayscale (Keras' name): grayscale images train scratch and "
         "augment models with one input channel; a pretrained base (3 channels) gets them repeated "
@@ -94,12 +101,16 @@ class Data(Section):
 
 class Model(Section):
     conv_filters: list[int] = Field(default_factory=lambda: [32, 64, 128, 128], min_length=1,
-                                    max_length=32)
-    kernel_size: int = Field(3, ge=1, le=64)
-    padding: Literal["valid", "same"] = "valid"
-    strides: int = Field(1, ge=1, le=64)
-    pooling: Literal["max", "average"] = "max"
-    dense_units: int = Field(512, ge=1, le=MAX_UNITS)
+                                    max_length=32, description="scratch / augment: one Conv2D + "
+                                    "2x2 pooling block per entry, with this many filters")
+    kernel_size: int = Field(3, ge=1, le=64, description="side of each Conv2D kernel")
+    padding: Literal["valid", "same"] = Field("valid", description="valid: border effects shrink "
+                                              "each feature map | same: its size is kept")
+    strides: int = Field(1, ge=1, le=64, description="stride of each Conv2D")
+    pooling: Literal["max", "average"] = Field("max", description="the 2x2 pooling after each "
+                                               "conv block: max | average")
+    dense_units: int = Field(512, ge=1, le=MAX_UNITS, description="units of the classifier's "
+                             "dense layer (every stage)")
     dropout: Optional[float] = Field(None, ge=0, lt=1, description="default: 0 for scratch, 0.5 otherwise")
     base: str = Field(BUILTIN, description="extract / fine-tune: builtin or a keras.applications "
                       "convnet: " + ", ".join(BASES))
@@ -133,20 +144,30 @@ class Augment(Section):
     height_shift_range: float = Field(0.2, ge=0, lt=1, description="fraction of the height")
     shear_range: float = Field(0.2, ge=0, le=45, description="degrees, as in ImageDataGenerator")
     zoom_range: float = Field(0.2, ge=0, lt=1, description="zoom in [1 - z, 1 + z] per axis")
-    horizontal_flip: bool = True
-    fill_mode: Literal["nearest", "reflect", "wrap", "constant"] = "nearest"
+    horizontal_flip: bool = Field(True, description="flip half the images left to right")
+    fill_mode: Literal["nearest", "reflect", "wrap", "constant"] = Field(
+        "nearest", description="pixels from outside the image: nearest | reflect | wrap | constant")
 
 
 class Extract(Section):
-    method: Literal["features", "frozen"] = "features"
+    method: Literal["features", "frozen"] = Field(
+        "features", description="features: the base runs once per image (cached) and a dense "
+        "head trains on its outputs | frozen: the frozen base inside the model, trained end to end")
 
 
 class FineTune(Section):
-    head_epochs: int = Field(10, ge=0, le=MAX_EPOCHS)
-    init_from: Optional[str] = None
-    unfreeze_from: Optional[str] = None
-    unfreeze_last: Optional[int] = Field(None, ge=1)
-    learning_rate: float = Field(1e-5, gt=0)
+    head_epochs: int = Field(10, ge=0, le=MAX_EPOCHS, description="phase head: epochs with the "
+                             "base frozen, at train.learning_rate")
+    init_from: Optional[str] = Field(None, description="a finished extract or fine-tune run "
+                                     "directory: its best model supplies base and head, and "
+                                     "phase head is skipped")
+    unfreeze_from: Optional[str] = Field(None, description="phase fine-tune unfreezes the base "
+                                         "from this layer on; default: the first layer of the "
+                                         "base's last block")
+    unfreeze_last: Optional[int] = Field(None, ge=1, description="or unfreeze the base's last N "
+                                         "layers (not with unfreeze_from)")
+    learning_rate: float = Field(1e-5, gt=0, description="phase fine-tune's learning rate; it "
+                                 "runs train.epochs epochs")
 
     @model_validator(mode="after")
     def _one_unfreeze_rule(self) -> "FineTune":
@@ -156,10 +177,14 @@ class FineTune(Section):
 
 
 class Train(Section):
-    epochs: int = Field(30, ge=1, le=MAX_EPOCHS)
-    optimizer: Literal["rmsprop", "adam", "adamw", "sgd"] = "rmsprop"
-    learning_rate: float = Field(1e-4, gt=0)
-    early_stopping: Optional[EarlyStopping] = None
+    epochs: int = Field(30, ge=1, le=MAX_EPOCHS, description="epochs to train (fine-tune: of "
+                        "phase fine-tune)")
+    optimizer: Literal["rmsprop", "adam", "adamw", "sgd"] = Field(
+        "rmsprop", description="rmsprop | adam | adamw | sgd, with Keras' defaults")
+    learning_rate: float = Field(1e-4, gt=0, description="the optimizer's learning rate")
+    early_stopping: Optional[EarlyStopping] = Field(None, description="stop when the monitored "
+                                                    "metric stops improving; default: train "
+                                                    "every epoch")
     class_weight: Union[Literal["none", "balanced"], dict[str, float]] = Field(
         "none", description="weigh each class's loss (Keras' class_weight): none | balanced "
         "(n_images / (n_classes * n_class_images), from the training split) | {class_name: "
@@ -194,24 +219,31 @@ class Train(Section):
 
 
 class Explain(Section):
-    gradcam_images: int = Field(8, ge=0)
-    layer: Optional[str] = None
+    gradcam_images: int = Field(8, ge=0, description="Grad-CAM of this many sampled validation "
+                                "images at the end of every run (0: none)")
+    layer: Optional[str] = Field(None, description="the layer Grad-CAM explains; default: the "
+                                 "last feature map before the final pooling")
 
 
 class Config(Section):
     """One experiment. Key names follow the Keras arguments they feed."""
 
     name: Optional[str] = Field(None, description="default: the config file's stem")
-    stage: Literal["scratch", "augment", "extract", "fine-tune"]
-    seed: int = Field(1337, ge=0, lt=2**32)  # NumPy's seed range
-    deterministic: bool = False
-    data: Data = Field(default_factory=Data)
-    model: Model = Field(default_factory=Model)
-    augment: Optional[Augment] = None
-    extract: Optional[Extract] = None
-    fine_tune: Optional[FineTune] = None
-    train: Train = Field(default_factory=Train)
-    explain: Explain = Field(default_factory=Explain)
+    stage: Literal["scratch", "augment", "extract", "fine-tune"] = Field(
+        ..., description="the workflow's step: scratch | augment | extract | fine-tune")
+    seed: int = Field(1337, ge=0, lt=2**32,  # NumPy's seed range
+                      description="seeds Python, NumPy, TensorFlow, the shuffle and augmentation")
+    deterministic: bool = Field(False, description="TensorFlow op determinism: bit-identical "
+                                "reruns (jit_compile auto then leaves XLA off)")
+    data: Data = Field(default_factory=Data, description="where the images are and how they are read")
+    model: Model = Field(default_factory=Model, description="the network: a small convnet, or a "
+                         "pretrained base and a head")
+    augment: Optional[Augment] = Field(None, description="random transforms of training images "
+                                       "(augment: {} takes the book's values)")
+    extract: Optional[Extract] = Field(None, description="stage extract only")
+    fine_tune: Optional[FineTune] = Field(None, description="stage fine-tune only")
+    train: Train = Field(default_factory=Train, description="the optimizer and the epochs")
+    explain: Explain = Field(default_factory=Explain, description="Grad-CAM at the end of a run")
     distribute: Literal["none", "mirrored", "multi_worker"] = Field(
         "none", description="none | mirrored (tf.distribute.MirroredStrategy over this machine's "
         "GPUs); multi_worker is refused: Keras 3.15 cannot fit under it")
@@ -252,7 +284,7 @@ def _check_sections(cfg: Config) -> None:
 
 
 def _check_distribute(cfg: Config) -> None:
-    # keras-notes.md: fit fails under MultiWorkerMirroredStrategy in Keras 3.15.1
+    # docs/notes.md#multi-worker: fit fails under MultiWorkerMirroredStrategy in Keras 3.15.1
     # (keras-team/keras#20585), and Keras callbacks would make every worker write the run.
     if cfg.distribute == "multi_worker":
         raise ValueError("distribute: multi_worker is refused: Keras 3.15's fit fails under "

@@ -85,7 +85,7 @@ def evaluate(model, dataset, class_names: list[str]) -> Evaluation:
     """
     # The model's own call, compiled: not predict_on_batch, which under a
     # MirroredStrategy hands each replica the whole batch and returns every replica's
-    # outputs, stacked; and not eager, which takes a third more CPU (keras-notes.md).
+    # outputs, stacked; and not eager, which takes a third more CPU (docs/notes.md#compiled-calls).
     # Traced twice at most: the full batch, then any batch size.
     forward = import_tensorflow().function(lambda images: model(images, training=False),
                                            reduce_retracing=True)

@@ -33,7 +33,7 @@ _RUN_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_(.+)")
 
 @dataclass(frozen=True)
 class Run:
-    """One run directory and the names of the files in it (design.md's contract)."""
+    """One run directory and the names of the files in it (docs/run-directory.md)."""
 
     path: Path
 
@@ -218,8 +218,8 @@ def _duration(meta: dict) -> float | None:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary path beside `path`; renamed onto `path` only if the block succeeds.
 
-    A process killed mid-write leaves the previous file intact (keras-notes.md: a
-    killed `.keras` save is unloadable 6 times in 6).
+    A process killed mid-write leaves the previous file intact (docs/notes.md#atomic-checkpoints:
+    a killed `.keras` save was unloadable 6 times in 6).
     """
     path = Path(path)
     make_folder(path.parent)

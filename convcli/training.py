@@ -56,7 +56,8 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 
 def compile_model(model: keras.Model, train: Train, num_classes: int,
                   learning_rate: float | None = None) -> None:
-    """Compile for classification; call again after changing `trainable` (keras-notes.md).
+    """Compile for classification; call again after changing `trainable`, which Keras
+    ignores until then (docs/notes.md#recompile-after-trainable).
 
     learning_rate overrides train.learning_rate (fine-tuning's own rate). Under the
     mixed_float16 policy Keras wraps the optimizer in a LossScaleOptimizer itself.
@@ -332,7 +333,7 @@ class MetricsLog(keras.callbacks.Callback):
     """metrics.csv: one row per epoch with fixed columns, continuous across phases.
 
     Not CSVLogger: with append=True it keeps the first header even when a later phase
-    logs other metrics (keras-notes.md).
+    logs other metrics (docs/notes.md#csvlogger).
     """
 
     def __init__(self, run: Run, result: Result, keep: int = 0):

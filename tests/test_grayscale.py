@@ -2,6 +2,7 @@
 inside transfer models, and `data check`'s count of grayscale and colour images."""
 
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -44,6 +45,9 @@ def test_a_grayscale_scratch_model_takes_one_channel(tmp_path, tiny_data):
 
 def test_a_pretrained_base_gets_the_gray_channel_repeated_inside_the_model(tmp_path, tiny_data,
                                                                           builtin_base):
+    # A copy of the images: an rgb extract run of the shared folder elsewhere in the
+    # session would have cached its features already (the key covers the files' paths).
+    tiny_data = shutil.copytree(tiny_data, tmp_path / "data")
     run = train(tmp_path, tiny_data, "extract", model={"dense_units": 8})
     model = keras.models.load_model(run / "checkpoints" / "best.keras")
     assert model.input_shape == (None, 32, 32, 1)

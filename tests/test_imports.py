@@ -1,4 +1,4 @@
-"""Imports flow one way (design.md); --help never loads TensorFlow."""
+"""Imports flow one way (docs/architecture.md); --help never loads TensorFlow."""
 
 import ast
 import subprocess

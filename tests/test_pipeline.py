@@ -137,7 +137,7 @@ def test_available_memory_counts_what_linux_can_reclaim(pipeline, tmp_path):
 
 def test_every_split_runs_without_the_autotune_thread(pipeline, tiny_data, tmp_path):
     """With tf.data autotuning on, deleting each epoch's spent iterator waited up to 5 s
-    (keras-notes.md); the options must survive every stage added after them."""
+    (docs/notes.md#tfdata-autotuning); the options must survive every stage added after them."""
     cfg = validate({"stage": "augment", "augment": {}, "data": {
         "train_dir": str(tiny_data / "train"), "validation_dir": str(tiny_data / "validation"),
         "test_dir": str(tiny_data / "test")}})

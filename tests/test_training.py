@@ -1,4 +1,4 @@
-"""Real, tiny training runs: the run directory holds exactly what design.md promises."""
+"""Real, tiny training runs: the run directory holds exactly what docs/run-directory.md promises."""
 
 import csv
 import json

@@ -4,7 +4,7 @@ Images are decoded and resized once (bilinear, like `image_dataset_from_director
 parallel, rounded to whole uint8 pixel values (a quarter of float32's memory in the
 cache), cached, then shuffled and batched; augmentation (augmentation.py) runs on the
 training batches only, in the pipeline rather than in the model, so it overlaps with
-training and the saved model stays free of random layers (keras-notes.md). Pixels stay in [0, 255]: the
+training and the saved model stays free of random layers (docs/notes.md#keras-3-and-augmentation). Pixels stay in [0, 255]: the
 model rescales them itself, so a saved model takes raw images.
 
 `data.cache: auto` keeps the decoded images in memory when they fit in
@@ -103,7 +103,7 @@ def pipeline_options() -> tf.data.Options:
 
     tf.data's autotuning runs a model of the pipeline in a background thread; deleting a
     spent iterator waits for it, 0.15 s and, one time in three or four, 5 s with the
-    CPU idle (keras-notes.md). Keras makes a new iterator every epoch, so that wait
+    CPU idle (docs/notes.md#tfdata-autotuning). Keras makes a new iterator every epoch, so that wait
     cost up to a third of the wall time of training; AUTOTUNE parallelism and prefetch
     still start at their defaults (one call per core, a growing prefetch buffer).
     Under a tf.distribute strategy batches are split, not files (they are not sharded).

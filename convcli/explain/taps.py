@@ -2,7 +2,7 @@
 
 `keras.Model(model.input, [layer.output, model.output])` only works for a layer at the
 top of a Functional model. A pretrained base nested as one layer hides its layers,
-and a Sequential model has no graph to cut (keras-notes.md). `tap_model` handles
+and a Sequential model has no graph to cut (docs/notes.md#tapping-inner-layers). `tap_model` handles
 both: a Sequential model is replayed as a Functional one; a layer inside a nested
 base is reached by splitting the outer model into the part before the base, the base
 (tapped), and the part after it, then chaining the three.

@@ -3,7 +3,7 @@
 A base is a keras.applications convnet without its top, or the built-in VGG-style base.
 `transfer_model` wraps it so a saved model takes raw [0, 255] images: the base's own
 preprocessing is applied to the symbolic input (a Lambda layer would not reload,
-keras-notes.md), and the base is called with training=False, so its BatchNormalization
+docs/notes.md#preprocessing-inside-the-model), and the base is called with training=False, so its BatchNormalization
 layers stay in inference mode even when it is unfrozen for fine-tuning.
 """
 

@@ -21,7 +21,7 @@ RECORD_KEYS = ("storage", "study", "trials")
 
 @dataclass(frozen=True)
 class SweepDir:
-    """One sweep directory and the names of the files in it (design.md's contract)."""
+    """One sweep directory and the names of the files in it (docs/sweeps.md)."""
 
     path: Path
 

@@ -45,13 +45,17 @@ class SweepFile(Section):
                                 "value, applied to the base for every trial (as --set is)")
     params: dict[str, Any] = Field(default_factory=dict, description="dotted config keys -> a list "
                                    "of values, or {uniform|loguniform|int|choice: ...}")
-    search: Literal["grid", "random", "tpe"] = "grid"
+    search: Literal["grid", "random", "tpe"] = Field(
+        "grid", description="grid: every combination | random: samples points drawn up front | "
+        "tpe: each point drawn from the results so far")
     samples: Optional[int] = Field(None, ge=1, description="points to draw (random and tpe; "
                                    "default 20)")
     seeds: int = Field(1, ge=1, le=100, description="each point trains with seed, seed+1, ...")
-    metric: Literal["val_accuracy", "val_loss", "test_accuracy"] = "val_accuracy"
+    metric: Literal["val_accuracy", "val_loss", "test_accuracy"] = Field(
+        "val_accuracy", description="what judges a trial: its best checkpoint's val_accuracy, "
+        "val_loss or test_accuracy")
     mode: Optional[Literal["max", "min"]] = Field(None, description="default: implied by the metric")
-    pruning: Pruning = Field(default_factory=Pruning)
+    pruning: Pruning = Field(default_factory=Pruning, description="stopping hopeless points early")
     workers: Optional[int] = Field(None, ge=1, le=256, description="trials at once on this machine "
                                    "(default: the number of GPUs, else 1)")
 
