@@ -461,9 +461,9 @@ def configs_list(ctx: typer.Context) -> None:
 
 
 @configs_app.command("copy")
-def configs_copy(name: str = typer.Argument(..., help="A shipped config or sweep, as `convcli "
+def configs_copy(name: str = typer.Argument(..., metavar="NAME", help="A shipped config or sweep, as `convcli "
                                             "configs` names it (finetune, book/finetune, sweeps/lr)."),
-                 directory: Path = typer.Argument(Path("."), metavar="[DIR]", help="The folder to "
+                 directory: Path = typer.Argument(Path("."), metavar="DIR", help="The folder to "
                                                   "write it into (made if missing).")) -> None:
     """Write a shipped config (or sweep, with its base config) into DIR to edit; never
     overwrites a file."""

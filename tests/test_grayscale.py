@@ -2,6 +2,7 @@
 inside transfer models, and `data check`'s count of grayscale and colour images."""
 
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -43,7 +44,13 @@ def test_a_grayscale_scratch_model_takes_one_channel(tmp_path, tiny_data):
 
 
 def test_a_pretrained_base_gets_the_gray_channel_repeated_inside_the_model(tmp_path, tiny_data,
-                                                                          builtin_base):
+                                                                          builtin_base, monkeypatch):
+    # a cache of its own: another test's extract run on tiny_data (test_export) leaves the
+    # rgb features this test expects to compute
+    cache = tmp_path / "cache"
+    (cache / builtin_base.parent.name).mkdir(parents=True)
+    shutil.copy(builtin_base, cache / builtin_base.parent.name / builtin_base.name)
+    monkeypatch.setenv("CONVCLI_CACHE", str(cache))
     run = train(tmp_path, tiny_data, "extract", model={"dense_units": 8})
     model = keras.models.load_model(run / "checkpoints" / "best.keras")
     assert model.input_shape == (None, 32, 32, 1)
