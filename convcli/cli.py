@@ -62,12 +62,29 @@ data_app = typer.Typer(no_args_is_help=True, help="Make the built-in dataset, or
 app.add_typer(data_app, name="data")
 runs_app = typer.Typer(help="List, inspect and compare runs (`convcli runs` lists them).")
 app.add_typer(runs_app, name="runs")
+configs_app = typer.Typer(help="The shipped configs and sweeps (`convcli configs` lists them).")
+app.add_typer(configs_app, name="configs")
 
 RUNS_DIR = typer.Option(Path("runs"), "--runs-dir", help="Where run directories live.")
 
 
+def _show_version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        typer.echo(f"convcli {version('convcli')}")
+    except PackageNotFoundError:  # a source tree on sys.path, never installed
+        from convcli import __version__
+
+        typer.echo(f"convcli {__version__}")
+    raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
+                                      help="Print convcli's version and exit.")) -> None:
     """Experiment runner for convolutional networks on small image datasets."""
 
 
@@ -82,7 +99,8 @@ BASES_HELP = ("Pretrained bases for model.base (stages extract and fine-tune): "
 
 
 @app.command(epilog=BASES_HELP)
-def train(config: Path = typer.Argument(..., help="The experiment's YAML config."),
+def train(config: Path = typer.Argument(..., help="The experiment's YAML config, or the name of a "
+                                        "shipped one (convcli configs lists them): finetune."),
           set_: List[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=3 "
                                          "(repeatable; values are YAML)."),
           runs_dir: Path = RUNS_DIR,
@@ -93,10 +111,11 @@ def train(config: Path = typer.Argument(..., help="The experiment's YAML config.
                                      "config or the data changed.")) -> None:
     """Run one experiment into a new dated run directory (or continue one with --resume)."""
     from convcli.config import load_config
+    from convcli.shipped import config_path
 
     if force and resume is None:
         raise typer.BadParameter("--force only applies with --resume RUN", param_hint="--force")
-    cfg = load_config(config, set_)
+    cfg = load_config(config_path(config), set_)
     import_tensorflow()
     from convcli.experiment import resume_experiment, run_experiment
     from convcli.overview import results_table
@@ -377,7 +396,8 @@ def demo(quick: bool = typer.Option(False, "--quick", help="A few epochs per sta
 
 @app.command("sweep")
 def sweep_command(
-        sweep_file: Path = typer.Argument(..., metavar="SWEEP", help="The sweep file (YAML)."),
+        sweep_file: Path = typer.Argument(..., metavar="SWEEP", help="The sweep file (YAML), or the "
+                                          "name of a shipped one: sweeps/lr or lr."),
         set_: List[str] = typer.Option([], "--set", help="Override a key of the base config "
                                        "(repeatable; values are YAML)."),
         runs_dir: Path = RUNS_DIR,
@@ -397,9 +417,10 @@ def sweep_command(
 ) -> None:
     """Many runs from one sweep file: a grid or a search over config keys, each point over
     several seeds, with mean, std and 95% interval per point. Rerun to continue."""
+    from convcli.shipped import sweep_path
     from convcli.sweeps.display import Display, points_table
 
-    console = _console()
+    console, given, sweep_file = _console(), sweep_file, sweep_path(sweep_file)
     if status:
         from convcli.sweeps.session import sweep_status
 
@@ -413,7 +434,7 @@ def sweep_command(
     try:
         result = run_sweep(sweep_file, set_, runs_dir, workers, storage, study, new, Display(console))
     except SweepInterrupted as stop:
-        stop.command = " ".join(["convcli sweep", str(sweep_file), *(f"--set {s}" for s in set_),
+        stop.command = " ".join(["convcli sweep", str(given), *(f"--set {s}" for s in set_),
                                  *([f"--runs-dir {runs_dir}"] if runs_dir != Path("runs") else []),
                                  *([f"--storage {storage}"] if storage else []),
                                  *([f"--study {study}"] if study else [])])
@@ -425,6 +446,32 @@ def sweep_command(
         console.print(f"best point: {result.folder.best_yaml} (convcli train it)", highlight=False,
                       soft_wrap=True)
     console.print(f"sweep directory: {result.folder.path}", highlight=False, soft_wrap=True)
+
+
+@configs_app.callback(invoke_without_command=True)
+def configs_list(ctx: typer.Context) -> None:
+    """The configs and sweeps convcli ships: `convcli train NAME` runs one, `convcli configs
+    copy NAME` writes one out to edit."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from convcli.overview import shipped_table
+    from convcli.shipped import shipped_files
+
+    _console().print(shipped_table(shipped_files()))
+
+
+@configs_app.command("copy")
+def configs_copy(name: str = typer.Argument(..., metavar="NAME", help="A shipped config or sweep, as `convcli "
+                                            "configs` names it (finetune, book/finetune, sweeps/lr)."),
+                 directory: Path = typer.Argument(Path("."), metavar="DIR", help="The folder to "
+                                                  "write it into (made if missing).")) -> None:
+    """Write a shipped config (or sweep, with its base config) into DIR to edit; never
+    overwrites a file."""
+    from convcli.shipped import copy_shipped
+
+    shipped, written = copy_shipped(name, directory)
+    typer.echo(f"wrote {', '.join(map(str, written))}; run it with: "
+               f"convcli {'sweep' if shipped.is_sweep else 'train'} {written[-1]}")
 
 
 @runs_app.callback(invoke_without_command=True)

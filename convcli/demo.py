@@ -1,7 +1,7 @@
 """The demo: the book's whole workflow on the built-in data, one stage after another.
 
 scratch -> augment -> extract (features) -> extract (frozen) -> fine-tune, each a normal
-run of the repository's `configs/` (so each leaves its run directory, Grad-CAM
+run of a shipped config (convcli/configs/, so each leaves its run directory, Grad-CAM
 included), then one table of every stage beside the book's own figures. `quick` trains
 each stage for a few epochs: the same workflow in about two minutes, numbers included
 but not the ones to quote.
@@ -19,14 +19,13 @@ from pathlib import Path
 
 from convcli.config import load_config
 from convcli.errors import ConfigError
-
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+from convcli.shipped import SHIPPED as CONFIGS
 
 
 @dataclass(frozen=True)
 class Step:
     stage: str  # as the table names it
-    config: str  # in configs/
+    config: str  # in convcli/configs/
     book: int  # Deep Learning with Python, 1st ed., ch. 5: validation accuracy, percent
     quick: tuple[str, ...]  # --set overrides for --quick
 
@@ -127,8 +126,8 @@ def _uses_base(step: Step) -> bool:
 def load_step(step: Step, quick: bool, extra: tuple[str, ...] = ()):
     path = CONFIGS / step.config
     if not path.is_file():
-        raise ConfigError(f"the demo trains the configs of a convcli checkout, and {path} is "
-                          "missing; run it from a clone (pip install -e .)")
+        raise ConfigError(f"the demo trains the configs convcli ships, and {path} is missing; "
+                          "reinstall convcli (pip install --force-reinstall convcli)")
     return load_config(path, (*step.quick, *(extra if _uses_base(step) else ())) if quick else ())
 
 

@@ -214,3 +214,17 @@ def demo_table(rows: list[dict], wall_seconds: float) -> Table:
                      "not on this data; here: two shape classes, 200 training images, the "
                      "built-in base")
     return table
+
+
+def shipped_table(files: list) -> Table:
+    """`convcli configs`: every shipped config and sweep, the name `convcli train` takes."""
+    table = Table(title="shipped configs (convcli configs copy NAME writes one out to edit)",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+    for header, values in (("name", [f.name for f in files]), ("stage", [f.kind for f in files])):
+        # whole names at any width: the description column wraps instead
+        table.add_column(header, no_wrap=True, min_width=max(map(len, values), default=4))
+    table.add_column("description", ratio=1)
+    for shipped in files:
+        table.add_row(shipped.name, shipped.kind, shipped.description)
+    table.caption = "convcli train NAME / convcli sweep NAME (a sweep's sweeps/ may be left out)"
+    return table

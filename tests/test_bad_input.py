@@ -297,6 +297,13 @@ CASES = [
     # --- config files -------------------------------------------------------------------
     C("config-missing-file", "the config file does not exist",
       nothing, ["train", "nosuch.yaml"], 1, "config file nosuch.yaml does not exist"),
+    C("config-unknown-shipped-name", "train NAME where NAME is neither a file nor a shipped config",
+      nothing, ["train", "finetunes"], 1,
+      "config file finetunes does not exist, nor is it the name of a shipped config: augment, extract, "
+      "extract-frozen, finetune, scratch, book/augment, book/extract, book/extract-frozen, book/finetune, "
+      "book/scratch (convcli configs lists them)"),
+    C("config-sweep-name-to-train", "train NAME of a shipped sweep (train takes configs only)",
+      nothing, ["train", "sweeps/lr"], 1, "config file sweeps/lr does not exist, nor is it the name of a shipped config"),
     C("config-is-a-directory", "a directory given as the config",
       lambda tmp: (tmp / "configs").mkdir() or {}, ["train", "configs"], 1,
       "cannot read config file configs: IsADirectoryError"),
@@ -797,6 +804,19 @@ CASES = [
       ("need image_size >= 16 and per_class >= 1", "per_class=0")),
     C("cli-set-without-value", "train --set with no value after it",
       config(), ["train", "{config}", "--set"], 2, "Option '--set' requires an argument", usage=False),
+    C("cli-configs-copy-onto-a-file", "configs copy where a file of that name is already there",
+      put("finetune.yaml", "stage: scratch  # mine, edited\n"), ["configs", "copy", "finetune"], 1,
+      "finetune.yaml already exists; convcli configs copy never overwrites a file"),
+    C("cli-configs-copy-sweep-base-in-the-way", "configs copy of a sweep whose base's name is taken by another file",
+      put("augment.yaml", "stage: scratch  # mine, edited\n"), ["configs", "copy", "lr"], 1,
+      "augment.yaml already exists; convcli configs copy never overwrites a file"),
+    C("cli-configs-copy-unknown-name", "configs copy of a name convcli does not ship",
+      nothing, ["configs", "copy", "finetunes"], 1,
+      "finetunes is not the name of a shipped config or sweep; choose one of augment, extract, "
+      "extract-frozen, finetune, scratch, book/augment"),
+    C("cli-configs-copy-into-a-file", "configs copy DIR where DIR is a file",
+      a_file_in_the_way, ["configs", "copy", "finetune", "blocker"], 1,
+      "blocker is a file; give a folder to copy finetune into"),
     C("cli-extra-argument", "summary with two targets",
       nothing, ["summary", "a", "b"], 2, "Got unexpected extra argument(s) (b)"),
     C("cli-gradcam-negative-class", "gradcam --class -1",
@@ -853,6 +873,9 @@ CASES = [
     C("sweep-runs-dir-is-a-file", "an unwritable --runs-dir (a file in the way)",
       both(sweep_file(""), a_file_in_the_way), ["sweep", "{file}", "--runs-dir", "blocker"], 1,
       "cannot create a run in blocker/sweeps"),
+    C("sweep-unknown-shipped-name", "sweep NAME where NAME is neither a file nor a shipped sweep",
+      nothing, ["sweep", "lrs"], 1,
+      "sweep file lrs does not exist, nor is it the name of a shipped sweep: sweeps/lr, sweeps/seeds"),
     C("sweep-status-of-nothing", "--status of a sweep never started",
       sweep_file(""), ["sweep", "{file}", "--status"], 1, "no sweep named sweep in runs/sweeps"),
 

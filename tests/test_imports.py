@@ -14,7 +14,7 @@ LEVELS = {
     "config": 1, "devices": 1,
     "runs": 2, "data": 2, "models": 2,
     "training": 3, "report": 3, "overview": 3, "pictures": 3, "page": 3, "evaluation": 3,
-    "draft": 3,
+    "draft": 3, "shipped": 3,
     "stages": 4, "sweeps": 4,
     "experiment": 5, "resolve": 5,
     "exporting": 5,
@@ -61,7 +61,7 @@ def test_imports_flow_one_way():
 
 def test_help_does_not_import_tensorflow():
     code = ("import sys\nfrom typer.testing import CliRunner\nfrom convcli.cli import app\n"
-            "for args in (['--help'], ['train', '--help'], ['summary', '--help'], ['pretrain', '--help'], ['data', 'synth', '--help']):\n"
+            "for args in (['--help'], ['train', '--help'], ['summary', '--help'], ['pretrain', '--help'], ['data', 'synth', '--help'], ['--version'], ['configs'], ['configs', 'copy', '--help']):\n"
             "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
