@@ -82,7 +82,8 @@ def stacked(renderable):
     lines = [Text(str(renderable.title), style="italic")] if renderable.title else []
     for cells in zip(*columns):
         lines.append(Text.assemble(cells[0], style="bold"))
-        pairs = [(str(column.header), cell) for column, cell in zip(renderable.columns[1:], cells[1:])]
+        pairs = [(str(column.header), _one_line(cell))
+                 for column, cell in zip(renderable.columns[1:], cells[1:])]
         parts = []
         for header, cell in pairs:
             parts += ["  ", f"{header} " if header else "", cell]
@@ -102,7 +103,10 @@ def is_whole(console, options, renderable) -> bool:
         return all(is_whole(console, options, part) for part in renderable.renderables)
     if not isinstance(renderable, Table):
         return True
-    return minimum_width(console, options, renderable) <= options.max_width
+    if minimum_width(console, options, renderable) > options.max_width:
+        return False
+    lines = console.render_lines(renderable, options, pad=False)  # the estimate, checked
+    return not any("…" in segment.text for line in lines for segment in line)
 
 
 def minimum_width(console, options, table) -> int:
@@ -116,3 +120,12 @@ def minimum_width(console, options, table) -> int:
         width += max((size.maximum if column.no_wrap else size.minimum for size in sizes), default=0)
         width += table._get_padding_width(index)
     return width
+
+
+def _one_line(cell):
+    """A cell of several lines as one, its lines two spaces apart."""
+    from rich.text import Text
+
+    if isinstance(cell, Text):
+        return Text("  ").join(cell.split("\n"))
+    return str(cell).replace("\n", "  ")

@@ -6,6 +6,7 @@ at once.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from rich import box
@@ -13,6 +14,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from convcli.config import read_yaml
 from convcli.formats import Fitted, duration, number, percent, size
 from convcli.runs import Run, describe, read_json
 
@@ -157,6 +159,25 @@ def files_table(run_path: Path) -> Fitted:
     for path in sorted(p for p in run_path.rglob("*") if p.is_file()):
         table.add_row(str(path.relative_to(run_path)), size(path.stat().st_size))
     return Fitted(table)
+
+
+def listing_json(runs: list[dict], sweeps: list[dict], runs_dir: Path) -> str:
+    """`convcli runs --json`: every folder's row (as `describe` gives it) and every sweep's."""
+    runs = [row | {"path": str(Path(runs_dir) / row["name"])} for row in runs]
+    return json.dumps({"runs": runs, "sweeps": sweeps}, indent=2, default=str)
+
+
+def run_json(run: Run) -> str:
+    """`convcli runs show --json`: the run's row, meta.json, summary.json, config and files."""
+    try:
+        config = read_yaml(run.config) if run.config.is_file() else None
+    except Exception:  # noqa: BLE001 - a broken config.yaml is shown as missing, never fatal
+        config = None
+    files = [{"file": str(path.relative_to(run.path)), "bytes": path.stat().st_size}
+             for path in sorted(p for p in run.path.rglob("*") if p.is_file())]
+    record = describe(run.path) | {"path": str(run.path), "meta": run.read_meta(),
+                                   "summary": read_json(run.summary), "config": config, "files": files}
+    return json.dumps(record, indent=2, default=str)
 
 
 def run_details(run: Run) -> Group:

@@ -36,27 +36,30 @@ def layer_table(rows: list[LayerRow], title: str) -> Fitted:
 
 
 def _layer_layout(rows: list[LayerRow], title: str, types: bool, batch: bool) -> Table:
-    caption = totals_caption(rows) + ("" if batch else "\noutput shape: without the batch size")
+    caption = totals_caption(rows) + ("" if batch else "\nshape: the output shape, without the batch "
+                                      "size; train: whether the layer trains")
     table = Table(title=title, title_justify="left", caption_justify="left", caption=caption,
                   box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
     table.add_column("layer", no_wrap=True)
     if types:
         table.add_column("type", no_wrap=True)
-    table.add_column("output shape", justify="right", no_wrap=True)
+    table.add_column("output shape" if batch else "shape", justify="right", no_wrap=True)
     table.add_column("params", justify="right", no_wrap=True)
-    table.add_column("trainable")
+    table.add_column("trainable" if batch else "train")
     table.add_column("MACs", justify="right", no_wrap=True)
     table.add_column("field", justify="right", no_wrap=True)  # receptive field: see the caption
     for row, field in zip(rows, receptive_field_column(rows)):
-        shape = row.output_shape if batch else _without_batch(row.output_shape)
-        table.add_row(row.name, *([row.type] if types else []), format_shape(shape), f"{row.params:,}",
+        shape = format_shape(row.output_shape) if batch else _without_batch(row.output_shape)
+        table.add_row(row.name, *([row.type] if types else []), shape, f"{row.params:,}",
                       row.trainable, format_count(row.macs), field)
     return table
 
 
-def _without_batch(shape: tuple) -> tuple:
-    """(None, 62, 62, 32) -> (62, 62, 32); a layer of several outputs keeps its shapes."""
-    return shape[1:] if shape and not isinstance(shape[0], tuple) else shape
+def _without_batch(shape: tuple) -> str:
+    """(None, 62, 62, 32) as (62, 62, 32), (None, 4) as (4,); several outputs keep their shapes."""
+    if not shape or isinstance(shape[0], tuple):
+        return format_shape(shape)
+    return format_shape(shape[1:]) if len(shape) > 2 else f"({shape[1]},)"
 
 
 def as_text(table: Table, width: int = 120) -> str:

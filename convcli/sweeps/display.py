@@ -7,6 +7,8 @@ sweep runs no thread); in a pipe each trial that ends prints one line.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import time
 
 from rich import box
@@ -81,6 +83,13 @@ def _points_layout(sweep: Sweep, points: list[PointRow], best: PointRow | None, 
                      + ("95% CI: Student's t over the seeds; " if interval else "")
                      + "* the best completed point")
     return table
+
+
+def points_json(name: str, sweep: Sweep, points: list[PointRow], best: PointRow | None) -> str:
+    """`convcli runs show SWEEP --json`: the metric, the best point and every point's trials."""
+    return json.dumps({"sweep": name, "metric": sweep.spec.metric, "mode": sweep.spec.mode,
+                       "best_point": best.point if best else None,
+                       "points": [dataclasses.asdict(point) for point in points]}, indent=2, default=str)
 
 
 class Display:
