@@ -303,7 +303,7 @@ def write_confusion_png(evaluation: Evaluation, path: Path, title: str = "") -> 
                   ha="right" if slanted else "center")
     ax.set_yticks(range(len(names)), names)
     ax.set(xlabel="predicted", ylabel="true")
-    heading = f"accuracy {100 * evaluation.accuracy:.1f}% of {evaluation.images} images"
+    heading = f"accuracy {percent(evaluation.accuracy)} of {evaluation.images} images"
     ax.set_title(f"{title}\n{heading}" if title else heading, fontsize=9)
     figure.tight_layout()
     with atomic_path(path) as temp:

@@ -63,9 +63,29 @@ class Fitted:
     def __rich_console__(self, console, options):
         for layout in self.layouts:
             if is_whole(console, options, layout):
-                yield layout
+                yield from _unframed(layout)
                 return
         yield stacked(self.layouts[-1])
+
+
+def _unframed(renderable):
+    """A table's title above it and its caption below, as wide as the terminal rather than
+    the table, so a long path in a title wraps only if the terminal is narrower than it."""
+    import copy
+
+    from rich.table import Table
+    from rich.text import Text
+
+    if not isinstance(renderable, Table):
+        yield renderable
+        return
+    table = copy.copy(renderable)
+    table.title = table.caption = None
+    if renderable.title:
+        yield Text(str(renderable.title), style="table.title")
+    yield table
+    if renderable.caption:
+        yield Text(str(renderable.caption), style="table.caption")
 
 
 def stacked(renderable):
@@ -79,7 +99,7 @@ def stacked(renderable):
     if not isinstance(renderable, Table):
         return renderable
     columns = [list(column.cells) for column in renderable.columns]
-    lines = [Text(str(renderable.title), style="italic")] if renderable.title else []
+    lines = [Text(str(renderable.title), style="table.title")] if renderable.title else []
     for cells in zip(*columns):
         lines.append(Text.assemble(cells[0], style="bold"))
         pairs = [(str(column.header), _one_line(cell))
@@ -89,7 +109,7 @@ def stacked(renderable):
             parts += ["  ", f"{header} " if header else "", cell]
         lines.append(Text.assemble(*parts))
     if renderable.caption:
-        lines.append(Text(str(renderable.caption), style="dim"))
+        lines.append(Text(str(renderable.caption), style="table.caption"))
     return Group(*lines)
 
 

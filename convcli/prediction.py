@@ -68,13 +68,14 @@ def predictions_table(results: list[tuple[Path, Ranked]], title: str, shown: int
     folder = _common_folder([path for path, _ in results])
     notes = ([f"images in {folder}"] if folder else []) + (
         [f"the {shown} most probable classes of {shown + more} (--json has all)"] if more > 0 else [])
-    return Fitted(_predictions_layout(results, title, notes, folder, shown, predicted=True),
-                  _predictions_layout(results, title, notes, folder, shown, predicted=False))
+    return Fitted(*(_predictions_layout(results, title, notes, folder, shown, predicted, apart)
+                    for predicted, apart in ((True, "  "), (True, "\n"), (False, "\n"))))
 
 
 def _predictions_layout(results: list[tuple[Path, Ranked]], title: str, notes: list[str],
-                        folder: Path | None, shown: int, predicted: bool) -> Table:
-    """With or without the predicted column (narrow: the first probability is the prediction)."""
+                        folder: Path | None, shown: int, predicted: bool, apart: str) -> Table:
+    """With or without the predicted column (narrow: the first probability is the prediction);
+    the probabilities `apart` on one line or one a line."""
     notes = notes + ([] if predicted else ["the first class is the predicted one"])
     table = Table(title=title, title_justify="left", caption_justify="left",
                   caption="; ".join(notes) or None)
@@ -85,7 +86,7 @@ def _predictions_layout(results: list[tuple[Path, Ranked]], title: str, notes: l
     for path, classes in results:
         table.add_row(Text(str(path.relative_to(folder)) if folder else str(path)),
                       *([Text(classes[0][0])] if predicted else []),
-                      Text("\n".join(f"{name} {percent(p)}" for name, p in classes[:shown])))
+                      Text(apart.join(f"{name} {percent(p)}" for name, p in classes[:shown])))
     return table
 
 

@@ -28,24 +28,26 @@ if TYPE_CHECKING:
 def layer_table(rows: list[LayerRow], title: str) -> Fitted:
     """One row per layer: shape, parameters, multiply-adds and receptive field; totals below.
 
-    Names, shapes and numbers stay whole: a narrow terminal first loses the type column
-    (a layer's name says most of it), then the batch size (None) of every shape.
+    Names, shapes and numbers stay whole: a narrow terminal first gets shorter headers, then
+    loses the batch size (None) of every shape, then the type column (a layer's name says
+    most of it).
     """
-    return Fitted(*(_layer_layout(rows, title, types, batch) for types, batch in
-                    ((True, True), (False, True), (False, False))))
+    return Fitted(*(_layer_layout(rows, title, types, batch, short) for types, batch, short in
+                    ((True, True, False), (True, True, True), (True, False, True), (False, False, True))))
 
 
-def _layer_layout(rows: list[LayerRow], title: str, types: bool, batch: bool) -> Table:
-    caption = totals_caption(rows) + ("" if batch else "\nshape: the output shape, without the batch "
-                                      "size; train: whether the layer trains")
-    table = Table(title=title, title_justify="left", caption_justify="left", caption=caption,
+def _layer_layout(rows: list[LayerRow], title: str, types: bool, batch: bool, short: bool) -> Table:
+    notes = ([] if batch else ["shape: without the batch size"]) + (["train: whether the layer trains"]
+                                                                       if short else [])
+    table = Table(title=title, title_justify="left", caption_justify="left",
+                  caption="\n".join([totals_caption(rows), "; ".join(notes)] if notes else [totals_caption(rows)]),
                   box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
     table.add_column("layer", no_wrap=True)
     if types:
         table.add_column("type", no_wrap=True)
-    table.add_column("output shape" if batch else "shape", justify="right", no_wrap=True)
+    table.add_column("shape" if short else "output shape", justify="right", no_wrap=True)
     table.add_column("params", justify="right", no_wrap=True)
-    table.add_column("trainable" if batch else "train")
+    table.add_column("train" if short else "trainable")
     table.add_column("MACs", justify="right", no_wrap=True)
     table.add_column("field", justify="right", no_wrap=True)  # receptive field: see the caption
     for row, field in zip(rows, receptive_field_column(rows)):

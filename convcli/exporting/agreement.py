@@ -61,17 +61,17 @@ def verdict(quantize: str, agreement: float, difference: float, accuracy_keras: 
         limit = FLOAT_MAX_DIFFERENCE if quantize == "none" else FLOAT16_MAX_DIFFERENCE
         rule = f"top-1 agreement 100% and max |dp| <= {limit:g}"
         if agreement < 1:
-            failures.append(f"top-1 agreement {100 * agreement:.2f}% < 100%")
+            failures.append(f"top-1 agreement {percent(agreement, 2)} < 100%")
         if difference > limit:
             failures.append(f"max |dp| {difference:.3g} > {limit:g}")
         return rule, failures
     rule = (f"top-1 agreement >= {100 * INT8_MIN_AGREEMENT:g}% and accuracy within "
             f"{100 * INT8_MAX_ACCURACY_CHANGE:g} point of best.keras")
     if agreement < INT8_MIN_AGREEMENT:
-        failures.append(f"top-1 agreement {100 * agreement:.2f}% < {100 * INT8_MIN_AGREEMENT:g}%")
+        failures.append(f"top-1 agreement {percent(agreement, 2)} < {100 * INT8_MIN_AGREEMENT:g}%")
     change = accuracy_export - accuracy_keras
     if abs(change) > INT8_MAX_ACCURACY_CHANGE + 1e-9:
-        failures.append(f"accuracy {100 * accuracy_export:.2f}% vs {100 * accuracy_keras:.2f}% "
+        failures.append(f"accuracy {percent(accuracy_export, 2)} vs {percent(accuracy_keras, 2)} "
                         f"({100 * change:+.2f} points)")
     return rule, failures
 
