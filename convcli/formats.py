@@ -45,11 +45,12 @@ def size(count: int) -> str:
     """Bytes in SI units, three significant digits: 512 B, 13.4 kB, 1.34 MB, 2.1 GB."""
     if count < 1000:
         return f"{count} B"
-    for unit in ("kB", "MB", "GB"):
-        count /= 1000
-        if count < 999.5:
+    value, unit = count / 1000, "kB"
+    for larger in ("MB", "GB"):
+        if value < 999.5:
             break
-    return f"{count:.3g} {unit}" if count < 100 else f"{count:.0f} {unit}"
+        value, unit = value / 1000, larger
+    return f"{value:.3g} {unit}" if value < 100 else f"{value:.0f} {unit}"
 
 
 class Fitted:
