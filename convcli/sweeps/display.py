@@ -142,7 +142,7 @@ class Display:
         self._live.update(progress_table(sweeper), refresh=True)
 
 
-def progress_table(sweeper) -> Table:
+def progress_table(sweeper) -> formats.Fitted:
     """Trials running, done, pruned and failed; the best point so far; time elapsed and left."""
     progress, sweep = sweeper.progress, sweeper.sweep
     running = sum(slot.trial is not None for slot in sweeper.slots)
@@ -160,4 +160,4 @@ def progress_table(sweeper) -> Table:
         left = formats.clock((remaining + running / 2) * mean / max(1, len(sweeper.slots)))
     table.add_row(str(running), str(progress.counts["completed"]), str(progress.counts["pruned"]),
                   str(progress.counts["failed"]), best_text, formats.clock(elapsed), left)
-    return table
+    return formats.Fitted(table)
