@@ -8,6 +8,14 @@ stay whole, never a name cut with "…".
 
 from __future__ import annotations
 
+import copy
+
+from rich.console import Group
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
+
+
 def percent(value: float | None, digits: int = 1) -> str:
     """A fraction as a percentage: 0.975 -> 97.5%; None -> -."""
     return "-" if value is None else f"{100 * value:.{digits}f}%"
@@ -66,17 +74,12 @@ class Fitted:
             if is_whole(console, options, layout):
                 yield from _unframed(layout)
                 return
-        yield stacked(self.layouts[-1])
+        yield stacked(self.layouts[-1], options.max_width)
 
 
 def _unframed(renderable):
     """A table's title above it and its caption below, as wide as the terminal rather than
     the table, so a long path in a title wraps only if the terminal is narrower than it."""
-    import copy
-
-    from rich.table import Table
-    from rich.text import Text
-
     if not isinstance(renderable, Table):
         yield renderable
         return
@@ -89,37 +92,39 @@ def _unframed(renderable):
         yield Text(str(renderable.caption), style="table.caption")
 
 
-def stacked(renderable):
-    """A table as lines that wrap between whole words; anything else as it is."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
+def stacked(renderable, width: int = 80):
+    """A table as lines: each row's first cell on a line, then its other cells as
+    `header value`, as many to a line as fit in `width`, none split between lines."""
     if isinstance(renderable, Group):
-        return Group(*(stacked(part) for part in renderable.renderables))
+        return Group(*(stacked(part, width) for part in renderable.renderables))
     if not isinstance(renderable, Table):
         return renderable
     columns = [list(column.cells) for column in renderable.columns]
     lines = [Text(str(renderable.title), style="table.title")] if renderable.title else []
     for cells in zip(*columns):
         lines.append(Text.assemble(cells[0], style="bold"))
-        pairs = [(str(column.header), _one_line(cell))
+        pairs = [Text.assemble(f"{column.header} " if column.header else "", _one_line(cell))
                  for column, cell in zip(renderable.columns[1:], cells[1:])]
-        parts = []
-        for header, cell in pairs:
-            parts += ["  ", f"{header} " if header else "", cell]
-        lines.append(Text.assemble(*parts))
+        lines += _packed(pairs, width)
     if renderable.caption:
         lines.append(Text(str(renderable.caption), style="table.caption"))
     return Group(*lines)
 
 
+def _packed(pairs: list[Text], width: int) -> list[Text]:
+    """Indented lines of pairs two spaces apart, a new line where the next would not fit."""
+    lines, line = [], Text("")
+    for pair in pairs:
+        if line.plain and len(line) + 2 + len(pair) > width:
+            lines.append(line)
+            line = Text("")
+        line.append_text(Text("  ").append_text(pair))
+    return lines + ([line] if line.plain else [])
+
+
 def is_whole(console, options, renderable) -> bool:
     """Whether every table in the renderable shows each cell whole at options.max_width:
     unwrappable cells (no_wrap) at their full width, the others at their longest word."""
-    from rich.console import Group
-    from rich.table import Table
-
     if isinstance(renderable, Group):
         return all(is_whole(console, options, part) for part in renderable.renderables)
     if not isinstance(renderable, Table):
@@ -132,8 +137,6 @@ def is_whole(console, options, renderable) -> bool:
 
 def minimum_width(console, options, table) -> int:
     """The narrowest a rich Table can be drawn without cutting or folding a word."""
-    from rich.measure import Measurement
-
     width = table._extra_width  # box edges and column separators (rich has no public name)
     for index, column in enumerate(table.columns):
         cells = [column.header, *column.cells] if table.show_header else list(column.cells)
@@ -145,8 +148,6 @@ def minimum_width(console, options, table) -> int:
 
 def _one_line(cell):
     """A cell of several lines as one, its lines two spaces apart."""
-    from rich.text import Text
-
     if isinstance(cell, Text):
         return Text("  ").join(cell.split("\n"))
     return str(cell).replace("\n", "  ")

@@ -47,8 +47,9 @@ def runs_table(rows: list[dict], runs_dir: Path) -> Fitted:
     and short headers; at last each run takes two lines. A name is never cut.
     """
     title = f"{len(rows)} folder(s) in {runs_dir}"
-    caption = ("val acc: the best epoch's (by each run's train.monitor); test acc: that checkpoint's; "
-               "killed: still marked running, its process gone (convcli train --resume)")
+    caption = ("val: the best epoch's validation accuracy (by each run's train.monitor); test: that "
+               "checkpoint's test accuracy; killed: still marked running, its process gone "
+               "(convcli train --resume)")
     return Fitted(_runs_layout(rows, title, caption, full=True), _runs_layout(rows, title, caption, full=False))
 
 
