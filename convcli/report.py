@@ -29,11 +29,11 @@ def layer_table(rows: list[LayerRow], title: str) -> Fitted:
     """One row per layer: shape, parameters, multiply-adds and receptive field; totals below.
 
     Names, shapes and numbers stay whole: a narrow terminal first gets shorter headers, then
-    loses the batch size (None) of every shape, then the type column (a layer's name says
-    most of it).
+    loses the type column (a layer's name says most of it), then the batch size (None) of
+    every shape, so shapes read as Keras prints them for as long as they fit.
     """
     return Fitted(*(_layer_layout(rows, title, types, batch, short) for types, batch, short in
-                    ((True, True, False), (True, True, True), (True, False, True), (False, False, True))))
+                    ((True, True, False), (True, True, True), (False, True, True), (False, False, True))))
 
 
 def _layer_layout(rows: list[LayerRow], title: str, types: bool, batch: bool, short: bool) -> Table:
