@@ -8,12 +8,8 @@ stay whole, never a name cut with "…".
 
 from __future__ import annotations
 
+# rich is imported where it draws: convcli.page uses these formatters and imports no heavy library.
 import copy
-
-from rich.console import Group
-from rich.measure import Measurement
-from rich.table import Table
-from rich.text import Text
 
 
 def percent(value: float | None, digits: int = 1) -> str:
@@ -80,6 +76,9 @@ class Fitted:
 def _unframed(renderable):
     """A table's title above it and its caption below, as wide as the terminal rather than
     the table, so a long path in a title wraps only if the terminal is narrower than it."""
+    from rich.table import Table
+    from rich.text import Text
+
     if not isinstance(renderable, Table):
         yield renderable
         return
@@ -95,6 +94,10 @@ def _unframed(renderable):
 def stacked(renderable, width: int = 80):
     """A table as lines: each row's first cell on a line, then its other cells as
     `header value`, as many to a line as fit in `width`, none split between lines."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     if isinstance(renderable, Group):
         return Group(*(stacked(part, width) for part in renderable.renderables))
     if not isinstance(renderable, Table):
@@ -111,8 +114,10 @@ def stacked(renderable, width: int = 80):
     return Group(*lines)
 
 
-def _packed(pairs: list[Text], width: int) -> list[Text]:
+def _packed(pairs: list, width: int) -> list:
     """Indented lines of pairs two spaces apart, a new line where the next would not fit."""
+    from rich.text import Text
+
     lines, line = [], Text("")
     for pair in pairs:
         if line.plain and len(line) + 2 + len(pair) > width:
@@ -125,6 +130,9 @@ def _packed(pairs: list[Text], width: int) -> list[Text]:
 def is_whole(console, options, renderable) -> bool:
     """Whether every table in the renderable shows each cell whole at options.max_width:
     unwrappable cells (no_wrap) at their full width, the others at their longest word."""
+    from rich.console import Group
+    from rich.table import Table
+
     if isinstance(renderable, Group):
         return all(is_whole(console, options, part) for part in renderable.renderables)
     if not isinstance(renderable, Table):
@@ -137,6 +145,8 @@ def is_whole(console, options, renderable) -> bool:
 
 def minimum_width(console, options, table) -> int:
     """The narrowest a rich Table can be drawn without cutting or folding a word."""
+    from rich.measure import Measurement
+
     width = table._extra_width  # box edges and column separators (rich has no public name)
     for index, column in enumerate(table.columns):
         cells = [column.header, *column.cells] if table.show_header else list(column.cells)
@@ -148,6 +158,8 @@ def minimum_width(console, options, table) -> int:
 
 def _one_line(cell):
     """A cell of several lines as one, its lines two spaces apart."""
+    from rich.text import Text
+
     if isinstance(cell, Text):
         return Text("  ").join(cell.split("\n"))
     return str(cell).replace("\n", "  ")
