@@ -475,7 +475,9 @@ def configs_copy(name: str = typer.Argument(..., metavar="NAME", help="A shipped
 
 
 @runs_app.callback(invoke_without_command=True)
-def runs_list(ctx: typer.Context, runs_dir: Path = RUNS_DIR) -> None:
+def runs_list(ctx: typer.Context, runs_dir: Path = RUNS_DIR,
+              as_json: bool = typer.Option(False, "--json", help="Print the runs and sweeps as JSON, "
+                                           "for scripts (nothing else on stdout).")) -> None:
     """Every run: stage, status, best validation and test accuracy, epochs, duration, start.
 
     Folders that are not runs, runs without meta.json and killed runs are listed as such.
@@ -486,9 +488,14 @@ def runs_list(ctx: typer.Context, runs_dir: Path = RUNS_DIR) -> None:
     from convcli.runs import overview
     from convcli.sweeps.directory import list_sweeps, listing_row
 
+    sweeps = [listing_row(sweep) for sweep in list_sweeps(runs_dir)]
+    if as_json:
+        from convcli.overview import listing_json
+
+        typer.echo(listing_json(overview(runs_dir), sweeps, runs_dir))
+        return
     console = _console()
     console.print(runs_table(overview(runs_dir), runs_dir))
-    sweeps = [listing_row(sweep) for sweep in list_sweeps(runs_dir)]
     if sweeps:
         console.print(sweeps_table(sweeps))
 
@@ -497,7 +504,9 @@ def runs_list(ctx: typer.Context, runs_dir: Path = RUNS_DIR) -> None:
 def runs_show(run: Optional[str] = typer.Argument(None, help="A run directory or a unique prefix of its "
                                                   "name, with or without the time (default: the latest)."),
               html: bool = typer.Option(False, "--html", help="Write report.html again and print its path."),
-              runs_dir: Path = RUNS_DIR) -> None:
+              runs_dir: Path = RUNS_DIR,
+              as_json: bool = typer.Option(False, "--json", help="Print the run (or sweep) as JSON, "
+                                           "for scripts (nothing else on stdout).")) -> None:
     """One run: status, results, its config.yaml and its files (a sweep: its points)."""
     from convcli.overview import run_details
     from convcli.runs import find_run
@@ -516,7 +525,17 @@ def runs_show(run: Optional[str] = typer.Argument(None, help="A run directory or
             find_run(run, runs_dir)  # raises the run's own error
         sweep = read_sweep(sweep_dir)
         points = read_points(sweep_dir, sweep)
+        if as_json:
+            from convcli.sweeps.display import points_json
+
+            typer.echo(points_json(sweep_dir.name, sweep, points, best_point(points, sweep)))
+            return
         _console().print(points_table(sweep, points, best_point(points, sweep), f"sweep {sweep_dir.name}"))
+        return
+    if as_json:
+        from convcli.overview import run_json
+
+        typer.echo(run_json(found))
         return
     if html:
         from convcli.page import write_page

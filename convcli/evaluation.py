@@ -22,6 +22,7 @@ from convcli.data.check import listing, scan_files, screen
 from convcli.data.folders import Files, Split
 from convcli.data.pipeline import make_dataset, to_channels
 from convcli.errors import DataError, ModelError, RunError
+from convcli.formats import Fitted, percent
 from convcli.models.heads import loss_for
 from convcli.models.saved import image_input, load_model_file, model_classes
 from convcli.runs import Run, atomic_path, find_run
@@ -244,35 +245,41 @@ def _check_outputs(model, run: Run, class_names: list[str]) -> None:
 # --- what a person sees ---------------------------------------------------------------
 
 
-def class_table(evaluation: Evaluation, title: str = "") -> Table:
+def class_table(evaluation: Evaluation, title: str = "") -> Fitted:
     """Per true class: images, precision and recall."""
     table = Table(title=title or None, title_justify="left")
-    for column, justify in (("class", "left"), ("images", "right"), ("precision", "right"),
-                            ("recall", "right")):
-        table.add_column(column, justify=justify)
+    table.add_column("class", no_wrap=True)
+    for column in ("images", "precision", "recall"):
+        table.add_column(column, justify="right", no_wrap=True)
     for name, support, precision, recall in zip(evaluation.class_names, evaluation.support,
                                                 evaluation.precision, evaluation.recall):
-        table.add_row(Text(name), str(support), _pct(precision), _pct(recall))
-    return table
+        table.add_row(Text(name), str(support), percent(precision), percent(recall))
+    return Fitted(table)
 
 
-def confusion_table(evaluation: Evaluation) -> Table:
-    """Counts of images: a row per true class, a column per predicted class."""
-    table = Table(title="confusion matrix", title_justify="left")
-    table.add_column("true \\ predicted")
-    for name in evaluation.class_names:
-        table.add_column(name, justify="right")
-    table.add_column("total", justify="right")
-    for true, (name, row) in enumerate(zip(evaluation.class_names, evaluation.confusion)):
+def confusion_table(evaluation: Evaluation) -> Fitted:
+    """Counts of images: a row per true class, a column per predicted class.
+
+    Predicted classes are headed by name, or by number when the names do not fit side by side.
+    """
+    return Fitted(_confusion_layout(evaluation, numbered=False), _confusion_layout(evaluation, numbered=True))
+
+
+def _confusion_layout(evaluation: Evaluation, numbered: bool) -> Table:
+    names = evaluation.class_names
+    table = Table(title="confusion matrix", title_justify="left", caption_justify="left",
+                  caption="predicted classes by number: the rows' numbers" if numbered else None)
+    table.add_column("true \\ predicted", no_wrap=True)
+    for index, name in enumerate(names):
+        table.add_column(str(index) if numbered else Text(name), justify="right", no_wrap=True)
+    table.add_column("total", justify="right", no_wrap=True)
+    for true, (name, row) in enumerate(zip(names, evaluation.confusion)):
         # The diagonal is bold: the images of a class the model got right.
         cells = [Text(str(count), style="bold" if predicted == true else "")
                  for predicted, count in enumerate(row)]
-        table.add_row(Text(name), *cells, str(sum(row)))  # Text: a name is not rich markup
+        label = Text(f"{true} {name}" if numbered else name)  # Text: a name is not rich markup
+        table.add_row(label, *cells, str(sum(row)))
     return table
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
 
 
 def write_confusion_png(evaluation: Evaluation, path: Path, title: str = "") -> None:
@@ -296,7 +303,7 @@ def write_confusion_png(evaluation: Evaluation, path: Path, title: str = "") -> 
                   ha="right" if slanted else "center")
     ax.set_yticks(range(len(names)), names)
     ax.set(xlabel="predicted", ylabel="true")
-    heading = f"accuracy {100 * evaluation.accuracy:.1f}% of {evaluation.images} images"
+    heading = f"accuracy {percent(evaluation.accuracy)} of {evaluation.images} images"
     ax.set_title(f"{title}\n{heading}" if title else heading, fontsize=9)
     figure.tight_layout()
     with atomic_path(path) as temp:

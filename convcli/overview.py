@@ -6,6 +6,7 @@ at once.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from rich import box
@@ -13,20 +14,24 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from convcli.config import read_yaml
+from convcli.formats import Fitted, duration, number, percent, size
 from convcli.runs import Run, describe, read_json
 
+RUN_STYLES = {"completed": "green", "running": "cyan", "interrupted": "yellow"}
 
-def results_table(summary: dict, run_path: Path) -> Table:
+
+def results_table(summary: dict, run_path: Path) -> Fitted:
     """The end-of-run table: the best epoch's numbers and the test set's."""
     best, test = summary.get("best") or {}, summary.get("test") or {}
     table = Table(title=f"{summary['stage']} — {run_path}", title_justify="left")
     for column in ("epochs", "best epoch", "train acc", "val acc", "test acc", "val loss", "seconds"):
         table.add_column(column, justify="right")
-    table.add_row(str(summary["epochs"]), str(summary.get("best_epoch")), _pct(best.get("accuracy")),
-                  _pct(best.get("val_accuracy")), _pct(test.get("accuracy")),
-                  _num(best.get("val_loss")), f"{summary['timings']['total_seconds']:.0f}")
+    table.add_row(str(summary["epochs"]), str(summary.get("best_epoch")), percent(best.get("accuracy")),
+                  percent(best.get("val_accuracy")), percent(test.get("accuracy")),
+                  number(best.get("val_loss")), f"{summary['timings']['total_seconds']:.0f}")
     table.caption = f"best epoch: the {_judged_by(summary)}"
-    return table
+    return Fitted(table)
 
 
 def _judged_by(summary: dict) -> str:
@@ -35,31 +40,50 @@ def _judged_by(summary: dict) -> str:
     return f"{'highest' if monitor == 'val_accuracy' else 'lowest'} {monitor}"
 
 
-def runs_table(rows: list[dict], runs_dir: Path) -> Table:
-    """`convcli runs`: one row per folder in the runs directory, broken ones included."""
-    table = Table(title=f"{len(rows)} folder(s) in {runs_dir}", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("name", no_wrap=True)
-    for column in ("stage", "status", "val acc", "test acc", "epochs", "duration", "started"):
-        table.add_column(column, justify="left" if column in ("stage", "status", "started") else "right",
-                         no_wrap=column != "started")
-    styles = {"completed": "green", "running": "cyan", "interrupted": "yellow"}
+def runs_table(rows: list[dict], runs_dir: Path) -> Fitted:
+    """`convcli runs`: one row per folder in the runs directory, broken ones included.
+
+    Narrow terminals get the run name without its start time (the started column has it),
+    and short headers; at last each run takes two lines. A name is never cut.
+    """
+    title = f"{len(rows)} folder(s) in {runs_dir}"
+    caption = ("val: the best epoch's validation accuracy (by each run's train.monitor); test: that "
+               "checkpoint's test accuracy; killed: still marked running, its process gone "
+               "(convcli train --resume)")
+    return Fitted(_runs_layout(rows, title, caption, full=True), _runs_layout(rows, title, caption, full=False))
+
+
+def _runs_layout(rows: list[dict], title: str, caption: str, full: bool) -> Table:
+    headers = (("name", "stage", "status", "val acc", "test acc", "epochs", "duration", "started") if full
+               else ("run", "stage", "status", "val", "test", "ep", "time", "started"))
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, caption=caption,
+                  caption_justify="left")
+    for index, column in enumerate(headers):
+        table.add_column(column, justify="left" if index in (0, 1, 2, 7) else "right",
+                         no_wrap=index in (0, 3, 4, 5, 6))
     for row in rows:
-        status = row.get("status", "")
-        table.add_row(row["name"], row.get("stage") or "-",
-                      Text(status, style=styles.get(status, "red")),
-                      _pct(row.get("val_accuracy")), _pct(row.get("test_accuracy")),
-                      "-" if row.get("epochs") is None else str(row["epochs"]),
-                      _duration(row.get("seconds")), (row.get("started") or "-")[:16].replace("T", " "))
-    table.caption = ("val acc: the best epoch's (by each run's train.monitor); test acc: that checkpoint's; "
-                     "killed: still marked running, its process gone (convcli train --resume)")
+        table.add_row(row["name"] if full else _label(row), *_run_cells(row))
     return table
 
 
-def sweeps_table(rows: list[dict]) -> Table:
+def _run_cells(row: dict) -> list:
+    status = row.get("status", "")
+    return [row.get("stage") or "-", Text(status, style=RUN_STYLES.get(status, "red")),
+            percent(row.get("val_accuracy")), percent(row.get("test_accuracy")),
+            "-" if row.get("epochs") is None else str(row["epochs"]), duration(row.get("seconds")),
+            (row.get("started") or "-")[:16].replace("T", " ")]
+
+
+def _label(row: dict) -> str:
+    """The run's name without its start time (a folder that is no run: its whole name)."""
+    return Run(Path(row["name"])).label if row.get("started") else row["name"]
+
+
+def sweeps_table(rows: list[dict]) -> Fitted:
     """`convcli runs`, below the runs: one row per sweep, its trials counted, its best point."""
     table = Table(title=f"{len(rows)} sweep(s) (convcli runs show SWEEP lists its points)",
                   title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("sweep", overflow="fold")
+    table.add_column("sweep", no_wrap=True)
     for column in ("trials", "metric", "best point", "runs"):
         table.add_column(column, justify="left" if column == "metric" else "right", no_wrap=True)
     for row in rows:
@@ -73,15 +97,32 @@ def sweeps_table(rows: list[dict]) -> Table:
         table.add_row(row["name"], f"{row['trials_done']}/{total if total else '?'}", metric,
                       best_text, str(row.get("runs", 0)))
     table.caption = "trials: ended of planned; best point: mean ± std (seeds) of its metric"
-    return table
+    return Fitted(table)
 
 
 def comparison_table(rows: list[dict], summaries: list[dict], differences: dict[str, list]) -> Group:
-    """`convcli runs compare`: results side by side, then only the config keys that differ."""
+    """`convcli runs compare`: results side by side, then only the config keys that differ.
+
+    Runs head their columns by name, or without their start time, or as A, B, ... with a
+    legend when the names do not fit side by side.
+    """
+    headings = ([row["name"] for row in rows], [_label(row) for row in rows],
+                [_letter(index) for index in range(len(rows))])
+    legend = Text("\n".join(f"{_letter(index)}  {row['name']}" for index, row in enumerate(rows)))
+    layouts = [Group(*([legend] if heading[0] == "A" else []), _results_side_by_side(rows, summaries, heading),
+                     _differences(differences, heading)) for heading in headings]
+    return Group(Fitted(*layouts))
+
+
+def _letter(index: int) -> str:
+    return chr(ord("A") + index) if index < 26 else f"R{index + 1}"
+
+
+def _results_side_by_side(rows: list[dict], summaries: list[dict], heading: list[str]) -> Table:
     results = Table(title="results", title_justify="left", box=box.SIMPLE_HEAD)
     results.add_column("")
-    for row in rows:
-        results.add_column(row["name"], justify="right")
+    for name in heading:
+        results.add_column(name, justify="right", no_wrap=True)
     bests = [summary.get("best") or {} for summary in summaries]
     tests = [summary.get("test") or {} for summary in summaries]
     lines = {"stage": [row.get("stage") or "-" for row in rows],
@@ -89,47 +130,55 @@ def comparison_table(rows: list[dict], summaries: list[dict], differences: dict[
              "epochs": ["-" if row.get("epochs") is None else str(row["epochs"]) for row in rows],
              "best epoch": [str(summary.get("best_epoch", "-")) for summary in summaries],
              "best by": [_judged_by(summary) if summary else "-" for summary in summaries],
-             "train acc": [_pct(best.get("accuracy")) for best in bests],
-             "val acc": [_pct(best.get("val_accuracy")) for best in bests],
-             "val loss": [_num(best.get("val_loss")) for best in bests],
-             "test acc": [_pct(test.get("accuracy")) for test in tests],
-             "duration": [_duration(row.get("seconds")) for row in rows]}
+             "train acc": [percent(best.get("accuracy")) for best in bests],
+             "val acc": [percent(best.get("val_accuracy")) for best in bests],
+             "val loss": [number(best.get("val_loss")) for best in bests],
+             "test acc": [percent(test.get("accuracy")) for test in tests],
+             "duration": [duration(row.get("seconds")) for row in rows]}
     for name, values in lines.items():
         results.add_row(name, *values)
+    return results
+
+
+def _differences(differences: dict[str, list], heading: list[str]):
+    if not differences:
+        return Text("the configs are identical")
     config = Table(title="config keys that differ", title_justify="left", box=box.SIMPLE_HEAD)
-    config.add_column("key")
-    for row in rows:
-        config.add_column(row["name"], justify="right")
+    config.add_column("key", no_wrap=True)
+    for name in heading:
+        config.add_column(name, justify="right")
     for key, values in differences.items():
         config.add_row(key, *(str(value) for value in values))
-    if not differences:
-        return Group(results, Text("the configs are identical"))
-    return Group(results, config)
+    return config
 
 
-def files_table(run_path: Path) -> Table:
+def files_table(run_path: Path) -> Fitted:
     """Every file of a run directory and its size (`convcli runs show`)."""
     table = Table(title="files", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("file")
-    table.add_column("size", justify="right")
+    table.add_column("file", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
     for path in sorted(p for p in run_path.rglob("*") if p.is_file()):
-        table.add_row(str(path.relative_to(run_path)), _size(path.stat().st_size))
-    return table
+        table.add_row(str(path.relative_to(run_path)), size(path.stat().st_size))
+    return Fitted(table)
 
 
-def _duration(seconds) -> str:
-    if seconds is None:
-        return "-"
-    minutes, seconds = divmod(round(seconds), 60)
-    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+def listing_json(runs: list[dict], sweeps: list[dict], runs_dir: Path) -> str:
+    """`convcli runs --json`: every folder's row (as `describe` gives it) and every sweep's."""
+    runs = [row | {"path": str(Path(runs_dir) / row["name"])} for row in runs]
+    return json.dumps({"runs": runs, "sweeps": sweeps}, indent=2, default=str)
 
 
-def _size(count: int) -> str:
-    for unit in ("B", "KB", "MB"):
-        if count < 1024:
-            return f"{count:.0f} {unit}"
-        count /= 1024
-    return f"{count:.1f} GB"
+def run_json(run: Run) -> str:
+    """`convcli runs show --json`: the run's row, meta.json, summary.json, config and files."""
+    try:
+        config = read_yaml(run.config) if run.config.is_file() else None
+    except Exception:  # noqa: BLE001 - a broken config.yaml is shown as missing, never fatal
+        config = None
+    files = [{"file": str(path.relative_to(run.path)), "bytes": path.stat().st_size}
+             for path in sorted(p for p in run.path.rglob("*") if p.is_file())]
+    record = describe(run.path) | {"path": str(run.path), "meta": run.read_meta(),
+                                   "summary": read_json(run.summary), "config": config, "files": files}
+    return json.dumps(record, indent=2, default=str)
 
 
 def run_details(run: Run) -> Group:
@@ -147,25 +196,16 @@ def run_details(run: Run) -> Group:
     return Group(*parts)
 
 
-def _pct(value) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def _num(value) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
-def seeded_demo_table(rows: list[dict], wall_seconds: float, seeds: int) -> Table:
+def seeded_demo_table(rows: list[dict], wall_seconds: float, seeds: int) -> Fitted:
     """`convcli demo --seeds K`: each stage's mean ± std over its seeds, and each step's
     test-accuracy gain over the stage before it with its 95 % interval."""
     from convcli.stats import difference, summarize
 
     table = Table(title=f"the workflow on the built-in data, {seeds} seeds a stage, "
-                  f"{_duration(wall_seconds)} in all", title_justify="left", box=box.SIMPLE_HEAD,
+                  f"{duration(wall_seconds)} in all", title_justify="left", box=box.SIMPLE_HEAD,
                   caption_justify="left")
     for column in ("stage", "val acc %", "test acc %", "test gain (95% CI)", "wall", "book*"):
-        table.add_column(column, justify="left" if column == "stage" else "right",
-                         no_wrap=column != "stage")
+        table.add_column(column, justify="left" if column == "stage" else "right", no_wrap=True)
     previous = None
     for row in rows:
         val, test = (summarize([v for v in row[key] if v is not None])
@@ -175,13 +215,13 @@ def seeded_demo_table(rows: list[dict], wall_seconds: float, seeds: int) -> Tabl
             step = difference(previous, [v for v in row["test_accuracy"] if v is not None])
             gain = _gain(step)
         previous = [v for v in row["test_accuracy"] if v is not None]
-        table.add_row(row["stage"], _spread(val), _spread(test), gain, _duration(row["seconds"]),
+        table.add_row(row["stage"], _spread(val), _spread(test), gain, duration(row["seconds"]),
                       f"~{row['book']}%")
     table.caption = ("mean ± std over the seeds; gain: the step's change in mean test accuracy, "
                      "points, Welch's 95% interval; † within noise (the interval holds 0). "
                      "* the book's validation accuracy on its own data (cats vs dogs, VGG16 "
                      "ImageNet weights), not on this data")
-    return table
+    return Fitted(table)
 
 
 def _spread(summary) -> str:
@@ -200,20 +240,20 @@ def _gain(step) -> str:
     return f"{100 * step.mean:+.1f} ({100 * step.low:+.1f}, {100 * step.high:+.1f}){noise}"
 
 
-def demo_table(rows: list[dict], wall_seconds: float) -> Table:
+def demo_table(rows: list[dict], wall_seconds: float) -> Fitted:
     """`convcli demo`'s last word: every stage's accuracy and time, and the book's figures."""
-    table = Table(title=f"the workflow on the built-in data, {_duration(wall_seconds)} in all",
+    table = Table(title=f"the workflow on the built-in data, {duration(wall_seconds)} in all",
                   title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("stage", "val acc", "test acc", "wall", "book val acc*"):
-        table.add_column(column, justify="left" if column == "stage" else "right")
+        table.add_column(column, justify="left" if column == "stage" else "right", no_wrap=True)
     for row in rows:
-        table.add_row(row["stage"], _pct(row["val_accuracy"]), _pct(row["test_accuracy"]),
-                      _duration(row["seconds"]), f"~{row['book']}%")
+        table.add_row(row["stage"], percent(row["val_accuracy"]), percent(row["test_accuracy"]),
+                      duration(row["seconds"]), f"~{row['book']}%")
     table.caption = ("* the book's results on its own data (Deep Learning with Python, 1st ed., "
                      "ch. 5: cats vs dogs, 2000 training images, VGG16 with ImageNet weights), "
                      "not on this data; here: two shape classes, 200 training images, the "
                      "built-in base")
-    return table
+    return Fitted(table)
 
 
 def shipped_table(files: list) -> Table:

@@ -16,6 +16,7 @@ import shlex
 from html import escape
 from pathlib import Path
 
+from convcli.formats import duration, percent
 from convcli.runs import STATUSES, Run, atomic_write_text
 
 PAGE_NAME = "report.html"
@@ -308,7 +309,7 @@ def number(name: str, value) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return "-" if value is None else str(value)
     if any(word in name for word in ("acc", "prob", "share", "score", "chance")) and 0 <= value <= 1:
-        return f"{100 * value:.1f}%"
+        return percent(value)
     return f"{value:,}" if isinstance(value, int) else f"{value:.4f}"
 
 
@@ -321,7 +322,7 @@ def csv_cell(cell: str) -> str:
 
 
 def seconds(value) -> str | None:
-    return f"{value:.1f} s" if isinstance(value, (int, float)) else None
+    return duration(value) if isinstance(value, (int, float)) else None
 
 
 def readable_time(stamp) -> str | None:

@@ -8,6 +8,7 @@ run's best checkpoint or a model file (resolve.py).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from convcli.evaluation import class_probabilities
+from convcli.formats import Fitted, percent
 from convcli.pictures import expand, input_channels, model_inputs, read_image
 from convcli.resolve import explained_model
 
@@ -57,18 +59,44 @@ def predictions_json(results: list[tuple[Path, Ranked]]) -> str:
                        for path, classes in results], indent=2)
 
 
-def predictions_table(results: list[tuple[Path, Ranked]], title: str, shown: int = 5) -> Table:
-    """One row per image: the predicted class, then the classes by probability."""
+def predictions_table(results: list[tuple[Path, Ranked]], title: str, shown: int = 5) -> Fitted:
+    """One row per image: the predicted class, then the classes by probability.
+
+    Images are named from their common folder, given in the caption, so names stay short.
+    """
     more = len(results[0][1]) - shown if results else 0
+    folder = _common_folder([path for path, _ in results])
+    notes = ([f"images in {folder}"] if folder else []) + (
+        [f"the {shown} most probable classes of {shown + more} (--json has all)"] if more > 0 else [])
+    return Fitted(*(_predictions_layout(results, title, notes, folder, shown, predicted, apart)
+                    for predicted, apart in ((True, "  "), (True, "\n"), (False, "\n"))))
+
+
+def _predictions_layout(results: list[tuple[Path, Ranked]], title: str, notes: list[str],
+                        folder: Path | None, shown: int, predicted: bool, apart: str) -> Table:
+    """With or without the predicted column (narrow: the first probability is the prediction);
+    the probabilities `apart` on one line or one a line."""
+    notes = notes + ([] if predicted else ["the first class is the predicted one"])
     table = Table(title=title, title_justify="left", caption_justify="left",
-                  caption=f"the {shown} most probable classes of {shown + more} (--json has all)"
-                  if more > 0 else None)
-    for column in ("image", "predicted", "probabilities"):
-        table.add_column(column, overflow="fold")
+                  caption="; ".join(notes) or None)
+    table.add_column("image", no_wrap=True)
+    if predicted:
+        table.add_column("predicted", no_wrap=True)
+    table.add_column("probabilities")
     for path, classes in results:
-        table.add_row(Text(str(path)), Text(classes[0][0]),
-                      Text("  ".join(f"{name} {100 * p:.1f}%" for name, p in classes[:shown])))
+        table.add_row(Text(str(path.relative_to(folder)) if folder else str(path)),
+                      *([Text(classes[0][0])] if predicted else []),
+                      Text(apart.join(f"{name} {percent(p)}" for name, p in classes[:shown])))
     return table
+
+
+def _common_folder(paths: list[Path]) -> Path | None:
+    """The folder every image is in (None when they share none, or it is the current one)."""
+    try:
+        folder = Path(os.path.commonpath([path.parent for path in paths]))
+    except ValueError:  # no images, or absolute and relative paths mixed
+        return None
+    return None if folder in (Path(""), Path(".")) else folder
 
 
 def predict_exported(images: list[Path], model_path: Path, run_ref: str | None = None,

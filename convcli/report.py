@@ -18,33 +18,50 @@ from rich.text import Text
 
 from convcli.models.table import (LayerRow, format_count, format_shape, receptive_field_column,
                                   totals_caption)
+from convcli.formats import Fitted, percent
 from convcli.runs import atomic_path
 
 if TYPE_CHECKING:
     from convcli.data.check import Report as CheckReport
 
 
-def layer_table(rows: list[LayerRow], title: str) -> Table:
-    """One row per layer: shape, parameters, multiply-adds and receptive field; totals below."""
+def layer_table(rows: list[LayerRow], title: str) -> Fitted:
+    """One row per layer: shape, parameters, multiply-adds and receptive field; totals below.
+
+    Names, shapes and numbers stay whole: a narrow terminal first gets shorter headers, then
+    loses the type column (a layer's name says most of it), then the batch size (None) of
+    every shape, so shapes read as Keras prints them for as long as they fit.
+    """
+    return Fitted(*(_layer_layout(rows, title, types, batch, short) for types, batch, short in
+                    ((True, True, False), (True, True, True), (False, True, True), (False, False, True))))
+
+
+def _layer_layout(rows: list[LayerRow], title: str, types: bool, batch: bool, short: bool) -> Table:
+    notes = ([] if batch else ["shape: without the batch size"]) + (["train: whether the layer trains"]
+                                                                       if short else [])
     table = Table(title=title, title_justify="left", caption_justify="left",
-                  caption=totals_caption(rows), box=box.SIMPLE_HEAD, show_edge=False,
-                  collapse_padding=True)
-    # In a narrow terminal numbers stay whole; names fold rather than lose their end.
-    table.add_column("layer", overflow="fold")
-    table.add_column("type")
-    table.add_column("output shape", justify="right", no_wrap=True)
+                  caption="\n".join([totals_caption(rows), "; ".join(notes)] if notes else [totals_caption(rows)]),
+                  box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
+    table.add_column("layer", no_wrap=True)
+    if types:
+        table.add_column("type", no_wrap=True)
+    table.add_column("shape" if short else "output shape", justify="right", no_wrap=True)
     table.add_column("params", justify="right", no_wrap=True)
-    table.add_column("trainable")
+    table.add_column("train" if short else "trainable")
     table.add_column("MACs", justify="right", no_wrap=True)
     table.add_column("field", justify="right", no_wrap=True)  # receptive field: see the caption
     for row, field in zip(rows, receptive_field_column(rows)):
-        table.add_row(row.name, row.type, format_shape(row.output_shape), f"{row.params:,}",
+        shape = format_shape(row.output_shape) if batch else _without_batch(row.output_shape)
+        table.add_row(row.name, *([row.type] if types else []), shape, f"{row.params:,}",
                       row.trainable, format_count(row.macs), field)
     return table
 
 
-def _pct(value) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
+def _without_batch(shape: tuple) -> str:
+    """(None, 62, 62, 32) as (62, 62, 32), (None, 4) as (4,); several outputs keep their shapes."""
+    if not shape or isinstance(shape[0], tuple):
+        return format_shape(shape)
+    return format_shape(shape[1:]) if len(shape) > 2 else f"({shape[1]},)"
 
 
 def as_text(table: Table, width: int = 120) -> str:
@@ -114,33 +131,33 @@ def write_band_curves(curves: dict[str, list[list]], out: Path, title: str = "")
     plt.close(figure)
 
 
-def predictions_table(results: list[dict], class_names: list[str], title: str, top: int = 3) -> Table:
+def predictions_table(results: list[dict], class_names: list[str], title: str, top: int = 3) -> Fitted:
     """Per image: the explained class and the top predictions with their probabilities."""
     table = Table(title=f"Grad-CAM — {title}", title_justify="left")
-    for column in ("image", "explained", "top predictions"):
-        table.add_column(column)
+    table.add_column("image", no_wrap=True)
+    table.add_column("explained", no_wrap=True)
+    table.add_column("top predictions")
     for result in results:
         probabilities = result["probabilities"]
         best = sorted(range(len(probabilities)), key=lambda i: -probabilities[i])[:top]
-        table.add_row(result["path"].name, class_names[result["class"]],
-                      "  ".join(f"{class_names[i]} {_pct(probabilities[i])}" for i in best))
-    return table
-
+        table.add_row(Text(result["path"].name), Text(class_names[result["class"]]),
+                      Text("\n".join(f"{class_names[i]} {percent(probabilities[i])}" for i in best)))
+    return Fitted(table)
 
 
 def check_tables(report: CheckReport, limit: int = 50) -> Group:
     """`convcli data check`: images per split and class, the problems, the sizes, a verdict."""
     counts = Table(title=f"data check — {report.directory}", title_justify="left")
-    counts.add_column("class", overflow="fold")  # names from files or CSVs can be long
+    counts.add_column("class", no_wrap=True)  # names from files or CSVs can be long
     for split in report.splits:
         counts.add_column(split, justify="right")
     for class_name in sorted({name for classes in report.splits.values() for name in classes}):
         counts.add_row(class_name, *("-" if class_name not in classes else f"{classes[class_name]:,}"
                                      for classes in report.splits.values()))
     counts.add_row("total", *(f"{sum(classes.values()):,}" for classes in report.splits.values()))
-    parts = [counts]
+    parts = [Fitted(counts)]
     if report.problems:
-        parts.append(_check_problems(report, limit))
+        parts.append(Fitted(_check_problems(report, limit)))
     if report.sizes["images"]:
         parts.append(_check_sizes(report.sizes))
         parts.append(_check_modes(report.modes))
@@ -169,13 +186,13 @@ def _check_problems(report: CheckReport, limit: int) -> Table:
     table = Table(title="problems", title_justify="left", caption_justify="left",
                   caption=f"and {more:,} more" if more > 0 else None)
     table.add_column("problem", no_wrap=True)
-    table.add_column("file", overflow="fold")
+    table.add_column("file", no_wrap=True)
     table.add_column("detail", ratio=1)
     for problem in report.problems[:limit]:
         path = Path(problem.path)
         shown = path.relative_to(report.directory) if path.is_relative_to(report.directory) else path
         style = "red" if problem.severity == "error" else "yellow"
-        table.add_row(Text(problem.kind, style=style), str(shown), problem.detail)
+        table.add_row(Text(problem.kind, style=style), Text(str(shown)), Text(problem.detail))
     return table
 
 

@@ -11,6 +11,7 @@ PACKAGE = Path(convcli.__file__).parent
 # Lower levels never import higher ones; peers on one level never import each other.
 LEVELS = {
     "errors": 0, "tfenv": 0, "explain": 0, "bases": 0, "stats": 0, "safeyaml": 0,
+    "formats": 0,  # how numbers are written for a person, which table layout fits
     "config": 1, "devices": 1,
     "runs": 2, "data": 2, "models": 2,
     "training": 3, "report": 3, "overview": 3, "pictures": 3, "page": 3, "evaluation": 3,

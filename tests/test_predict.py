@@ -58,10 +58,11 @@ def test_table_shows_each_image_and_its_classes(run, tiny_data, monkeypatch):
     result = invoke("predict", *images, "--runs-dir", run.parent)  # default: the latest run
     assert result.exit_code == 0, result.output
     assert f"predictions — {run.name} (best checkpoint)" in result.output
+    assert f"images in {images[0].parent}" in result.output  # rows name them from there
     rows = [line for line in result.output.splitlines() if "ellipse_00" in line]
     assert len(rows) == 3
     for line, image in zip(rows, images):
-        assert str(image) in line
+        assert f"│ {image.name} " in line
         cells = [cell.strip() for cell in line.split("│")]
         predicted, probabilities = cells[2], cells[3].split()
         assert predicted in CLASSES and probabilities[0] == predicted  # the top class first

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from convcli.evaluation import class_probabilities
 from convcli.exporting.record import Check
+from convcli.formats import Fitted, percent, size
 
 FLOAT_MAX_DIFFERENCE = 1e-4
 FLOAT16_MAX_DIFFERENCE = 1e-2  # float16 weights keep ~3 decimal digits
@@ -60,17 +61,17 @@ def verdict(quantize: str, agreement: float, difference: float, accuracy_keras: 
         limit = FLOAT_MAX_DIFFERENCE if quantize == "none" else FLOAT16_MAX_DIFFERENCE
         rule = f"top-1 agreement 100% and max |dp| <= {limit:g}"
         if agreement < 1:
-            failures.append(f"top-1 agreement {100 * agreement:.2f}% < 100%")
+            failures.append(f"top-1 agreement {percent(agreement, 2)} < 100%")
         if difference > limit:
             failures.append(f"max |dp| {difference:.3g} > {limit:g}")
         return rule, failures
     rule = (f"top-1 agreement >= {100 * INT8_MIN_AGREEMENT:g}% and accuracy within "
             f"{100 * INT8_MAX_ACCURACY_CHANGE:g} point of best.keras")
     if agreement < INT8_MIN_AGREEMENT:
-        failures.append(f"top-1 agreement {100 * agreement:.2f}% < {100 * INT8_MIN_AGREEMENT:g}%")
+        failures.append(f"top-1 agreement {percent(agreement, 2)} < {100 * INT8_MIN_AGREEMENT:g}%")
     change = accuracy_export - accuracy_keras
     if abs(change) > INT8_MAX_ACCURACY_CHANGE + 1e-9:
-        failures.append(f"accuracy {100 * accuracy_export:.2f}% vs {100 * accuracy_keras:.2f}% "
+        failures.append(f"accuracy {percent(accuracy_export, 2)} vs {percent(accuracy_keras, 2)} "
                         f"({100 * change:+.2f} points)")
     return rule, failures
 
@@ -105,7 +106,7 @@ def size_bytes(path: Path) -> int:
 # --- what a person sees ---------------------------------------------------------------
 
 
-def check_table(check: Check, format: str, quantize: str) -> Table:
+def check_table(check: Check, format: str, quantize: str) -> Fitted:
     """best.keras and the export side by side; fits 80 columns."""
     name = format if quantize == "none" else f"{format} {quantize}"
     table = Table(title=f"{name} against best.keras on the {check.split} split ({check.images} "
@@ -114,14 +115,11 @@ def check_table(check: Check, format: str, quantize: str) -> Table:
                           f"the largest probability difference; latency: median per image at batch "
                           f"1; runtime: {check.runtime}", caption_justify="left")
     for column in ("model", "accuracy", "top-1", "max |dp|", "size", "latency"):
-        table.add_column(column, justify="left" if column == "model" else "right", overflow="fold")
-    table.add_row("best.keras", f"{100 * check.accuracy_keras:.2f}%", "", "",
-                  _megabytes(check.size_bytes_keras), f"{check.latency_ms_keras:.2f} ms")
-    table.add_row(Text(name), f"{100 * check.accuracy_export:.2f}%", f"{100 * check.top1_agreement:.2f}%",
-                  f"{check.max_abs_difference:.2g}", _megabytes(check.size_bytes),
+        table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
+    table.add_row("best.keras", percent(check.accuracy_keras, 2), "", "",
+                  size(check.size_bytes_keras), f"{check.latency_ms_keras:.2f} ms")
+    table.add_row(Text(name), percent(check.accuracy_export, 2),
+                  percent(check.top1_agreement, 2),
+                  f"{check.max_abs_difference:.2g}", size(check.size_bytes),
                   f"{check.latency_ms:.2f} ms")
-    return table
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1e6:.2f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
+    return Fitted(table)

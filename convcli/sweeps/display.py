@@ -7,6 +7,8 @@ sweep runs no thread); in a pipe each trial that ends prints one line.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import time
 
 from rich import box
@@ -14,6 +16,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from convcli import formats
 from convcli.sweeps.records import PointRow
 from convcli.sweeps.spec import Sweep
 
@@ -30,9 +33,7 @@ def value_text(value) -> str:
 
 
 def metric_text(metric: str, value) -> str:
-    if value is None:
-        return "-"
-    return f"{100 * value:.1f}%" if metric.endswith("accuracy") else f"{value:.4f}"
+    return formats.metric(metric, value)
 
 
 def summary_text(metric: str, point: PointRow) -> str:
@@ -51,24 +52,44 @@ def interval_text(metric: str, point: PointRow) -> str:
     return f"{s.low:.4f}–{s.high:.4f}"
 
 
-def points_table(sweep: Sweep, points: list[PointRow], best: PointRow | None, title: str) -> Table:
-    """One row per point: its params, mean ± std over seeds, the 95 % interval, status."""
+def points_table(sweep: Sweep, points: list[PointRow], best: PointRow | None,
+                 title: str) -> formats.Fitted:
+    """One row per point: its params, mean ± std over seeds, the 95 % interval, status.
+
+    A narrow terminal loses the interval column first (points.csv keeps it).
+    """
+    return formats.Fitted(_points_layout(sweep, points, best, title, interval=True),
+                          _points_layout(sweep, points, best, title, interval=False))
+
+
+def _points_layout(sweep: Sweep, points: list[PointRow], best: PointRow | None, title: str,
+                   interval: bool) -> Table:
     metric = sweep.spec.metric
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, caption_justify="left")
     table.add_column("point", justify="right")
     for key in sweep.spec.params:
-        table.add_column(short(key), justify="right", overflow="fold")
+        table.add_column(short(key), justify="right", no_wrap=True)
     unit = " %" if metric.endswith("accuracy") else ""
     table.add_column(f"{metric}{unit}", justify="right", no_wrap=True)
-    table.add_column("95% CI", justify="right", no_wrap=True)
+    if interval:
+        table.add_column("95% CI", justify="right", no_wrap=True)
     table.add_column("status")
     for point in points:
         mark = " *" if best is not None and point.point == best.point else ""
         table.add_row(f"{point.point}{mark}", *(value_text(point.params.get(k)) for k in sweep.spec.params),
-                      summary_text(metric, point), interval_text(metric, point), point.status)
-    table.caption = (f"mean ± std (seeds) of each point's {metric}; 95% CI: Student's t over the "
-                     "seeds; * the best completed point")
+                      summary_text(metric, point), *([interval_text(metric, point)] if interval else []),
+                      point.status)
+    table.caption = (f"mean ± std (seeds) of each point's {metric}; "
+                     + ("95% CI: Student's t over the seeds; " if interval else "")
+                     + "* the best completed point")
     return table
+
+
+def points_json(name: str, sweep: Sweep, points: list[PointRow], best: PointRow | None) -> str:
+    """`convcli runs show SWEEP --json`: the metric, the best point and every point's trials."""
+    return json.dumps({"sweep": name, "metric": sweep.spec.metric, "mode": sweep.spec.mode,
+                       "best_point": best.point if best else None,
+                       "points": [dataclasses.asdict(point) for point in points]}, indent=2, default=str)
 
 
 class Display:
@@ -118,7 +139,7 @@ class Display:
         self._live.update(progress_table(sweeper), refresh=True)
 
 
-def progress_table(sweeper) -> Table:
+def progress_table(sweeper) -> formats.Fitted:
     """Trials running, done, pruned and failed; the best point so far; time elapsed and left."""
     progress, sweep = sweeper.progress, sweeper.sweep
     running = sum(slot.trial is not None for slot in sweeper.slots)
@@ -133,13 +154,7 @@ def progress_table(sweeper) -> Table:
     if progress.trial_seconds:
         mean = sum(progress.trial_seconds) / len(progress.trial_seconds)
         remaining = max(0, sweep.trial_count - done - running)
-        left = _clock((remaining + running / 2) * mean / max(1, len(sweeper.slots)))
+        left = formats.clock((remaining + running / 2) * mean / max(1, len(sweeper.slots)))
     table.add_row(str(running), str(progress.counts["completed"]), str(progress.counts["pruned"]),
-                  str(progress.counts["failed"]), best_text, _clock(elapsed), left)
-    return table
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
-        else f"{seconds // 60}:{seconds % 60:02d}"
+                  str(progress.counts["failed"]), best_text, formats.clock(elapsed), left)
+    return formats.Fitted(table)
