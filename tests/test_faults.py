@@ -136,47 +136,39 @@ def test_kill_9_in_the_fine_tune_phase_then_resume(tmp_path, write_config, tiny_
     assert phases == ["head", "head", "fine-tune", "fine-tune"]
 
 
-def test_sigint_marks_the_run_interrupted_and_says_how_to_resume(tmp_path, write_config, tiny_data):
+def stop_with(sig, tmp_path, write_config, tiny_data):
+    """A run stopped by `sig` once two epochs are on record, checked for what both signals
+    promise (whole epochs kept, no temp checkpoint, no traceback, the resume line); returns
+    the exit code, the run, stderr's last line, meta.json and the checkpoint's epoch."""
     config = write_config(tiny_config(tiny_data, train={"epochs": 200}))
     runs_dir = tmp_path / "runs"
     process = start(config, runs_dir)
     wait_for(lambda: the_run(runs_dir) and (the_run(runs_dir) / "metrics.csv").exists()
              and len(epochs_on_record(the_run(runs_dir))) >= 2, process)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(sig)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
     run = the_run(runs_dir)
     last = stderr.strip().splitlines()[-1]
-    assert last.startswith("interrupted: run ") and f"--resume {run.name}" in last
-    assert "Traceback" not in stderr
-    meta = json.loads((run / "meta.json").read_text())
-    assert meta["status"] == "interrupted"
+    assert f"--resume {run.name}" in last and "Traceback" not in stderr, stderr
     epoch = checkpoint_epoch(run)
     assert f"up to epoch {epoch};" in last and epochs_on_record(run) == list(range(1, epoch + 1))
     assert not [p.name for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
+    return process.returncode, run, last, json.loads((run / "meta.json").read_text()), epoch
+
+
+def test_sigint_marks_the_run_interrupted_and_says_how_to_resume(tmp_path, write_config, tiny_data):
+    code, run, last, meta, _ = stop_with(signal.SIGINT, tmp_path, write_config, tiny_data)
+    assert code == 130 and last.startswith("interrupted: run ")
+    assert meta["status"] == "interrupted"
 
 
 def test_sigterm_is_handled_like_ctrl_c_and_exits_143(tmp_path, write_config, tiny_data):
     """Slurm preemption, Kubernetes and `docker stop` send SIGTERM: the run is marked
     interrupted (by SIGTERM), keeps whole epochs, says how to resume, and resumes."""
-    config = write_config(tiny_config(tiny_data, train={"epochs": 200}))
-    runs_dir = tmp_path / "runs"
-    process = start(config, runs_dir)
-    wait_for(lambda: the_run(runs_dir) and (the_run(runs_dir) / "metrics.csv").exists()
-             and len(epochs_on_record(the_run(runs_dir))) >= 2, process)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 143, stderr
-    run = the_run(runs_dir)
-    last = stderr.strip().splitlines()[-1]
-    assert last.startswith("interrupted by SIGTERM: run ") and f"--resume {run.name}" in last
-    assert "Traceback" not in stderr
-    meta = json.loads((run / "meta.json").read_text())
-    epoch = checkpoint_epoch(run)
+    code, run, last, meta, epoch = stop_with(signal.SIGTERM, tmp_path, write_config, tiny_data)
+    assert code == 143 and last.startswith("interrupted by SIGTERM: run ")
     assert meta["status"] == "interrupted" and meta["signal"] == "SIGTERM"
     assert meta["reason"] == f"interrupted by SIGTERM after epoch {epoch}"
-    assert f"up to epoch {epoch};" in last and epochs_on_record(run) == list(range(1, epoch + 1))
-    assert not [p.name for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
     # the printed command continues the run (here with fewer epochs, so it ends soon)
     command = last.split("resume it with: ", 1)[1].split()
     assert command[:2] == ["convcli", "train"] and command[-2:] == ["--resume", run.name]
