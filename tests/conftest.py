@@ -9,6 +9,27 @@ import yaml
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# The longest tests, slowest first (minutes each on 2 cores). With `-n 2` they open
+# the two workers' queues alternately, so neither worker ends on a queue of long tests.
+LONGEST = ("test_pretraining_from_scratch_matches_the_shipped_base",
+           "test_scratch_overfits_augmentation_helps_and_a_pretrained_base_does_well",
+           "test_the_wheel_runs_outside_the_checkout",
+           "test_builtin_base_is_pretrained_once_and_rebuilt_when_corrupt",
+           "test_quick_demo_trains_every_stage_and_tabulates_them")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist's worksteal scheduling each worker starts on its half of the
+    list: put LONGEST at the heads of the two halves, alternately."""
+    if getattr(config.option, "dist", "no") == "no":
+        return
+    rank = {name: i for i, name in enumerate(LONGEST)}
+    longest = sorted((item for item in items if item.originalname in rank),
+                     key=lambda item: rank[item.originalname])
+    rest = [item for item in items if item.originalname not in rank]
+    half = len(items) // 2 - len(longest[0::2])
+    items[:] = longest[0::2] + rest[:half] + longest[1::2] + rest[half:]
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
