@@ -5,7 +5,10 @@ checkpoints/last.keras as a placeholder) and writes one metrics.csv row per epoc
 sleeping $STANDIN_EPOCH_SECONDS (default 0.05). Its validation accuracy climbs towards a
 peak set by train.learning_rate and model.dropout, plus a little noise from the seed, so
 sweeps have a best point to find. train.learning_rate >= 1 fails as a NaN loss would.
-Ctrl-C (SIGINT) marks the run interrupted and exits 130, as convcli train does.
+Ctrl-C (SIGINT) marks the run interrupted and exits 130, as convcli train does. After
+its last epoch it "wraps up" for $STANDIN_WRAP_UP_SECONDS (default 0) before it writes
+summary.json, as a real run evaluates and draws; with $STANDIN_EVENTS set it appends
+"start|end NAME TIME" lines to that file.
 
 Used by the sweep tests and benchmarks/sweep_scale.py:
     CONVCLI_TRIAL_COMMAND="python benchmarks/standin_trainer.py" convcli sweep ...
@@ -45,6 +48,7 @@ def main() -> int:
     run.update_meta(status="running", pid=os.getpid(), host=os.uname().nodename, stage=cfg.stage)
     if not run.metrics.exists():
         atomic_write_text(run.metrics, "epoch,phase,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n")
+    _event("start", cfg.name)
     pause = float(os.environ.get("STANDIN_EPOCH_SECONDS", "0.05"))
     peak = _peak(cfg.train.learning_rate, cfg.model.dropout or 0.0)
     noise = random.Random(cfg.seed).uniform(-0.02, 0.02)
@@ -64,6 +68,7 @@ def main() -> int:
     except KeyboardInterrupt:
         finish_meta(run, "interrupted", reason="interrupted by the user (Ctrl-C)")
         return 130
+    time.sleep(float(os.environ.get("STANDIN_WRAP_UP_SECONDS", "0")))
     rows = _rows(run)
     best = max(rows, key=lambda row: row["val_accuracy"])
     summary = {"stage": cfg.stage, "epochs": len(rows), "best_epoch": best["epoch"], "best": best,
@@ -71,7 +76,14 @@ def main() -> int:
                "timings": {"total_seconds": round(pause * len(rows), 2)}}
     atomic_write_text(run.summary, json.dumps(summary))
     finish_meta(run, "completed")
+    _event("end", cfg.name)
     return 0
+
+
+def _event(what: str, name: str) -> None:
+    if os.environ.get("STANDIN_EVENTS"):
+        with open(os.environ["STANDIN_EVENTS"], "a") as handle:
+            handle.write(f"{what} {name} {time.time():.3f}\n")
 
 
 def _peak(learning_rate: float, dropout: float) -> float:

@@ -191,6 +191,34 @@ def test_a_grid_sweep_writes_every_record_and_its_numbers_hold(standin):
     assert "data:image/png;base64," in page and "points" in page
 
 
+def test_on_cpu_the_next_trial_starts_while_the_last_one_wraps_up(standin, monkeypatch):
+    """One worker: trial 2's start-up overlaps trial 1's wrap-up (after its last epoch)."""
+    events = standin / "events.txt"
+    monkeypatch.setenv("STANDIN_EVENTS", str(events))
+    monkeypatch.setenv("STANDIN_WRAP_UP_SECONDS", "3")
+    path = write_sweep(standin, params={"train.learning_rate": [1e-3, 3e-4]}, seeds=1)
+    assert invoke("sweep", path, "--workers", "1").exit_code == 0
+    times = {(what, name.split("-")[1]): float(t) for what, name, t in  # name: lr-p1-s1337
+             (line.split() for line in events.read_text().splitlines())}
+    assert times[("start", "p2")] < times[("end", "p1")] - 1, times  # not after it
+    assert times[("start", "p2")] > times[("start", "p1")] + 0.5, times  # not beside it
+
+
+def test_a_gpu_slot_waits_for_its_trial_to_end():
+    """Two processes on one GPU could both claim its memory: no overlap there."""
+    from types import SimpleNamespace
+
+    from convcli.sweeps.runner import Running, Sweeper
+
+    wrapping = Running(0, trial=None, attrs={}, epochs=2)
+    wrapping.process = SimpleNamespace(stop_reason=None, rows=[{"epoch": 1}, {"epoch": 2}])
+    cpu = SimpleNamespace(running=[wrapping], slots=[{}])
+    gpu = SimpleNamespace(running=[wrapping], slots=[{"CUDA_VISIBLE_DEVICES": "0"}])
+    assert Sweeper._free_slots(cpu) == [0] and Sweeper._free_slots(gpu) == []
+    wrapping.process.rows.pop()  # still training its last epoch: busy either way
+    assert Sweeper._free_slots(cpu) == [] and Sweeper._free_slots(gpu) == []
+
+
 def test_a_finished_sweep_is_shown_not_rerun_and_new_starts_another(standin):
     path = write_sweep(standin, params={"train.learning_rate": [1e-3]}, seeds=1)
     assert invoke("sweep", path).exit_code == 0

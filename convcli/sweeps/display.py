@@ -142,7 +142,7 @@ class Display:
 def progress_table(sweeper) -> formats.Fitted:
     """Trials running, done, pruned and failed; the best point so far; time elapsed and left."""
     progress, sweep = sweeper.progress, sweeper.sweep
-    running = sum(slot.trial is not None for slot in sweeper.slots)
+    running = len(sweeper.running)
     done = sum(progress.counts.values())
     elapsed = time.monotonic() - progress.started
     table = Table(box=box.SIMPLE_HEAD, title=f"sweep {sweep.name}", title_justify="left")

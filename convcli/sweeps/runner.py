@@ -4,6 +4,11 @@ One thread, no fork: every `poll_seconds` it fills free worker slots with claime
 trials, reads the metrics.csv rows each running trial added (only when the file
 changed), reports them to the pruner, and records trials that ended. Ctrl-C stops every
 trial gracefully and requeues it, so the same command continues the sweep.
+
+A trial that has trained its last epoch only wraps up (test split, Grad-CAM, report):
+mostly one core's work. On CPU workers its slot is then free, so the next trial's
+start-up (Python, TensorFlow's import: also one core) overlaps that wrap-up instead of
+following it. GPU slots wait: two processes on one GPU could both claim its memory.
 """
 
 from __future__ import annotations
@@ -31,14 +36,20 @@ STALE_CHECK_EVERY = 30.0
 
 
 @dataclass
-class Slot:
-    """One worker: its devices, and the trial it runs (if any)."""
+class Running:
+    """A trial this sweep started: its process, and the worker slot it was given."""
 
-    index: int
-    env: dict
-    trial: object = None  # optuna.Trial
+    slot: int
+    trial: object  # optuna.Trial
+    attrs: dict  # the trial's attributes, read once when claimed
+    epochs: int  # what it trains, every phase counted
     process: TrialProcess | None = None
-    attrs: dict = field(default_factory=dict)  # the trial's attributes, read once when claimed
+
+    def wrapping_up(self) -> bool:
+        """It has trained its last epoch (or been told to stop) and only writes its results."""
+        process = self.process
+        return process is not None and (process.stop_reason is not None or
+                                        bool(process.rows) and process.rows[-1]["epoch"] >= self.epochs)
 
 
 @dataclass
@@ -56,7 +67,8 @@ class Sweeper:
 
     def __init__(self, sweep: Sweep, folder: SweepDir, study, slots_env: list[dict], display):
         self.sweep, self.folder, self.study, self.display = sweep, folder, study, display
-        self.slots = [Slot(i, env) for i, env in enumerate(slots_env)]
+        self.slots = slots_env  # each worker's environment
+        self.running: list[Running] = []
         self.host, self.progress = ledger.this_host(), Progress()
         self.rule = sweep.spec.pruning.method
         self._recorded = self._beat = self._stale = 0.0
@@ -99,16 +111,20 @@ class Sweeper:
 
     # --- starting -------------------------------------------------------------------
 
+    def _free_slots(self) -> list[int]:
+        """Worker slots without a trial in training (a CPU trial that wraps up has left)."""
+        held = {entry.slot for entry in self.running
+                if not (entry.wrapping_up() and "CUDA_VISIBLE_DEVICES" not in self.slots[entry.slot])}
+        return [index for index in range(len(self.slots)) if index not in held]
+
     def _fill(self) -> None:
-        for slot in self.slots:
-            if slot.trial is not None:
-                continue
+        for slot in self._free_slots():
             trial = ledger.claim(self.study)
             if trial is None:
                 return
             self._start(slot, trial)
 
-    def _start(self, slot: Slot, trial) -> None:
+    def _start(self, slot: int, trial) -> None:
         attrs = trial.user_attrs
         point, seed_index = attrs["point"], attrs.get("seed_index", 0)
         seed = self.sweep.seed + seed_index
@@ -119,63 +135,62 @@ class Sweeper:
         params = ledger.params_of(trial, self.sweep)
         if seed_index == 0 and self.rule == "none":
             ledger.enqueue_other_seeds(self.study, trial, self.sweep)
-        slot.trial, slot.attrs = trial, attrs
+        entry = Running(slot, trial, attrs, self.sweep.epochs_of(params))
+        self.running.append(entry)
         name = f"{self.sweep.name}-p{point:0{len(str(self.sweep.point_count))}d}-s{seed}"
         recorded = attrs.get("resume") if attrs.get("resume_host") == self.host else None
         run = earlier_run(self.folder.trials, name, recorded)
         if run is not None and run.read_meta().get("status") == "completed":
-            self._record_run(slot, run.path)
-            self._finish(slot, completed_outcome(run, self.sweep.spec.metric, 0.0))
+            self._record_run(entry, run.path)
+            self._finish(entry, completed_outcome(run, self.sweep.spec.metric, 0.0))
             return
         command = [*trainer_command(), str(self.folder.base_yaml),
                    *(arg for key, value in params.items() for arg in ("--set", f"{key}={json.dumps(value)}")),
                    "--set", f"seed={seed}", "--set", f"name={name}", "--runs-dir", str(self.folder.trials)]
         if run is not None:
             command += ["--resume", str(run.path)]
-        slot.process = TrialProcess(name, command, self.folder.logs / f"{name}.log", self.folder.trials,
-                                    {**os.environ, **slot.env}, run=run)
-        slot.process.start()
+        entry.process = TrialProcess(name, command, self.folder.logs / f"{name}.log", self.folder.trials,
+                                     {**os.environ, **self.slots[slot]}, run=run)
+        entry.process.start()
 
     # --- watching -------------------------------------------------------------------
 
     def _watch(self) -> None:
-        for slot in self.slots:
-            if slot.process is None:
-                continue
-            rows = slot.process.new_rows()
-            if slot.process.run is not None and "run" not in slot.attrs:
-                self._record_run(slot, slot.process.run.path)
-            if rows and self.rule != "none" and slot.attrs.get("seed_index", 0) == 0:
-                self._report(slot, rows)
-            if slot.process.finished():
-                self._finish(slot, slot.process.outcome(self.sweep.spec.metric))
+        for entry in list(self.running):
+            rows = entry.process.new_rows()
+            if entry.process.run is not None and "run" not in entry.attrs:
+                self._record_run(entry, entry.process.run.path)
+            if rows and self.rule != "none" and entry.attrs.get("seed_index", 0) == 0:
+                self._report(entry, rows)
+            if entry.process.finished():
+                self._finish(entry, entry.process.outcome(self.sweep.spec.metric))
 
-    def _record_run(self, slot: Slot, path) -> None:
+    def _record_run(self, entry: Running, path) -> None:
         """Where the trial's run directory is: for trials.csv, and to resume it if need be."""
-        slot.attrs["run"] = str(path.resolve())
-        slot.trial.set_user_attr("run", slot.attrs["run"])
+        entry.attrs["run"] = str(path.resolve())
+        entry.trial.set_user_attr("run", entry.attrs["run"])
 
-    def _report(self, slot: Slot, rows: list[dict]) -> None:
+    def _report(self, entry: Running, rows: list[dict]) -> None:
         """Give the pruner each new epoch of a point's first seed; stop it if told to."""
         key = epoch_metric(self.sweep.spec.metric)
         for row in rows:
             if not isinstance(row.get(key), float):
                 continue
-            slot.trial.report(row[key], row["epoch"])
-            if slot.trial.should_prune():
+            entry.trial.report(row[key], row["epoch"])
+            if entry.trial.should_prune():
                 rule = self.rule.replace("_", " ")
-                slot.process.stop(f"pruned after epoch {row['epoch']} by {rule} "
-                                  f"({key} {row[key]:.4f})")
+                entry.process.stop(f"pruned after epoch {row['epoch']} by {rule} "
+                                   f"({key} {row[key]:.4f})")
                 return
 
-    def _finish(self, slot: Slot, outcome: Outcome) -> None:
-        """Record how a trial ended in the study, then free its slot."""
-        trial, TrialState = slot.trial, ledger.optuna().trial.TrialState
+    def _finish(self, entry: Running, outcome: Outcome) -> None:
+        """Record how a trial ended in the study; its slot is free."""
+        trial, TrialState = entry.trial, ledger.optuna().trial.TrialState
         trial.set_user_attr("result", {"status": outcome.status, "epochs": outcome.epochs,
                                        "best_epoch": outcome.best_epoch, "seconds": outcome.seconds,
                                        "reason": outcome.reason, "value": outcome.value})
         if outcome.status == "completed":
-            if slot.attrs.get("seed_index", 0) == 0 and self.rule != "none":
+            if entry.attrs.get("seed_index", 0) == 0 and self.rule != "none":
                 ledger.enqueue_other_seeds(self.study, trial, self.sweep)
             self.study.tell(trial, outcome.value)
         elif outcome.status == "pruned":
@@ -187,21 +202,20 @@ class Sweeper:
         if outcome.status in self.progress.counts:
             self.progress.counts[outcome.status] += 1
             self.progress.trial_seconds.append(outcome.seconds)
-        self.display.finished(slot.process.name if slot.process else str(trial.number), outcome,
+        self.display.finished(entry.process.name if entry.process else str(trial.number), outcome,
                               self.sweep.spec.metric)
-        slot.trial, slot.process, slot.attrs = None, None, {}
+        self.running.remove(entry)
         self._changed = True
 
     def _busy(self) -> bool:
-        return any(slot.trial is not None for slot in self.slots)
+        return bool(self.running)
 
     def _tick(self) -> None:
         now = time.monotonic()
         if now - self._beat > ledger.HEARTBEAT_SECONDS / 2:
             self._beat = now
-            for slot in self.slots:
-                if slot.trial is not None:
-                    ledger.heartbeat(self.study, slot.trial)
+            for entry in self.running:
+                ledger.heartbeat(self.study, entry.trial)
         if now - self._stale > STALE_CHECK_EVERY:
             self._stale = now
             if ledger.fail_dead_trials(self.study, self.host):
@@ -217,7 +231,7 @@ class Sweeper:
 
     def _interrupt(self, timeout: float = 120.0) -> int:
         """Stop every running trial with one SIGINT, wait for them, requeue them."""
-        running = [slot for slot in self.slots if slot.process is not None]
+        running = [entry for entry in self.running if entry.process is not None]
         for slot in running:
             slot.process.stop("interrupted")
         deadline = time.monotonic() + timeout

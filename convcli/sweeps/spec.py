@@ -178,7 +178,11 @@ class Sweep:
     @property
     def max_epochs(self) -> int:
         """Epochs one trial trains at most, every phase counted."""
-        cfg = self.config_for(self.points[0] if self.points else {})
+        return self.epochs_of(self.points[0] if self.points else {})
+
+    def epochs_of(self, params: dict) -> int:
+        """Epochs a point's trial trains, every phase counted (fewer if it stops early)."""
+        cfg = self.config_for(params)
         return cfg.train.epochs + (cfg.fine_tune.head_epochs if cfg.fine_tune else 0)
 
 
