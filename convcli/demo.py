@@ -95,7 +95,8 @@ def step_sweep(step: Step, quick: bool, extra: tuple[str, ...], seeds: int):
 
 def seed_results(runs: list[Path]) -> dict:
     """Every seed's best validation and test accuracy, and its validation curve."""
-    from convcli.runs import Run, read_json
+    from convcli.runs import Run
+    from convcli.files import read_json
     from convcli.sweeps.trial import read_rows
 
     found = {"val_accuracy": [], "test_accuracy": [], "curves": []}

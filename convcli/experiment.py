@@ -25,8 +25,8 @@ from convcli.data import folders
 from convcli.devices import devices_of, training_scope
 from convcli.page import write_page
 from convcli.errors import ConvcliError, Interrupted, RunError, Terminated, TrainingError
-from convcli.runs import (Run, atomic_write_text, create_run, find_run, finish_meta, now,
-                          process_alive, start_meta)
+from convcli.runs import Run, create_run, find_run, finish_meta, now, process_alive, start_meta
+from convcli.files import atomic_write_text
 
 
 def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:

@@ -16,7 +16,8 @@ from rich.text import Text
 
 from convcli.config import read_yaml
 from convcli.formats import Fitted, duration, number, percent, size
-from convcli.runs import Run, describe, read_json
+from convcli.runs import Run, describe
+from convcli.files import read_json
 
 RUN_STYLES = {"completed": "green", "running": "cyan", "interrupted": "yellow"}
 

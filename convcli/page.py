@@ -17,7 +17,8 @@ from html import escape
 from pathlib import Path
 
 from convcli.formats import duration, percent
-from convcli.runs import STATUSES, Run, atomic_write_text
+from convcli.runs import STATUSES, Run
+from convcli.files import atomic_write_text, read_json
 
 PAGE_NAME = "report.html"
 # More images make a page slow to open and to mail; the files stay in gradcam/.
@@ -74,15 +75,15 @@ def page_html(run: Run, gallery_limit: int = GALLERY_LIMIT) -> str:
     """The whole page: header, results, pictures, Grad-CAM gallery, config, metrics, model."""
     meta, summary = run.read_meta(), read_json(run.summary)
     meta = meta if isinstance(meta, dict) else {}  # a hand-edited meta.json may hold anything
-    gradcam = (summary or {}).get("gradcam")
+    gradcam = summary.get("gradcam")
     gradcam = gradcam if isinstance(gradcam, dict) else {}
     sections = [
-        header_section(run.name, meta, summary or {}),
+        header_section(run.name, meta, summary),
         results_section(summary),
         pictures_section(run.path),
         gallery_section(run.gradcam, gradcam, gallery_limit),
         text_section("config", "config.yaml", read_text(run.config)),
-        metrics_section(run.metrics, (summary or {}).get("best_epoch")),
+        metrics_section(run.metrics, summary.get("best_epoch")),
         text_section("model", "model.txt", read_text(run.model_txt)),
     ]
     nav = "".join(f'<a href="#{anchor}">{label}</a>' for anchor, label in (
@@ -134,9 +135,9 @@ def run_facts(meta: dict, summary: dict) -> list[tuple[str, object]]:
     ]
 
 
-def results_section(summary: dict | None) -> str:
+def results_section(summary: dict) -> str:
     """The best epoch's metrics, the final epoch's, the test set's; timings and parameters."""
-    if summary is None:
+    if not summary:
         return section("results", "results", '<p class="note">No results: summary.json is missing '
                        "or unreadable. A run writes it only once training has finished; the "
                        "metrics below show the epochs that did.</p>")
@@ -334,12 +335,3 @@ def read_text(path: Path) -> str | None:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-
-
-def read_json(path: Path) -> dict | None:
-    """A JSON object from a file; None when it is missing, unreadable or not an object."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None

@@ -22,7 +22,7 @@ from convcli.data.pipeline import load_image
 from convcli.errors import ConfigError, DataError
 from convcli.explain.gradcam import GradCam, feature_map_layers, pointing_game
 from convcli.explain.overlay import fit, overlay, tile
-from convcli.runs import atomic_path
+from convcli.files import atomic_path
 
 READABLE = {"JPEG": "jpeg", "PNG": "png", "GIF": "gif", "BMP": "bmp"}  # what training decodes
 

@@ -19,7 +19,7 @@ from rich.text import Text
 from convcli.models.table import (LayerRow, format_count, format_shape, receptive_field_column,
                                   totals_caption)
 from convcli.formats import Fitted, percent
-from convcli.runs import atomic_path
+from convcli.files import atomic_path
 
 if TYPE_CHECKING:
     from convcli.data.check import Report as CheckReport

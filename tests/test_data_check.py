@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convcli.config import cache_dir
+from convcli.files import cache_dir
 from convcli.data import check, folders
 from convcli.errors import DataError
 from convcli.report import as_text, check_tables

@@ -6,7 +6,8 @@ import os
 import pytest
 
 from convcli.errors import RunError
-from convcli.runs import atomic_path, atomic_write_text, create_run, find_run, list_runs
+from convcli.runs import create_run, find_run, list_runs
+from convcli.files import atomic_path, atomic_write_text
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5)
 

@@ -25,7 +25,6 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -34,7 +33,7 @@ from typing import Callable, Iterator
 
 from PIL import Image
 
-from convcli.config import cache_dir
+from convcli.files import atomic_write_text, cache_dir
 from convcli.data.folders import IMAGE_EXTENSIONS, Files, Split, class_folders, list_images
 from convcli.errors import DataError
 from convcli.tfenv import import_tensorflow
@@ -273,7 +272,8 @@ def scan_files(files: Files) -> list[Problem]:
     problems = [replace(problem, split=split, class_name=class_name)
                 for problem, (_, split, class_name) in zip(found, owners)
                 if problem is not None and problem.severity == ERROR]
-    _write_cache(cache, {"tensorflow": decoder, "problems": [asdict(problem) for problem in problems]})
+    atomic_write_text(cache, json.dumps({"tensorflow": decoder,
+                                         "problems": [asdict(problem) for problem in problems]}))
     return problems
 
 
@@ -322,19 +322,6 @@ def _read_cache(path: Path, decoder: str) -> list[Problem] | None:
         return [Problem(**problem) for problem in record["problems"]]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def _write_cache(path: Path, record: dict) -> None:
-    """Write atomically (temp file, then rename): runs.atomic_write_text is a peer of data."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(record, out)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
 
 
 # --- a whole dataset --------------------------------------------------------------------

@@ -25,13 +25,14 @@ import keras
 from rich.console import Console
 
 from convcli.bases import BUILTIN_FILTERS
-from convcli.config import Augment, cache_dir
+from convcli.config import Augment
+from convcli.files import cache_dir
 from convcli.data import folders, synthetic
 from convcli.data.pipeline import make_augmenter, make_dataset
 from convcli.devices import dtype_policy
 from convcli.errors import ModelError
 from convcli.models.pretrained import build_builtin_base, load_weights_file
-from convcli.runs import atomic_path
+from convcli.files import atomic_path
 from convcli.training import ProgressDisplay
 
 

@@ -15,7 +15,8 @@ import json
 import keras
 import tensorflow as tf
 
-from convcli.config import BUILTIN, Config, cache_dir
+from convcli.config import BUILTIN, Config
+from convcli.files import cache_dir
 from convcli.data.features import cached_features
 from convcli.data.folders import Files
 from convcli.data.pipeline import make_augmenter, make_datasets, make_labels, pipeline_options
