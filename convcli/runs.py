@@ -151,7 +151,7 @@ def describe(path: Path) -> dict:
     epochs = summary.get("epochs") if summary else _count_rows(run.metrics)
     return row | {"stage": meta.get("stage"), "status": status, "reason": meta.get("reason"),
                   "started": meta.get("started"),
-                  "seconds": _duration(meta), "epochs": epochs,
+                  "seconds": _elapsed_seconds(meta), "epochs": epochs,
                   "val_accuracy": best.get("val_accuracy"), "test_accuracy": test.get("accuracy")}
 
 
@@ -191,7 +191,7 @@ def _count_rows(path: Path) -> int | None:
         return None
 
 
-def _duration(meta: dict) -> float | None:
+def _elapsed_seconds(meta: dict) -> float | None:
     try:
         started = dt.datetime.fromisoformat(meta["started"])
         ended = dt.datetime.fromisoformat(meta["ended"]) if meta.get("ended") else None
