@@ -346,7 +346,7 @@ def pretrain(force: bool = typer.Option(False, "--force", help="Train it again e
     ahead of time to have the base ready (e.g. before going offline or in a Docker build).
     """
     import_tensorflow()
-    from convcli.stages.builtin_base import builtin_weights
+    from convcli.pretraining import builtin_weights
 
     typer.echo(f"built-in base weights: {builtin_weights(force=force)}")
 

@@ -135,7 +135,7 @@ def load_step(step: Step, quick: bool, extra: tuple[str, ...] = ()):
 def quick_base(console) -> tuple[str, ...]:
     """--quick where the built-in base is not cached yet: pretraining it takes ~2.5 minutes,
     so pretrain one for 3 epochs instead (~40 s), cached under its own name."""
-    from convcli.stages.builtin_base import PRETRAINING, pretrain, shipped_weights, weights_path
+    from convcli.pretraining import PRETRAINING, pretrain, shipped_weights, weights_path
 
     if weights_path().is_file() or shipped_weights() is not None:
         return ()

@@ -94,7 +94,7 @@ def filters(layer: str, run: str | None, base: str | None, weights: str | None, 
 def _base_model(name: str, weights: str | None, size: int | None):
     """A pretrained base as a model of raw images, for `filters --base`."""
     from convcli.models.pretrained import build_base, feature_extractor
-    from convcli.stages.builtin_base import builtin_weights
+    from convcli.pretraining import builtin_weights
 
     if name not in BASE_NAMES:
         raise ConfigError(f"--base {name!r} is not a known base; known bases: {', '.join(BASE_NAMES)}")

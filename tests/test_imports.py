@@ -17,12 +17,14 @@ LEVELS = {
     "runs": 2, "data": 2, "models": 2,
     "training": 3, "report": 3, "overview": 3, "pictures": 3, "page": 3, "evaluation": 3,
     "draft": 3, "shipped": 3,
-    "stages": 4, "sweeps": 4,
-    "experiment": 5, "resolve": 5,
-    "exporting": 5,
-    "explaining": 6, "prediction": 6, "demo": 6,
-    "cli": 7,
-    "__main__": 8,
+    "pretraining": 4,  # the built-in base, trained on the source task (uses training)
+    "sweeps": 4,
+    "stages": 5,
+    "experiment": 6, "resolve": 6,
+    "exporting": 6,
+    "explaining": 7, "prediction": 7, "demo": 7,
+    "cli": 8,
+    "__main__": 9,
 }
 
 

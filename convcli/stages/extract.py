@@ -25,7 +25,7 @@ from convcli.evaluation import evaluate
 from convcli.models.pretrained import (build_base, feature_extractor, find_base, head_layers,
                                        transfer_model, weights_digest)
 from convcli.runs import Run
-from convcli.stages.builtin_base import builtin_weights
+from convcli.pretraining import builtin_weights
 from convcli.training import Result, Trainer, class_weights, compile_model, seed_everything
 
 

@@ -26,13 +26,12 @@ from rich.console import Console
 
 from convcli.bases import BUILTIN_FILTERS
 from convcli.config import Augment
-from convcli.files import cache_dir
 from convcli.data import folders, synthetic
 from convcli.data.pipeline import make_augmenter, make_dataset
 from convcli.devices import dtype_policy
 from convcli.errors import ModelError
 from convcli.models.pretrained import build_builtin_base, load_weights_file
-from convcli.files import atomic_path
+from convcli.files import atomic_path, cache_dir
 from convcli.training import ProgressDisplay
 
 
@@ -61,7 +60,7 @@ def weights_path(recipe: Pretraining | None = None) -> Path:
     return cache_dir() / "bases" / f"builtin-{hashlib.sha256(key.encode()).hexdigest()[:12]}.weights.h5"
 
 
-SHIPPED = Path(__file__).resolve().parent.parent / "assets"  # package data
+SHIPPED = Path(__file__).resolve().parent / "assets"  # package data
 
 
 def shipped_weights() -> Path | None:
