@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
-from convcli.data.check import MAX_PIXELS
+from convcli.data.image_check import MAX_PIXELS
 from convcli.data.folders import list_images
 from convcli.data.pipeline import load_image
 from convcli.errors import ConfigError, DataError
