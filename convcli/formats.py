@@ -22,9 +22,14 @@ def number(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def metric(name: str, value: float | None) -> str:
-    """A metric in its unit: accuracies in percent, losses as plain numbers."""
-    return percent(value) if name.endswith("accuracy") else number(value)
+def metric(name: str, value) -> str:
+    """A value in the unit its name implies: accuracies, probabilities and shares (0 to 1)
+    in percent, other numbers to 4 places, whole numbers with separators; None -> -."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "-" if value is None else str(value)
+    if any(word in name for word in ("acc", "prob", "share", "score", "chance")) and 0 <= value <= 1:
+        return percent(value)
+    return f"{value:,}" if isinstance(value, int) else number(value)
 
 
 def duration(seconds: float | None) -> str:

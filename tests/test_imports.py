@@ -12,6 +12,7 @@ PACKAGE = Path(convcli.__file__).parent
 LEVELS = {
     "errors": 0, "tfenv": 0, "explain": 0, "bases": 0, "stats": 0, "safeyaml": 0,
     "formats": 0,  # how numbers are written for a person, which table layout fits
+    "html_parts": 0,  # the style and pieces of the report pages (no convcli imports)
     "config": 1, "devices": 1,
     "files": 1,  # atomic writes, staged folders, read_json, cache_dir (imports errors only)
     "runs": 2, "data": 2, "models": 2,

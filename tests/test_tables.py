@@ -165,3 +165,6 @@ def test_formats_say_each_number_one_way():
     assert (size(512), size(13_400), size(1_340_000), size(2_100_000_000)) == (
         "512 B", "13.4 kB", "1.34 MB", "2.1 GB")
     assert (metric("val_accuracy", 0.5), metric("val_loss", 0.5), clock(3725)) == ("50.0%", "0.5000", "1:02:05")
+    # report.html's facts go through metric too: shares in percent, counts whole, text as is
+    assert (metric("pointing_share", 0.25), metric("images", 1200), metric("epochs", None),
+            metric("stage", "augment")) == ("25.0%", "1,200", "-", "augment")

@@ -12,7 +12,7 @@ import os
 from html import escape
 from pathlib import Path
 
-from convcli.page import STYLE, figure_html, html_table, section
+from convcli.html_parts import STYLE, figure_html, html_table, section
 from convcli.files import atomic_path, atomic_write_text
 from convcli.sweeps.directory import SweepDir
 from convcli.sweeps.display import interval_text, short, summary_text, value_text
