@@ -131,7 +131,7 @@ def write_band_curves(curves: dict[str, list[list]], out: Path, title: str = "")
     plt.close(figure)
 
 
-def predictions_table(results: list[dict], class_names: list[str], title: str, top: int = 3) -> Fitted:
+def gradcam_table(results: list[dict], class_names: list[str], title: str, top: int = 3) -> Fitted:
     """Per image: the explained class and the top predictions with their probabilities."""
     table = Table(title=f"Grad-CAM — {title}", title_justify="left")
     table.add_column("image", no_wrap=True)

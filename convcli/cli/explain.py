@@ -26,11 +26,11 @@ def gradcam(images: List[Path] = typer.Argument(..., help="Image files or folder
     """Grad-CAM heatmaps: where in each image the evidence for a class is."""
     import_tensorflow()
     from convcli.explaining import gradcam as explain
-    from convcli.report import predictions_table
+    from convcli.report import gradcam_table
 
     results, class_names, title = explain(images, run, model, layer, class_, alpha, out, runs_dir,
                                           classes=parse_names(classes))
-    new_console().print(predictions_table(results, class_names, title))
+    new_console().print(gradcam_table(results, class_names, title))
     typer.echo(f"wrote {2 * len(results)} files to {out}/")
 
 
