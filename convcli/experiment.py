@@ -189,7 +189,8 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
     from convcli.evaluation import evaluate, write_confusion_png
     from convcli.models.table import layer_rows
     from convcli.pictures import explain_validation
-    from convcli.report import as_text, layer_table, write_curves
+    from convcli.curves import write_curves
+    from convcli.tables import as_text, layer_table
     from convcli.training import class_weights
 
     if not run.best.exists():

@@ -18,7 +18,7 @@ from PIL import Image
 from convcli.files import cache_dir
 from convcli.data import check, folders, image_check
 from convcli.errors import DataError
-from convcli.report import as_text, check_tables
+from convcli.tables import as_text, check_tables
 
 _seeds = count()
 

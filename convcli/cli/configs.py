@@ -57,7 +57,7 @@ def init(data_dir: Path = typer.Argument(..., metavar="DATA_DIR", help="A datase
     from its images, the stage's sections with the book's values. It validates as written."""
     import_tensorflow()
     from convcli.draft import write_draft
-    from convcli.report import check_tables
+    from convcli.tables import check_tables
 
     draft = write_draft(data_dir, stage, out, base)
     new_console().print(check_tables(draft.report))

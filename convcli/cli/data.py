@@ -48,7 +48,7 @@ def data_check(directory: Path = typer.Argument(..., help="A dataset folder: tra
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
-        from convcli.report import check_tables
+        from convcli.tables import check_tables
 
         new_console().print(check_tables(report))
     if not report.ok:
@@ -84,7 +84,7 @@ def data_split(source: Path = typer.Argument(..., metavar="SRC", help="Labelled 
     """
     import_tensorflow()
     from convcli.data.split import split_dataset
-    from convcli.report import check_tables
+    from convcli.tables import check_tables
 
     result = split_dataset(source, destination, labels_from, csv_file, pattern, validation, test,
                            per_class, seed, link)

@@ -26,7 +26,7 @@ def gradcam(images: List[Path] = typer.Argument(..., help="Image files or folder
     """Grad-CAM heatmaps: where in each image the evidence for a class is."""
     import_tensorflow()
     from convcli.explaining import gradcam as explain
-    from convcli.report import gradcam_table
+    from convcli.tables import gradcam_table
 
     results, class_names, title = explain(images, run, model, layer, class_, alpha, out, runs_dir,
                                           classes=parse_names(classes))

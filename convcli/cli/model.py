@@ -23,7 +23,7 @@ def summary(target: Optional[str] = typer.Argument(
     import_tensorflow()
     from convcli.resolve import load_for_summary
     from convcli.models.table import layer_rows
-    from convcli.report import layer_table
+    from convcli.tables import layer_table
 
     model, title = load_for_summary(target, runs_dir, set_)
     new_console().print(layer_table(layer_rows(model), title=title))
