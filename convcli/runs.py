@@ -122,7 +122,7 @@ def find_run(ref: str | os.PathLike | None, runs_dir: str | os.PathLike = "runs"
     raise RunError(f"{ref!r} matches {len(matches)} runs in {runs_dir}: {names}; give more of the name")
 
 
-def overview(runs_dir: str | os.PathLike) -> list[dict]:
+def describe_all(runs_dir: str | os.PathLike) -> list[dict]:
     """`describe` for every folder in runs_dir, oldest run first; [] if there is none."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():

@@ -21,17 +21,17 @@ def runs_list(ctx: typer.Context, runs_dir: Path = RUNS_DIR,
     if ctx.invoked_subcommand is not None:
         return
     from convcli.overview import runs_table, sweeps_table
-    from convcli.runs import overview
+    from convcli.runs import describe_all
     from convcli.sweeps.directory import list_sweeps, listing_row
 
     sweeps = [listing_row(sweep) for sweep in list_sweeps(runs_dir)]
     if as_json:
         from convcli.overview import listing_json
 
-        typer.echo(listing_json(overview(runs_dir), sweeps, runs_dir))
+        typer.echo(listing_json(describe_all(runs_dir), sweeps, runs_dir))
         return
     console = new_console()
-    console.print(runs_table(overview(runs_dir), runs_dir))
+    console.print(runs_table(describe_all(runs_dir), runs_dir))
     if sweeps:
         console.print(sweeps_table(sweeps))
 
