@@ -42,7 +42,7 @@ STEPS = (
 def run_demo(runs_dir: Path, quick: bool, console) -> list[dict]:
     """Train every step into runs_dir; one row per stage for `overview.demo_table`."""
     from convcli.experiment import run_experiment
-    from convcli.overview import results_table
+    from convcli.run_tables import results_table
 
     extra = quick_base(console) if quick else ()
     configs = [load_step(step, quick, extra) for step in STEPS]  # all checked before any run

@@ -139,7 +139,7 @@ def rendered(renderable, width: int) -> str:
 def test_export_check_and_demo_tables(width):
     from convcli.exporting.agreement import check_table
     from convcli.exporting.record import Check
-    from convcli.overview import demo_table, seeded_demo_table
+    from convcli.run_tables import demo_table, seeded_demo_table
 
     check = Check(split="test", images=24, runtime="onnxruntime 1.32.0", top1_agreement=1.0,
                   max_abs_difference=3.1e-7, accuracy_keras=0.9583, accuracy_export=0.9583,

@@ -18,7 +18,7 @@ def configs_list(ctx: typer.Context) -> None:
     copy NAME` writes one out to edit."""
     if ctx.invoked_subcommand is not None:
         return
-    from convcli.overview import shipped_table
+    from convcli.run_tables import shipped_table
     from convcli.shipped import shipped_files
 
     new_console().print(shipped_table(shipped_files()))

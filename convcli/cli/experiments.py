@@ -36,7 +36,7 @@ def train(config: Path = typer.Argument(..., help="The experiment's YAML config,
     cfg = load_config(config_path(config), set_)
     import_tensorflow()
     from convcli.experiment import resume_experiment, run_experiment
-    from convcli.overview import results_table
+    from convcli.run_tables import results_table
 
     try:
         if resume is None:
@@ -83,7 +83,7 @@ def demo(quick: bool = typer.Option(False, "--quick", help="A few epochs per sta
         if quick:
             import_tensorflow()  # --quick may pretrain a small built-in base in this process
         from convcli.demo import run_seeded_demo, write_demo_curves
-        from convcli.overview import seeded_demo_table
+        from convcli.run_tables import seeded_demo_table
 
         rows = run_seeded_demo(runs_dir, quick, seeds, workers, console)
         console.print(seeded_demo_table(rows, time.perf_counter() - began, seeds))
@@ -92,7 +92,7 @@ def demo(quick: bool = typer.Option(False, "--quick", help="A few epochs per sta
         return
     import_tensorflow()
     from convcli.demo import run_demo
-    from convcli.overview import demo_table
+    from convcli.run_tables import demo_table
 
     rows = run_demo(runs_dir, quick, console)
     console.print(demo_table(rows, time.perf_counter() - began))

@@ -20,13 +20,13 @@ def runs_list(ctx: typer.Context, runs_dir: Path = RUNS_DIR,
     """
     if ctx.invoked_subcommand is not None:
         return
-    from convcli.overview import runs_table, sweeps_table
+    from convcli.run_tables import runs_table, sweeps_table
     from convcli.runs import describe_all
     from convcli.sweeps.directory import list_sweeps, listing_row
 
     sweeps = [listing_row(sweep) for sweep in list_sweeps(runs_dir)]
     if as_json:
-        from convcli.overview import listing_json
+        from convcli.run_tables import listing_json
 
         typer.echo(listing_json(describe_all(runs_dir), sweeps, runs_dir))
         return
@@ -43,7 +43,7 @@ def runs_show(run: Optional[str] = typer.Argument(None, help="A run directory or
               as_json: bool = typer.Option(False, "--json", help="Print the run (or sweep) as JSON, "
                                            "for scripts (nothing else on stdout).")) -> None:
     """One run: status, results, its config.yaml and its files (a sweep: its points)."""
-    from convcli.overview import run_details
+    from convcli.run_tables import run_details
     from convcli.runs import find_run
 
     try:
@@ -68,7 +68,7 @@ def runs_show(run: Optional[str] = typer.Argument(None, help="A run directory or
         new_console().print(points_table(sweep, points, best_point(points, sweep), f"sweep {sweep_dir.name}"))
         return
     if as_json:
-        from convcli.overview import run_json
+        from convcli.run_tables import run_json
 
         typer.echo(run_json(found))
         return
@@ -83,7 +83,7 @@ def runs_show(run: Optional[str] = typer.Argument(None, help="A run directory or
 def runs_compare(runs: List[str] = typer.Argument(..., help="Two or more runs (directories or name prefixes)."),
                  runs_dir: Path = RUNS_DIR) -> None:
     """Results side by side, and only the config keys that differ."""
-    from convcli.overview import comparison_table
+    from convcli.run_tables import comparison_table
     from convcli.runs import compare
 
     if len(runs) < 2:

@@ -1,4 +1,5 @@
-"""Runs shown to a person: one run's results, the runs table, a run's details, a comparison.
+"""Run tables: runs shown to a person (one run's results, the runs table, a run's details,
+a comparison, the demo's tables, the shipped configs).
 
 Reads only the files of run directories (never TensorFlow), so `convcli runs` answers
 at once.
