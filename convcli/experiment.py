@@ -23,7 +23,7 @@ from pathlib import Path
 from convcli.config import Config, flatten, load_config, to_yaml
 from convcli.data import folders
 from convcli.devices import devices_of, training_scope
-from convcli.page import write_page
+from convcli.report_page import write_page
 from convcli.errors import ConvcliError, Interrupted, RunError, Terminated, TrainingError
 from convcli.runs import Run, create_run, find_run, finish_meta, now, process_alive, start_meta
 from convcli.files import atomic_write_text

@@ -73,7 +73,7 @@ def runs_show(run: Optional[str] = typer.Argument(None, help="A run directory or
         typer.echo(run_json(found))
         return
     if html:
-        from convcli.page import write_page
+        from convcli.report_page import write_page
 
         typer.echo(write_page(found))
         return

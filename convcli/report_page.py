@@ -1,4 +1,4 @@
-"""report.html: a run's one self-contained page.
+"""Report page: report.html, a run's one self-contained page.
 
 Built from whatever files the run directory holds, so a completed, failed or still
 running run each gets a page. Images are embedded as `data:` URIs and the styles are
