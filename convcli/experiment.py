@@ -71,7 +71,7 @@ def _resume(cfg: Config, run: Run, meta: dict, epoch: int, changed: list[str], f
 def _prepare(cfg: Config):
     """Everything that can fail before a run directory is touched: stage, data, model."""
     from convcli.data.check import listing, screen
-    from convcli.pictures import check_layer
+    from convcli.image_files import check_layer
     from convcli.stages import stage_for
     from convcli.training import class_weights, seed_everything
 
@@ -188,7 +188,7 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
     from convcli.data.pipeline import make_datasets
     from convcli.evaluation import evaluate, write_confusion_png
     from convcli.models.table import layer_rows
-    from convcli.pictures import explain_validation
+    from convcli.image_files import explain_validation
     from convcli.curves import write_curves
     from convcli.tables import as_text, layer_table
     from convcli.training import class_weights

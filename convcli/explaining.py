@@ -1,7 +1,7 @@
 """The commands that show what a network learned: from what the user names to files.
 
 Each function takes the command line's values, resolves the model (resolve.py), does
-the work with `explain/` through `pictures.py`, and returns what the CLI prints.
+the work with `explain/` through `image_files.py`, and returns what the CLI prints.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from convcli.config import load_config
 from convcli.errors import ConfigError, ModelError
 from convcli.explain.gradcam import GradCam
 from convcli.explain.overlay import tile
-from convcli.pictures import (check_layer, expand, input_channels, model_inputs, one_image,
+from convcli.image_files import (check_layer, expand, input_channels, model_inputs, one_image,
                               read_image, save_png, write_gradcam)
 from convcli.resolve import class_index, explained_model
 

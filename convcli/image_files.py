@@ -1,4 +1,4 @@
-"""Pictures for people: the images a user hands in, read safely, and the PNGs made from them.
+"""Image files: the images a user hands in, read safely, and the PNGs made from them.
 
 Every image convcli reads for a person (gradcam, activations) is checked first: it
 exists, Pillow recognises it, it is a format training reads too, and it is not a
