@@ -23,7 +23,7 @@ LEVELS = {
     "stages": 5,
     "experiment": 6, "resolve": 6,
     "exporting": 6,
-    "explaining": 7, "prediction": 7, "demo": 7,
+    "explanations": 7, "prediction": 7, "demo": 7,
     "cli": 8,
     "__main__": 9,
 }

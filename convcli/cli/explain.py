@@ -25,11 +25,11 @@ def gradcam(images: List[Path] = typer.Argument(..., help="Image files or folder
             runs_dir: Path = RUNS_DIR) -> None:
     """Grad-CAM heatmaps: where in each image the evidence for a class is."""
     import_tensorflow()
-    from convcli.explaining import gradcam as explain
+    from convcli.explanations import write_gradcams
     from convcli.tables import gradcam_table
 
-    results, class_names, title = explain(images, run, model, layer, class_, alpha, out, runs_dir,
-                                          classes=parse_names(classes))
+    results, class_names, title = write_gradcams(images, run, model, layer, class_, alpha, out,
+                                                 runs_dir, classes=parse_names(classes))
     new_console().print(gradcam_table(results, class_names, title))
     typer.echo(f"wrote {2 * len(results)} files to {out}/")
 
@@ -43,9 +43,9 @@ def activations(image: Path = typer.Argument(..., help="One image file."),
                 runs_dir: Path = RUNS_DIR) -> None:
     """What each convolution and pooling layer makes of one image: a grid of its channels."""
     import_tensorflow()
-    from convcli.explaining import activations as draw
+    from convcli.explanations import write_activation_grids
 
-    written = draw(image, run, model, layers, out, runs_dir)
+    written = write_activation_grids(image, run, model, layers, out, runs_dir)
     typer.echo(f"wrote {len(written)} layer grids to {out}/ ({written[0].name} ... {written[-1].name})")
 
 
@@ -62,9 +62,9 @@ def filters(layer: str = typer.Option(..., help="A convolution layer, inside a p
             runs_dir: Path = RUNS_DIR) -> None:
     """The pattern each filter responds to most, by gradient ascent in input space."""
     import_tensorflow()
-    from convcli.explaining import filters as draw
+    from convcli.explanations import write_filter_grid
 
-    typer.echo(f"wrote {draw(layer, run, base, weights, size, count, out, runs_dir)}")
+    typer.echo(f"wrote {write_filter_grid(layer, run, base, weights, size, count, out, runs_dir)}")
 
 
 def augment(config: Path = typer.Argument(..., help="A config with an augment section."),
@@ -74,7 +74,7 @@ def augment(config: Path = typer.Argument(..., help="A config with an augment se
             set_: List[str] = typer.Option([], "--set", help="Override a config key.")) -> None:
     """A grid of augmented versions of one image: see what augmentation does before training."""
     import_tensorflow()
-    from convcli.explaining import augment_preview
+    from convcli.explanations import augment_preview
 
     path = augment_preview(config, image, count, out, set_)
     typer.echo(f"wrote {path} (top left: the image as the model sees it, then {count} augmented)")
