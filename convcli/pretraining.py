@@ -32,6 +32,7 @@ from convcli.devices import dtype_policy
 from convcli.errors import ModelError
 from convcli.models.pretrained import build_builtin_base, load_weights_file
 from convcli.files import atomic_path, cache_dir
+from convcli.formats import percent
 from convcli.training import ProgressDisplay
 
 
@@ -133,6 +134,6 @@ def _pretrain(path: Path, console: Console, recipe: Pretraining) -> dict:
         temp.write_text(json.dumps(record, indent=2) + "\n")
     with atomic_path(path) as temp:  # written last: its presence means the base is complete
         base.save_weights(temp)
-    console.print(f"built-in base ready: {100 * record['val_accuracy']:.1f}% validation accuracy "
+    console.print(f"built-in base ready: {percent(record['val_accuracy'])} validation accuracy "
                   f"on the {len(class_names)} source classes, {record['seconds']:.0f} s", highlight=False)
     return record

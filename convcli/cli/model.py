@@ -55,6 +55,7 @@ def evaluate(run: Optional[str] = typer.Argument(None, help="A run directory or 
         raise typer.BadParameter("--classes names the classes of a --model file", param_hint="--classes")
     import_tensorflow()
     from convcli.evaluation import class_table, confusion_table, evaluate_model_file, evaluate_run
+    from convcli.formats import percent
 
     if model is not None:
         evaluation, png = evaluate_model_file(model, data, parse_names(classes))
@@ -64,7 +65,7 @@ def evaluate(run: Optional[str] = typer.Argument(None, help="A run directory or 
         source = f"run {found.name}"
     console = new_console()
     console.print(f"{source}, {data if data is not None else (split or 'test') + ' split'}: "
-                  f"loss {evaluation.loss:.4f}, accuracy {100 * evaluation.accuracy:.2f}% "
+                  f"loss {evaluation.loss:.4f}, accuracy {percent(evaluation.accuracy, 2)} "
                   f"({evaluation.correct} of {evaluation.images} images)",
                   markup=False, highlight=False, soft_wrap=True)
     console.print(class_table(evaluation))
