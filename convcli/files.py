@@ -2,9 +2,9 @@
 
 Every file convcli keeps is written to a temporary name beside its place and renamed
 onto it with `os.replace`, so a process killed mid-write leaves the previous file (or
-none), never half of one; folders are built the same way (`staged_folder`). The modules
-below everything that writes (runs, data, models, ...) import these; this one imports
-only convcli.errors.
+none), never half of one; folders are built the same way (`staged_folder`). Every
+module that writes (runs, data, training, the exporters, ...) uses these; this one
+imports only convcli.errors.
 """
 
 from __future__ import annotations
