@@ -42,6 +42,15 @@ def duration(seconds: float | None) -> str:
     return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
 
 
+def timestamp(stamp, to_the_minute: bool = False) -> str:
+    """A time as meta.json records it (ISO 8601), with a space for the T:
+    2026-11-30 07:43:55+01:00, or 2026-11-30 07:43 to the minute; None -> -."""
+    if not stamp:
+        return "-"
+    text = str(stamp).replace("T", " ")
+    return text[:16] if to_the_minute else text
+
+
 def clock(seconds: float) -> str:
     """Seconds as a clock: 3:07 or 1:02:05 (a sweep's time elapsed and left)."""
     seconds = int(seconds)

@@ -15,7 +15,7 @@ import shlex
 from html import escape
 from pathlib import Path
 
-from convcli.formats import duration, metric
+from convcli.formats import duration, metric, timestamp
 from convcli.html_parts import STYLE, definition_list, figure_html, html_table, section
 from convcli.runs import STATUSES, Run
 from convcli.files import atomic_write_text, read_json
@@ -81,8 +81,8 @@ def run_facts(meta: dict, summary: dict) -> list[tuple[str, object]]:
     command = meta.get("command")
     return [
         ("stage", meta.get("stage") or summary.get("stage")),
-        ("started", readable_time(meta.get("started"))),
-        ("ended", readable_time(meta.get("ended"))),
+        ("started", timestamp(meta["started"]) if meta.get("started") else None),
+        ("ended", timestamp(meta["ended"]) if meta.get("ended") else None),
         ("devices", ", ".join(map(str, meta.get("devices") or [])) or None),
         ("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v) or None),
         ("classes", ", ".join(map(str, meta.get("class_names") or [])) or None),
@@ -234,10 +234,6 @@ def csv_cell(cell: str) -> str:
 
 def seconds(value) -> str | None:
     return duration(value) if isinstance(value, (int, float)) else None
-
-
-def readable_time(stamp) -> str | None:
-    return str(stamp).replace("T", " ") if stamp else None
 
 
 def read_text(path: Path) -> str | None:

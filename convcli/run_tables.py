@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from convcli.config import read_yaml
-from convcli.formats import Fitted, duration, number, percent, size
+from convcli.formats import Fitted, duration, number, percent, size, timestamp
 from convcli.runs import Run, describe
 from convcli.files import read_json
 
@@ -73,7 +73,7 @@ def _run_cells(row: dict) -> list:
     return [row.get("stage") or "-", Text(status, style=RUN_STYLES.get(status, "red")),
             percent(row.get("val_accuracy")), percent(row.get("test_accuracy")),
             "-" if row.get("epochs") is None else str(row["epochs"]), duration(row.get("seconds")),
-            (row.get("started") or "-")[:16].replace("T", " ")]
+            timestamp(row.get("started"), to_the_minute=True)]
 
 
 def _label(row: dict) -> str:

@@ -158,7 +158,7 @@ def test_export_check_and_demo_tables(width):
 
 
 def test_formats_say_each_number_one_way():
-    from convcli.formats import clock, duration, metric, percent, size
+    from convcli.formats import clock, duration, metric, percent, size, timestamp
 
     assert (percent(0.9751), percent(None), percent(0.95832, 2)) == ("97.5%", "-", "95.83%")
     assert (duration(5), duration(65), duration(7505), duration(None)) == ("5s", "1m 05s", "2h 05m", "-")
@@ -168,3 +168,6 @@ def test_formats_say_each_number_one_way():
     # report.html's facts go through metric too: shares in percent, counts whole, text as is
     assert (metric("pointing_share", 0.25), metric("images", 1200), metric("epochs", None),
             metric("stage", "augment")) == ("25.0%", "1,200", "-", "augment")
+    stamp = "2026-11-30T07:43:55+01:00"
+    assert (timestamp(stamp), timestamp(stamp, to_the_minute=True), timestamp(None)) == (
+        "2026-11-30 07:43:55+01:00", "2026-11-30 07:43", "-")
