@@ -40,7 +40,7 @@ STEPS = (
 
 
 def run_demo(runs_dir: Path, quick: bool, console) -> list[dict]:
-    """Train every step into runs_dir; one row per stage for `overview.demo_table`."""
+    """Train every step into runs_dir; one row per stage for `run_tables.demo_table`."""
     from convcli.experiment import run_experiment
     from convcli.run_tables import results_table
 
