@@ -51,21 +51,13 @@ def runs_show(run: Optional[str] = typer.Argument(None, help="A run directory or
     except RunError:
         found = None
     if found is None:
-        from convcli.sweeps.directory import find_sweep, read_sweep
-        from convcli.sweeps.display import points_table
-        from convcli.sweeps.records import best_point, read_points
+        from convcli.sweeps.display import points_json, points_table, recorded_sweep
 
-        sweep_dir = find_sweep(run, runs_dir) if run else None
-        if sweep_dir is None:
-            find_run(run, runs_dir)  # raises the run's own error
-        sweep = read_sweep(sweep_dir)
-        points = read_points(sweep_dir, sweep)
+        name, sweep, points, best = recorded_sweep(run, runs_dir)
         if as_json:
-            from convcli.sweeps.display import points_json
-
-            typer.echo(points_json(sweep_dir.name, sweep, points, best_point(points, sweep)))
-            return
-        new_console().print(points_table(sweep, points, best_point(points, sweep), f"sweep {sweep_dir.name}"))
+            typer.echo(points_json(name, sweep, points, best))
+        else:
+            new_console().print(points_table(sweep, points, best, f"sweep {name}"))
         return
     if as_json:
         from convcli.run_tables import run_json
