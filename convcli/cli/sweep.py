@@ -38,12 +38,7 @@ def sweep_command(
 
     console, given, sweep_file = new_console(), sweep_file, sweep_path(sweep_file)
     if status:
-        from convcli.sweeps.session import sweep_status
-
-        found, counts, points, best = sweep_status(sweep_file, set_, runs_dir, storage, study)
-        console.print("trials: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n),
-                      highlight=False, soft_wrap=True)
-        console.print(points_table(found, points, best, f"sweep {found.name}"))
+        _print_status(console, sweep_file, set_, runs_dir, storage, study)
         return
     from convcli.sweeps.session import run_sweep
 
@@ -62,3 +57,15 @@ def sweep_command(
         console.print(f"best point: {result.folder.best_yaml} (convcli train it)", highlight=False,
                       soft_wrap=True)
     console.print(f"sweep directory: {result.folder.path}", highlight=False, soft_wrap=True)
+
+
+def _print_status(console, sweep_file: Path, set_: List[str], runs_dir: Path, storage: Optional[str],
+                  study: Optional[str]) -> None:
+    """--status: the trials by status and the points table, starting nothing."""
+    from convcli.sweeps.display import points_table
+    from convcli.sweeps.session import sweep_status
+
+    found, counts, points, best = sweep_status(sweep_file, set_, runs_dir, storage, study)
+    console.print("trials: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n),
+                  highlight=False, soft_wrap=True)
+    console.print(points_table(found, points, best, f"sweep {found.name}"))
