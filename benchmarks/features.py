@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from convcli.config import cache_dir
+from convcli.files import cache_dir
 
 RUNS = {"features, miss": "configs/extract.yaml", "features, hit": "configs/extract.yaml",
         "frozen": "configs/extract-frozen.yaml"}

@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 from convcli.config import apply_override, read_yaml, to_yaml, validate
-from convcli.runs import Run, atomic_write_text, create_run, find_run, finish_meta, start_meta
+from convcli.runs import Run, create_run, find_run, finish_meta, start_meta
+from convcli.files import atomic_write_text
 
 
 def main() -> int:

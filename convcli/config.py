@@ -503,14 +503,3 @@ def json_schema() -> dict:
 def to_yaml(cfg: Config) -> str:
     """The resolved config as YAML, in schema order, loadable by load_config."""
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
-
-
-def cache_dir() -> Path:
-    """Where convcli keeps what it builds once: the built-in data (and bases).
-
-    $CONVCLI_CACHE, else $XDG_CACHE_HOME/convcli, else ~/.cache/convcli.
-    """
-    if os.environ.get("CONVCLI_CACHE"):
-        return Path(os.environ["CONVCLI_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "convcli"

@@ -40,9 +40,9 @@ STEPS = (
 
 
 def run_demo(runs_dir: Path, quick: bool, console) -> list[dict]:
-    """Train every step into runs_dir; one row per stage for `overview.demo_table`."""
+    """Train every step into runs_dir; one row per stage for `run_tables.demo_table`."""
     from convcli.experiment import run_experiment
-    from convcli.overview import results_table
+    from convcli.run_tables import results_table
 
     extra = quick_base(console) if quick else ()
     configs = [load_step(step, quick, extra) for step in STEPS]  # all checked before any run
@@ -95,7 +95,8 @@ def step_sweep(step: Step, quick: bool, extra: tuple[str, ...], seeds: int):
 
 def seed_results(runs: list[Path]) -> dict:
     """Every seed's best validation and test accuracy, and its validation curve."""
-    from convcli.runs import Run, read_json
+    from convcli.runs import Run
+    from convcli.files import read_json
     from convcli.sweeps.trial import read_rows
 
     found = {"val_accuracy": [], "test_accuracy": [], "curves": []}
@@ -111,7 +112,7 @@ def write_demo_curves(rows: list[dict], runs_dir: Path) -> Path:
     """One figure of every stage's validation curve, mean ± std over its seeds."""
     import datetime as dt
 
-    from convcli.report import write_band_curves
+    from convcli.curves import write_band_curves
 
     out = Path(runs_dir) / f"demo-curves_{dt.datetime.now():%Y-%m-%d_%H-%M-%S}.png"
     write_band_curves({row["stage"]: row["curves"] for row in rows}, out,
@@ -134,7 +135,7 @@ def load_step(step: Step, quick: bool, extra: tuple[str, ...] = ()):
 def quick_base(console) -> tuple[str, ...]:
     """--quick where the built-in base is not cached yet: pretraining it takes ~2.5 minutes,
     so pretrain one for 3 epochs instead (~40 s), cached under its own name."""
-    from convcli.stages.builtin_base import PRETRAINING, pretrain, shipped_weights, weights_path
+    from convcli.pretraining import PRETRAINING, pretrain, shipped_weights, weights_path
 
     if weights_path().is_file() or shipped_weights() is not None:
         return ()

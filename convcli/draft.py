@@ -19,7 +19,7 @@ from convcli.config import STAGE_SECTIONS, default_unfreeze_from, validate
 from convcli.data.check import Report, check_dataset, find_splits
 from convcli.data.folders import class_folders, list_images
 from convcli.errors import ConfigError, DataError
-from convcli.runs import atomic_write_text
+from convcli.files import atomic_write_text
 
 BOOK_SIDE = 150  # the book's image side for cats vs dogs, with every model
 BUILTIN_SIDE = 64  # the built-in base is pretrained on 64x64 images

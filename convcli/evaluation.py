@@ -25,7 +25,8 @@ from convcli.errors import DataError, ModelError, RunError
 from convcli.formats import Fitted, percent
 from convcli.models.heads import loss_for
 from convcli.models.saved import image_input, load_model_file, model_classes
-from convcli.runs import Run, atomic_path, find_run
+from convcli.runs import Run, find_run
+from convcli.files import atomic_path
 from convcli.tfenv import import_tensorflow
 
 

@@ -23,10 +23,10 @@ from pathlib import Path
 from convcli.config import Config, flatten, load_config, to_yaml
 from convcli.data import folders
 from convcli.devices import devices_of, training_scope
-from convcli.page import write_page
+from convcli.report_page import write_page
 from convcli.errors import ConvcliError, Interrupted, RunError, Terminated, TrainingError
-from convcli.runs import (Run, atomic_write_text, create_run, find_run, finish_meta, now,
-                          process_alive, start_meta)
+from convcli.runs import Run, create_run, find_run, finish_meta, now, process_alive, start_meta
+from convcli.files import atomic_write_text
 
 
 def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
@@ -71,7 +71,7 @@ def _resume(cfg: Config, run: Run, meta: dict, epoch: int, changed: list[str], f
 def _prepare(cfg: Config):
     """Everything that can fail before a run directory is touched: stage, data, model."""
     from convcli.data.check import listing, screen
-    from convcli.pictures import check_layer
+    from convcli.image_files import check_layer
     from convcli.stages import stage_for
     from convcli.training import class_weights, seed_everything
 
@@ -188,8 +188,9 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
     from convcli.data.pipeline import make_datasets
     from convcli.evaluation import evaluate, write_confusion_png
     from convcli.models.table import layer_rows
-    from convcli.pictures import explain_validation
-    from convcli.report import as_text, layer_table, write_curves
+    from convcli.image_files import explain_validation
+    from convcli.curves import write_curves
+    from convcli.tables import as_text, layer_table
     from convcli.training import class_weights
 
     if not run.best.exists():

@@ -8,7 +8,7 @@ stay whole, never a name cut with "…".
 
 from __future__ import annotations
 
-# rich is imported where it draws: convcli.page uses these formatters and imports no heavy library.
+# rich is imported where it draws: convcli.report_page uses these formatters and imports no heavy library.
 import copy
 
 
@@ -22,9 +22,14 @@ def number(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def metric(name: str, value: float | None) -> str:
-    """A metric in its unit: accuracies in percent, losses as plain numbers."""
-    return percent(value) if name.endswith("accuracy") else number(value)
+def metric(name: str, value) -> str:
+    """A value in the unit its name implies: accuracies, probabilities and shares (0 to 1)
+    in percent, other numbers to 4 places, whole numbers with separators; None -> -."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "-" if value is None else str(value)
+    if any(word in name for word in ("acc", "prob", "share", "score", "chance")) and 0 <= value <= 1:
+        return percent(value)
+    return f"{value:,}" if isinstance(value, int) else number(value)
 
 
 def duration(seconds: float | None) -> str:
@@ -35,6 +40,15 @@ def duration(seconds: float | None) -> str:
     if minutes >= 60:
         return f"{minutes // 60}h {minutes % 60:02d}m"
     return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def timestamp(stamp, to_the_minute: bool = False) -> str:
+    """A time as meta.json records it (ISO 8601), with a space for the T:
+    2026-11-30 07:43:55+01:00, or 2026-11-30 07:43 to the minute; None -> -."""
+    if not stamp:
+        return "-"
+    text = str(stamp).replace("T", " ")
+    return text[:16] if to_the_minute else text
 
 
 def clock(seconds: float) -> str:

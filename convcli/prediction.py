@@ -1,6 +1,6 @@
 """Predictions: a run's class probabilities for images a user hands in.
 
-Images are named and read as Grad-CAM reads them (pictures.py: files or folders, each
+Images are named and read as Grad-CAM reads them (image_files.py: files or folders, each
 checked before any is predicted, the pipeline's one resize path); the model is the
 run's best checkpoint or a model file (resolve.py).
 """
@@ -17,7 +17,7 @@ from rich.text import Text
 
 from convcli.evaluation import class_probabilities
 from convcli.formats import Fitted, percent
-from convcli.pictures import expand, input_channels, model_inputs, read_image
+from convcli.image_files import expand, input_channels, model_inputs, read_image
 from convcli.resolve import explained_model
 
 Ranked = list[tuple[str, float]]  # (class, probability), most probable first

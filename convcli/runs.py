@@ -8,7 +8,6 @@ directory, so a run never overwrites another. Every file in it is written atomic
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
@@ -16,15 +15,13 @@ import platform
 import re
 import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Iterator
 
 from convcli.config import flatten, read_yaml
 from convcli.errors import RunError
+from convcli.files import atomic_write_text, read_json
 
 STATUSES = ("running", "completed", "failed", "interrupted", "pruned")  # pruned: by a sweep
 SWEEPS_FOLDER = "sweeps"  # <runs_dir>/sweeps/ holds sweep directories, not runs
@@ -125,7 +122,7 @@ def find_run(ref: str | os.PathLike | None, runs_dir: str | os.PathLike = "runs"
     raise RunError(f"{ref!r} matches {len(matches)} runs in {runs_dir}: {names}; give more of the name")
 
 
-def overview(runs_dir: str | os.PathLike) -> list[dict]:
+def describe_all(runs_dir: str | os.PathLike) -> list[dict]:
     """`describe` for every folder in runs_dir, oldest run first; [] if there is none."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
@@ -154,7 +151,7 @@ def describe(path: Path) -> dict:
     epochs = summary.get("epochs") if summary else _count_rows(run.metrics)
     return row | {"stage": meta.get("stage"), "status": status, "reason": meta.get("reason"),
                   "started": meta.get("started"),
-                  "seconds": _duration(meta), "epochs": epochs,
+                  "seconds": _elapsed_seconds(meta), "epochs": epochs,
                   "val_accuracy": best.get("val_accuracy"), "test_accuracy": test.get("accuracy")}
 
 
@@ -187,14 +184,6 @@ def process_alive(pid) -> bool:
     return True
 
 
-def read_json(path: Path) -> dict:
-    """A JSON file's mapping; {} when it is missing or unreadable."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
 def _count_rows(path: Path) -> int | None:
     try:
         return max(0, len(path.read_text().splitlines()) - 1)
@@ -202,83 +191,13 @@ def _count_rows(path: Path) -> int | None:
         return None
 
 
-def _duration(meta: dict) -> float | None:
+def _elapsed_seconds(meta: dict) -> float | None:
     try:
         started = dt.datetime.fromisoformat(meta["started"])
         ended = dt.datetime.fromisoformat(meta["ended"]) if meta.get("ended") else None
     except (KeyError, TypeError, ValueError):
         return None
     return (ended - started).total_seconds() if ended else None
-
-
-# --- atomic files ---------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary path beside `path`; renamed onto `path` only if the block succeeds.
-
-    A process killed mid-write leaves the previous file intact (docs/notes.md#atomic-checkpoints:
-    a killed `.keras` save was unloadable 6 times in 6).
-    """
-    path = Path(path)
-    make_folder(path.parent)
-    # Keep every suffix: Keras wants weights files to end in ".weights.h5".
-    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes),
-                                    dir=path.parent)
-    os.close(handle)
-    os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; files get the usual mode
-    try:
-        yield Path(temp)
-        _pause_for_tests(path)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
-
-
-def make_folder(folder: Path) -> None:
-    """mkdir -p, or a RunError saying why the folder cannot be there (a file has its name)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise RunError(f"cannot create folder {folder}: {error.strerror or error} (is {error.filename} "
-                       "a file?)" if isinstance(error, (FileExistsError, NotADirectoryError))
-                       else f"cannot create folder {folder}: {error.strerror or error}") from None
-
-
-_writes: dict[str, int] = {}
-
-
-def _pause_for_tests(path: Path) -> None:
-    """A fault-injection hook: CONVCLI_TEST_PAUSE=<file name>#<n> makes the n-th write of
-    that file stop after its temp file is complete and before the rename, and touch
-    `.<file>.paused` beside it, so a test can kill the process at exactly that moment."""
-    wanted = os.environ.get("CONVCLI_TEST_PAUSE")
-    if not wanted:
-        return
-    name, _, count = wanted.partition("#")
-    if path.name == name:
-        _writes[name] = _writes.get(name, 0) + 1
-        if _writes[name] == int(count or 1):
-            path.with_name(f".{path.name}.paused").touch()
-            while True:
-                time.sleep(1)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_path(path) as temp:
-        temp.write_bytes(data)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
 
 
 # --- provenance -----------------------------------------------------------------------

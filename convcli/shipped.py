@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convcli.errors import ConfigError
-from convcli.runs import atomic_write_text
+from convcli.files import atomic_write_text
 
 SHIPPED = Path(__file__).resolve().parent / "configs"
 SWEEPS = "sweeps/"

@@ -18,12 +18,23 @@ class Summary:
     low: float | None
     high: float | None
 
-    def as_text(self, scale: float = 1.0, digits: int = 1) -> str:
-        """`mean ± std (n)`, or `mean (1)`, or `-`."""
+    def as_text(self, scale: float = 1.0, digits: int = 1, count: bool = True) -> str:
+        """`mean ± std (n)`, or `mean (1)`, or `-`; without ` (n)` when not `count`."""
         if self.mean is None:
             return "-"
         spread = "" if self.std is None else f" ± {self.std * scale:.{digits}f}"
-        return f"{self.mean * scale:.{digits}f}{spread} ({self.n})"
+        return f"{self.mean * scale:.{digits}f}{spread}" + (f" ({self.n})" if count else "")
+
+    def as_change(self, scale: float = 1.0, digits: int = 1) -> str:
+        """A difference: `+mean (+low, +high)` with † when the interval holds 0 (within
+        noise), `+mean` without an interval, or `-`."""
+        if self.mean is None:
+            return "-"
+        if self.low is None:
+            return f"{self.mean * scale:+.{digits}f}"
+        noise = "†" if self.low <= 0 <= self.high else " "
+        return (f"{self.mean * scale:+.{digits}f} ({self.low * scale:+.{digits}f}, "
+                f"{self.high * scale:+.{digits}f}){noise}")
 
 
 def summarize(values: list[float], confidence: float = 0.95) -> Summary:

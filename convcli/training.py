@@ -39,7 +39,8 @@ from convcli.data.folders import Files
 from convcli.errors import ConfigError, Terminated, TrainingError
 from convcli.models.heads import loss_for
 from convcli.models.table import count_params
-from convcli.runs import Run, atomic_path, atomic_write_text
+from convcli.runs import Run
+from convcli.files import atomic_path, atomic_write_text
 from convcli.tfenv import import_tensorflow
 
 METRIC_COLUMNS = ["epoch", "phase", "loss", "accuracy", "val_loss", "val_accuracy",

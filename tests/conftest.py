@@ -52,7 +52,7 @@ def builtin_base():
     The pretraining itself is tested on its own (test_transfer.py).
     """
     from convcli.models.pretrained import build_builtin_base
-    from convcli.stages.builtin_base import weights_path
+    from convcli.pretraining import weights_path
 
     path = weights_path()
     path.parent.mkdir(parents=True, exist_ok=True)

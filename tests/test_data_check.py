@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convcli.config import cache_dir
-from convcli.data import check, folders
+from convcli.files import cache_dir
+from convcli.data import check, folders, image_check
 from convcli.errors import DataError
-from convcli.report import as_text, check_tables
+from convcli.tables import as_text, check_tables
 
 _seeds = count()
 
@@ -91,10 +91,10 @@ def test_inspect_file_names_the_problem(tmp_path, monkeypatch, name):
     make, kind, severity = FILES[name]
     path = write(tmp_path / name, make())
     if kind == "too_large":  # checked from the header: never decoded
-        monkeypatch.setattr(check, "_decode_error", lambda data: pytest.fail("decoded a bomb"))
+        monkeypatch.setattr(image_check, "_decode_error", lambda data: pytest.fail("decoded a bomb"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        problem = check.inspect_file(path)
+        problem = image_check.inspect_file(path)
     if kind is None:
         assert problem is None
         return
@@ -103,11 +103,11 @@ def test_inspect_file_names_the_problem(tmp_path, monkeypatch, name):
 
 
 def test_inspect_file_details_say_what_to_do(tmp_path):
-    assert "rename it to .png" in check.inspect_file(write(tmp_path / "a.jpg", image_bytes("PNG"))).detail
-    webp = check.inspect_file(write(tmp_path / "b.jpg", image_bytes("WEBP")))
+    assert "rename it to .png" in image_check.inspect_file(write(tmp_path / "a.jpg", image_bytes("PNG"))).detail
+    webp = image_check.inspect_file(write(tmp_path / "b.jpg", image_bytes("WEBP")))
     assert "convert it to PNG or JPEG" in webp.detail
-    assert "Pillow can" in check.inspect_file(write(tmp_path / "c.bmp", rle8_bmp())).detail
-    assert "0 bytes" in check.inspect_file(write(tmp_path / "d.jpg", b"")).detail
+    assert "Pillow can" in image_check.inspect_file(write(tmp_path / "c.bmp", rle8_bmp())).detail
+    assert "0 bytes" in image_check.inspect_file(write(tmp_path / "d.jpg", b"")).detail
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow on damaged EXIF data
@@ -116,22 +116,22 @@ def test_inspect_file_never_raises_on_damaged_bytes(tmp_path):
     for index, format in enumerate(("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF")):
         data = image_bytes(format, (24, 24))
         for cut in (1, 8, 30, len(data) // 3):
-            result = check.inspect_file(write(tmp_path / f"{index}-{cut}.jpg", data[:cut]))
+            result = image_check.inspect_file(write(tmp_path / f"{index}-{cut}.jpg", data[:cut]))
             assert result is not None and result.severity == "error", (format, cut, result)
         # Only the last byte missing: a GIF's trailer, whose pixels are all there, is a warning.
-        last = check.inspect_file(write(tmp_path / f"{index}-last.jpg", data[:-1]))
+        last = image_check.inspect_file(write(tmp_path / f"{index}-last.jpg", data[:-1]))
         assert (last.kind, last.severity) == ("truncated", "warning") if format == "GIF" else \
             last.severity == "error", (format, last)
         for flip in range(10):
             damaged = bytearray(data)
             for position in rng.integers(0, len(data), 8):
                 damaged[position] ^= 0xFF
-            result = check.inspect_file(write(tmp_path / f"{index}-flip{flip}.jpg", bytes(damaged)))
-            assert result is None or isinstance(result, check.Problem)
+            result = image_check.inspect_file(write(tmp_path / f"{index}-flip{flip}.jpg", bytes(damaged)))
+            assert result is None or isinstance(result, image_check.Problem)
 
 
 def test_inspect_file_reports_an_unreadable_file(tmp_path):
-    assert check.inspect_file(tmp_path / "gone.jpg").kind == "corrupt"
+    assert image_check.inspect_file(tmp_path / "gone.jpg").kind == "corrupt"
 
 
 @pytest.fixture
@@ -380,8 +380,8 @@ def test_training_refuses_a_bad_image_in_each_split_or_skips_them(tmp_path, tiny
 def test_a_file_larger_than_the_limit_is_refused_unread(tmp_path, monkeypatch):
     path = tmp_path / "huge.jpg"
     with open(path, "wb") as handle:  # sparse: no disk space used
-        handle.truncate(check.MAX_FILE_BYTES + 1)
+        handle.truncate(image_check.MAX_FILE_BYTES + 1)
     monkeypatch.setattr(type(path), "read_bytes", lambda self: pytest.fail("read a huge file"))
-    problem = check.inspect_file(path)
+    problem = image_check.inspect_file(path)
     assert (problem.kind, problem.severity) == ("too_large", "error")
-    assert f"{check.MAX_FILE_BYTES + 1:,} bytes" in problem.detail
+    assert f"{image_check.MAX_FILE_BYTES + 1:,} bytes" in problem.detail

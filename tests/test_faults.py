@@ -4,7 +4,7 @@ and Ctrl-C (SIGINT), each followed by --resume.
 After every kill the run directory must be consistent: the last checkpoint loads and
 carries its epoch, meta.json still says `running`, metrics.csv has at least the rows up
 to that epoch. After the resume every epoch is in metrics.csv exactly once.
-The pause hook (CONVCLI_TEST_PAUSE, runs.atomic_path) stops the n-th write of a file
+The pause hook (CONVCLI_TEST_PAUSE, files.atomic_path) stops the n-th write of a file
 after its temp file is complete and before the rename: the worst moment to die.
 """
 

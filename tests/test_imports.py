@@ -12,16 +12,20 @@ PACKAGE = Path(convcli.__file__).parent
 LEVELS = {
     "errors": 0, "tfenv": 0, "explain": 0, "bases": 0, "stats": 0, "safeyaml": 0,
     "formats": 0,  # how numbers are written for a person, which table layout fits
+    "html_parts": 0,  # the style and pieces of the report pages (no convcli imports)
     "config": 1, "devices": 1,
+    "files": 1,  # atomic writes, staged folders, read_json, cache_dir (imports errors only)
     "runs": 2, "data": 2, "models": 2,
-    "training": 3, "report": 3, "overview": 3, "pictures": 3, "page": 3, "evaluation": 3,
+    "training": 3, "tables": 3, "curves": 3, "run_tables": 3, "image_files": 3, "report_page": 3, "evaluation": 3,
     "draft": 3, "shipped": 3,
-    "stages": 4, "sweeps": 4,
-    "experiment": 5, "resolve": 5,
-    "exporting": 5,
-    "explaining": 6, "prediction": 6, "demo": 6,
-    "cli": 7,
-    "__main__": 8,
+    "pretraining": 4,  # the built-in base, trained on the source task (uses training)
+    "sweeps": 4,
+    "stages": 5,
+    "experiment": 6, "resolve": 6,
+    "exporting": 6,
+    "explanations": 7, "prediction": 7, "demo": 7,
+    "cli": 8,
+    "__main__": 9,
 }
 
 

@@ -1,12 +1,11 @@
-"""runs.py: run directories are never reused, files are replaced atomically, runs are found."""
+"""runs.py: run directories are never reused, runs are found."""
 
 import datetime as dt
-import os
 
 import pytest
 
 from convcli.errors import RunError
-from convcli.runs import atomic_path, atomic_write_text, create_run, find_run, list_runs
+from convcli.runs import create_run, find_run, list_runs
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5)
 
@@ -17,19 +16,6 @@ def test_same_second_same_name_gets_a_suffix(tmp_path):
     assert first.name == "2026-01-02_03-04-05_scratch"
     assert second.name == "2026-01-02_03-04-05_scratch-2"
     assert create_run(tmp_path, "a b/c", NOW).name == "2026-01-02_03-04-05_a-b-c"
-
-
-def test_atomic_path_keeps_the_old_file_when_writing_fails(tmp_path):
-    target = tmp_path / "best.keras"
-    target.write_text("previous")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as temp:
-            temp.write_text("half writ")
-            raise RuntimeError("killed mid-write")
-    assert target.read_text() == "previous"
-    assert os.listdir(tmp_path) == ["best.keras"]  # no temporary left behind
-    atomic_write_text(target, "new")
-    assert target.read_text() == "new"
 
 
 def test_find_run_by_prefix_path_and_latest(tmp_path):

@@ -12,7 +12,7 @@ from convcli.models.convnet import build_convnet
 from convcli.models.cost import model_macs
 from convcli.models.pretrained import transfer_model
 from convcli.models.table import format_shape, layer_rows, totals
-from convcli.report import as_text, layer_table
+from convcli.tables import as_text, layer_table
 
 runner = CliRunner()
 

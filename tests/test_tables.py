@@ -139,7 +139,7 @@ def rendered(renderable, width: int) -> str:
 def test_export_check_and_demo_tables(width):
     from convcli.exporting.agreement import check_table
     from convcli.exporting.record import Check
-    from convcli.overview import demo_table, seeded_demo_table
+    from convcli.run_tables import demo_table, seeded_demo_table
 
     check = Check(split="test", images=24, runtime="onnxruntime 1.32.0", top1_agreement=1.0,
                   max_abs_difference=3.1e-7, accuracy_keras=0.9583, accuracy_export=0.9583,
@@ -158,10 +158,16 @@ def test_export_check_and_demo_tables(width):
 
 
 def test_formats_say_each_number_one_way():
-    from convcli.formats import clock, duration, metric, percent, size
+    from convcli.formats import clock, duration, metric, percent, size, timestamp
 
     assert (percent(0.9751), percent(None), percent(0.95832, 2)) == ("97.5%", "-", "95.83%")
     assert (duration(5), duration(65), duration(7505), duration(None)) == ("5s", "1m 05s", "2h 05m", "-")
     assert (size(512), size(13_400), size(1_340_000), size(2_100_000_000)) == (
         "512 B", "13.4 kB", "1.34 MB", "2.1 GB")
     assert (metric("val_accuracy", 0.5), metric("val_loss", 0.5), clock(3725)) == ("50.0%", "0.5000", "1:02:05")
+    # report.html's facts go through metric too: shares in percent, counts whole, text as is
+    assert (metric("pointing_share", 0.25), metric("images", 1200), metric("epochs", None),
+            metric("stage", "augment")) == ("25.0%", "1,200", "-", "augment")
+    stamp = "2026-11-30T07:43:55+01:00"
+    assert (timestamp(stamp), timestamp(stamp, to_the_minute=True), timestamp(None)) == (
+        "2026-11-30 07:43:55+01:00", "2026-11-30 07:43", "-")

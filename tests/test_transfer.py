@@ -307,15 +307,15 @@ def test_builtin_base_is_pretrained_once_and_rebuilt_when_corrupt(monkeypatch):
     from rich.console import Console
 
     from convcli.models.pretrained import build_builtin_base, load_weights_file
-    from convcli.stages import builtin_base
+    from convcli import pretraining
 
-    monkeypatch.setattr(builtin_base, "PRETRAINING", builtin_base.Pretraining(epochs=1))
-    path = builtin_base.weights_path()
+    monkeypatch.setattr(pretraining, "PRETRAINING", pretraining.Pretraining(epochs=1))
+    path = pretraining.weights_path()
     assert not path.exists()  # not the session's untrained stand-in: another recipe, another file
 
     def build() -> str:
         console = Console(record=True, width=200)
-        assert builtin_base.builtin_weights(console) == path
+        assert pretraining.builtin_weights(console) == path
         return console.export_text()
 
     assert "pretraining the built-in base" in build()
@@ -332,16 +332,16 @@ def test_builtin_base_is_pretrained_once_and_rebuilt_when_corrupt(monkeypatch):
 def test_the_shipped_base_is_this_recipes_and_a_first_run_uses_it(tmp_path, monkeypatch):
     from rich.console import Console
 
-    from convcli.stages import builtin_base
+    from convcli import pretraining
 
     monkeypatch.setenv("CONVCLI_CACHE", str(tmp_path / "empty"))  # a fresh machine
-    shipped = builtin_base.shipped_weights()
+    shipped = pretraining.shipped_weights()
     assert shipped is not None, (
-        f"convcli/assets/ has no {builtin_base.weights_path().name}: the recipe, the base's "
+        f"convcli/assets/ has no {pretraining.weights_path().name}: the recipe, the base's "
         "layers or the source data changed; run `convcli pretrain --force` and copy the "
         "weights file and its .json from the cache into convcli/assets/")
     console = Console(record=True, width=200)
-    assert builtin_base.builtin_weights(console) == shipped
+    assert pretraining.builtin_weights(console) == shipped
     assert "pretraining" not in console.export_text()
     assert not (tmp_path / "empty" / "bases").exists()  # nothing trained, nothing copied
 
@@ -352,10 +352,10 @@ def test_pretraining_from_scratch_matches_the_shipped_base(tmp_path, monkeypatch
     source-task accuracy is within a point of the shipped record's."""
     from rich.console import Console
 
-    from convcli.stages import builtin_base
+    from convcli import pretraining
 
     monkeypatch.setenv("CONVCLI_CACHE", str(tmp_path / "cache"))
-    shipped = read_json(builtin_base.shipped_weights().with_suffix("").with_suffix(".json"))
-    record = builtin_base.pretrain(builtin_base.weights_path(), Console(record=True))
+    shipped = read_json(pretraining.shipped_weights().with_suffix("").with_suffix(".json"))
+    record = pretraining.pretrain(pretraining.weights_path(), Console(record=True))
     assert record["recipe"] == shipped["recipe"]
     assert abs(record["val_accuracy"] - shipped["val_accuracy"]) <= 0.01, (record, shipped)

@@ -1,73 +1,35 @@
 """Dataset checks: every problem in a folder of images that would break or mislead training.
 
-`inspect_file` decodes one file the way training does (TensorFlow, after a Pillow
-header read for its format, size and the decompression-bomb limit) and names what is
-wrong with it. `scan_files` runs it over the files a run will read, in parallel, once
-per set of files (cached by `Files.fingerprint`). `check_dataset` is `convcli data
-check`: the per-file problems plus the folders' (empty or single classes, classes that
+`scan_files` runs image_check.inspect_file over the files a run will read, in
+parallel, once per set of files (cached by `Files.fingerprint`); `screen` leaves the bad
+ones out or refuses them. `check_dataset` is `convcli data check`: the per-file problems plus the folders' (empty or single classes, classes that
 differ between splits, imbalance, files copied between or within splits, files the
 loader skips) and the images' sizes.
-
-What TensorFlow 2.21's decoder does, measured: it reads WEBP and JPEG XL besides JPEG,
-PNG, GIF and BMP, by content whatever the extension; it fails on every truncated JPEG
-(a missing end marker included), PNG (a missing IEND chunk included), BMP and
-single-frame GIF, but decodes an animated GIF cut after its first frame; it fails on
-RLE-compressed BMPs and TIFFs; CMYK JPEGs decode to the right colours.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
 import json
 import os
-import re
 import statistics
-import sys
-import tempfile
-import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator
 
-from PIL import Image
-
-from convcli.config import cache_dir
 from convcli.data.folders import IMAGE_EXTENSIONS, Files, Split, class_folders, list_images
+from convcli.data.image_check import (ERROR, WARNING, Examined, Problem, examine, in_parallel,
+                                      inspect_file, problem)
 from convcli.errors import DataError
+from convcli.files import atomic_write_text, cache_dir
 from convcli.tfenv import import_tensorflow
 
-ERROR, WARNING = "error", "warning"
-MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb threshold, where it merely warns
-MAX_FILE_BYTES = 512 << 20  # a file is read whole (hash, decode): larger ones are refused unread
 SMALL_SIDE = 32  # images smaller than this on a side are counted in the size statistics
 SPLIT_NAMES = ("train", "validation", "val", "test")
-# The format an extension promises, by Pillow's name for it (MPO: a multi-picture JPEG).
-FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".gif": "GIF", ".bmp": "BMP"}
-ALIASES = {"MPO": "JPEG"}
-# What tf.io.decode_image reads, by content whatever the name (its error message lists them).
-DECODED = {"JPEG", "PNG", "GIF", "BMP", "WEBP"}
-GIF_TRAILER = b";"  # the last byte of every complete GIF
 SPLITS = ("train", "validation", "test")  # the splits of Files
 # Pillow's modes without colour; every other mode (RGB, RGBA, CMYK, P, ...) counts as rgb.
 GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 KINDS = ("empty_class", "single_class", "class_mismatch", "leakage", "imbalance", "corrupt",
          "truncated", "empty", "wrong_extension", "too_large", "duplicate", "unsupported",
          "appledouble", "hidden")  # the order problems are listed in, within a severity
-
-
-@dataclass
-class Problem:
-    """One thing wrong with a file or a folder; errors break or invalidate training."""
-
-    kind: str
-    path: str
-    detail: str
-    severity: str
-    split: str | None = None
-    class_name: str | None = None
 
 
 @dataclass
@@ -93,162 +55,7 @@ class Report:
                 "problems": [asdict(problem) for problem in self.problems]}
 
 
-# --- one file ---------------------------------------------------------------------------
-
-
-@dataclass
-class _Header:
-    """What Pillow makes of a file's first bytes, without decoding the pixels."""
-
-    format: str | None = None
-    size: tuple[int, int] | None = None
-    error: str | None = None
-    too_large: str | None = None  # why decoding it would be unsafe
-    mode: str | None = None  # Pillow's: RGB, L (grayscale), P (palette), ...
-
-
-@dataclass
-class _Examined:
-    problem: Problem | None
-    digest: str | None = None
-    size: tuple[int, int] | None = None
-    mode: str | None = None
-
-
-def inspect_file(path: str | os.PathLike) -> Problem | None:
-    """The problem training would have with this image file, or None. Never raises.
-
-    Alone, it lets the decoders' own warnings through (Pillow's DecompressionBombWarning
-    before a too_large, libjpeg's lines on stderr); `scan_files` and `check_dataset`
-    discard them.
-    """
-    return _examine(path).problem
-
-
-def _examine(path: str | os.PathLike) -> _Examined:
-    """The file's problem, the sha256 of its bytes and its (width, height), as far as known."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return _Examined(_problem("too_large", path, f"{size:,} bytes, over the {MAX_FILE_BYTES:,} "
-                                      "convcli reads of one image; resize or recompress it"))
-        data = path.read_bytes()
-    except OSError as error:
-        return _Examined(_problem("corrupt", path, f"cannot be read ({error.strerror or error})"))
-    if not data:
-        return _Examined(_problem("empty", path, "the file is empty (0 bytes); copy it again or delete it"))
-    header = _read_header(data)
-    digest = hashlib.sha256(data).hexdigest()
-    if header.too_large:
-        return _Examined(_problem("too_large", path, header.too_large), digest, header.size, header.mode)
-    return _Examined(_judge(path, data, header, _decode_error(data)), digest, header.size, header.mode)
-
-
-def _read_header(data: bytes) -> _Header:
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            header = _Header(ALIASES.get(image.format, image.format), image.size, mode=image.mode)
-    except Image.DecompressionBombError as error:  # Pillow's own refusal, at twice MAX_PIXELS
-        return _Header(too_large=f"too large to decode safely ({error}); resize it")
-    except Exception as error:  # Pillow's plugins raise many kinds on hostile bytes
-        return _Header(error=str(error))
-    width, height = header.size
-    if width * height > MAX_PIXELS:
-        header.too_large = (f"{width}x{height} is {width * height:,} pixels, over the {MAX_PIXELS:,} "
-                            "limit against decompression bombs; resize it")
-    return header
-
-
-def _decode_error(data: bytes) -> str | None:
-    """TensorFlow's complaint about these bytes, decoded as pipeline.load_image does."""
-    tf = import_tensorflow()
-    try:
-        tf.io.decode_image(data, channels=3, expand_animations=False)
-    except tf.errors.OpError as error:
-        # "{{function_node __wrapped__DecodeImage...}} Invalid PNG data, size 6210 [Op:DecodeImage]"
-        return re.sub(r"^\{\{.*?\}\}\s*|\s*\[Op:.*$", "", error.message, flags=re.S)
-    return None
-
-
-def _judge(path: Path, data: bytes, header: _Header, decode_error: str | None) -> Problem | None:
-    """Name the problem from Pillow's view of the file and TensorFlow's decode of it."""
-    promised = FORMATS.get(path.suffix.lower())  # None: an extension training leaves out
-    named_wrong = None not in (header.format, promised) and header.format != promised
-    if decode_error is None:
-        # TensorFlow decodes a GIF cut after its first frame (measured), the frame training uses.
-        if header.format == "GIF" and not data.rstrip(b"\0").endswith(GIF_TRAILER):
-            return _problem("truncated", path, "the GIF ends early; its first frame, the one training "
-                                               "uses, decodes whole, any later frame is cut", WARNING)
-        if named_wrong:
-            return _problem("wrong_extension", path, f"a {header.format} file named {path.suffix}; "
-                            f"TensorFlow decodes it by content, but {_rename_advice(header.format)}",
-                            WARNING)
-        return None
-    pillow_error = header.error or _load_error(data)
-    if pillow_error and "truncated" in pillow_error.lower():
-        return _problem("truncated", path, f"the file ends early; TensorFlow cannot decode it "
-                                           f"({decode_error}); copy it again or delete it")
-    if named_wrong and header.format not in DECODED:
-        return _problem("wrong_extension", path, f"a {header.format} file named {path.suffix}, which "
-                        f"TensorFlow cannot decode ({decode_error}); convert it to PNG or JPEG")
-    if pillow_error is None:
-        return _problem("corrupt", path, f"TensorFlow cannot decode this {header.format} file "
-                                         f"({decode_error}); Pillow can, so re-saving it as PNG fixes it")
-    return _problem("corrupt", path, f"not a readable image ({decode_error}); replace or delete it")
-
-
-def _rename_advice(image_format: str) -> str:
-    right = [suffix for suffix, promised in FORMATS.items() if promised == image_format]
-    if right:
-        return f"other tools go by the name: rename it to {right[0]}"
-    return f"named .{image_format.lower()} training would leave it out: convert it to PNG or JPEG"
-
-
-def _load_error(data: bytes) -> str | None:
-    """Pillow's complaint when it decodes all the pixels (it says "truncated" when it is)."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-    except Exception as error:  # as in _read_header
-        return str(error)
-    return None
-
-
-def _problem(kind: str, path: Path, detail: str, severity: str = ERROR) -> Problem:
-    return Problem(kind, str(path), detail, severity)
-
-
 # --- many files -------------------------------------------------------------------------
-
-
-def _in_parallel(examine: Callable, paths: list[str]) -> list:
-    """examine(path) for every path, in order, on threads (TensorFlow's decoders release the GIL)."""
-    import_tensorflow()
-    with _quiet_decoders(), ThreadPoolExecutor() as pool:
-        return list(pool.map(examine, paths))
-
-
-@contextlib.contextmanager
-def _quiet_decoders() -> Iterator[None]:
-    """Discard what the decoders print, which the problems say better.
-
-    A cut JPEG makes libjpeg and TensorFlow's C++ log write "Premature end of JPEG data"
-    and "Improper call to JPEG library" to file descriptor 2, past any log level
-    (measured); Pillow warns about files over MAX_PIXELS and damaged EXIF data. Both
-    outlets are shared by the whole process, so this wraps a whole parallel pass.
-    """
-    with warnings.catch_warnings(), open(os.devnull, "wb") as sink:
-        warnings.simplefilter("ignore")
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def scan_files(files: Files) -> list[Problem]:
@@ -269,11 +76,12 @@ def scan_files(files: Files) -> list[Problem]:
         return cached
     owners = [(path, name, files.class_names[label]) for name in SPLITS if getattr(files, name)
               for path, label in zip(getattr(files, name).paths, getattr(files, name).labels)]
-    found = _in_parallel(inspect_file, [path for path, _, _ in owners])
+    found = in_parallel(inspect_file, [path for path, _, _ in owners])
     problems = [replace(problem, split=split, class_name=class_name)
                 for problem, (_, split, class_name) in zip(found, owners)
                 if problem is not None and problem.severity == ERROR]
-    _write_cache(cache, {"tensorflow": decoder, "problems": [asdict(problem) for problem in problems]})
+    atomic_write_text(cache, json.dumps({"tensorflow": decoder,
+                                         "problems": [asdict(problem) for problem in problems]}))
     return problems
 
 
@@ -324,19 +132,6 @@ def _read_cache(path: Path, decoder: str) -> list[Problem] | None:
         return None
 
 
-def _write_cache(path: Path, record: dict) -> None:
-    """Write atomically (temp file, then rename): runs.atomic_write_text is a peer of data."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(record, out)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
-
-
 # --- a whole dataset --------------------------------------------------------------------
 
 
@@ -348,7 +143,7 @@ def check_dataset(directory: str | os.PathLike) -> Report:
                      for class_name in class_folders(folder)} for name, folder in splits.items()}
     images = [(path, name, class_name) for name, classes in listed.items()
               for class_name, (paths, _) in classes.items() for path in paths]
-    examined = _in_parallel(_examine, [path for path, _, _ in images])
+    examined = in_parallel(examine, [path for path, _, _ in images])
     counts = {name: {class_name: len(paths) for class_name, (paths, _) in classes.items()}
               for name, classes in listed.items()}
     problems = [replace(result.problem, split=name, class_name=class_name)
@@ -362,7 +157,7 @@ def check_dataset(directory: str | os.PathLike) -> Report:
                   _color_modes(images, examined, list(splits)))
 
 
-def _color_modes(images: list[tuple[str, str, str]], examined: list[_Examined],
+def _color_modes(images: list[tuple[str, str, str]], examined: list[Examined],
                  splits: list[str]) -> dict[str, dict[str, int]]:
     """Per split, how many images are grayscale and how many have colour (data.color_mode)."""
     modes = {name: {"rgb": 0, "grayscale": 0} for name in splits}
@@ -396,11 +191,11 @@ def _list_class(folder: Path, split: str, class_name: str) -> tuple[list[str], l
 
 def _skipped(path: Path) -> Problem:
     if path.name.startswith("._"):
-        return _problem("appledouble", path, "macOS metadata (AppleDouble), not an image; training "
+        return problem("appledouble", path, "macOS metadata (AppleDouble), not an image; training "
                                              "leaves it out; delete it (dot_clean does)", WARNING)
     if path.name.startswith("."):
-        return _problem("hidden", path, "a hidden file; training leaves it out", WARNING)
-    return _problem("unsupported", path, f"training reads only {' '.join(IMAGE_EXTENSIONS)} files and "
+        return problem("hidden", path, "a hidden file; training leaves it out", WARNING)
+    return problem("unsupported", path, f"training reads only {' '.join(IMAGE_EXTENSIONS)} files and "
                     "leaves this one out; convert it if it is an image, else move it away", WARNING)
 
 
@@ -445,7 +240,7 @@ def _imbalance(folder: Path, split: str, classes: dict[str, int]) -> list[Proble
                     ERROR if ratio >= 10 else WARNING, split)]
 
 
-def _same_content(images: list[tuple[str, str, str]], examined: list[_Examined]) -> list[Problem]:
+def _same_content(images: list[tuple[str, str, str]], examined: list[Examined]) -> list[Problem]:
     """Leakage (one content in two splits: an error) and duplicates inside a split (a warning).
 
     Files that are errors themselves are left out: they are reported already.

@@ -9,9 +9,7 @@ modification time), so a rerun with the same key runs the base zero times.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import numpy as np
 
 from convcli.data.folders import Files
 from convcli.data.pipeline import make_dataset
+from convcli.files import staged_folder
 
 SPLITS = ("train", "validation", "test")
 
@@ -63,14 +62,10 @@ def _read(folder: Path, names: list[str]) -> dict | None:
 
 def _write(folder: Path, features: dict) -> None:
     """Write the arrays into a fresh directory beside `folder`, then rename it into place."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        for name, array in features.items():
-            np.save(staging / f"{name}.npy", array, allow_pickle=False)
-        os.replace(staging, folder)
+        with staged_folder(folder) as staging:
+            for name, array in features.items():
+                np.save(staging / f"{name}.npy", array, allow_pickle=False)
     except OSError:
         if not folder.is_dir():  # another run may have written the same key meanwhile
             raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from convcli.config import BUILTIN, Data, cache_dir
+from convcli.config import BUILTIN, Data
+from convcli.files import cache_dir
 from convcli.data import synthetic
 from convcli.errors import DataError
 

@@ -14,7 +14,6 @@ import csv
 import errno
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from convcli.data.check import Report, check_dataset, listing, scan_files
 from convcli.data.folders import Files, Split
 from convcli.data.labels import Labelled, read_labels
 from convcli.errors import DataError
+from convcli.files import staged_folder
 
 SPLIT_NAMES = ("train", "validation", "test")
 # Hard links cannot cross filesystems (EXDEV), and some filesystems have none (EPERM,
@@ -149,10 +149,9 @@ def _refuse_undecodable(chosen: dict[str, dict[str, list[Labelled]]]) -> None:
 
 def _write(chosen: dict[str, dict[str, list[Labelled]]], destination: Path, link: bool,
            result: SplitResult) -> None:
-    """Every image linked (or copied) into a temporary folder beside DST, then renamed to DST."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
-    try:
+    """Every image linked (or copied) into a temporary folder beside DST, then renamed to DST
+    (onto a missing or empty folder)."""
+    with staged_folder(destination) as temp:
         for name, classes in chosen.items():
             for label, members in classes.items():
                 folder = temp / name / label
@@ -163,10 +162,6 @@ def _write(chosen: dict[str, dict[str, list[Labelled]]], destination: Path, link
                     _place(image.path, target, link, result)
                     result.rows.append((target.relative_to(temp).as_posix(), label, name, str(image.path)))
         _write_csv(temp / "split.csv", result.rows)
-        os.replace(temp, destination)  # onto a missing or empty folder
-    finally:
-        if temp.exists():
-            shutil.rmtree(temp)
 
 
 def _place(source: Path, target: Path, link: bool, result: SplitResult) -> None:

@@ -8,9 +8,6 @@ failed, was refused or was interrupted leaves nothing behind.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -22,7 +19,8 @@ from convcli.exporting import agreement, converters, runtimes, splits
 from convcli.exporting.record import (MODEL_FILES, RECORD_NAME, Check, ExportRecord, check_options,
                                       default_folder)
 from convcli.models.saved import load_model_file
-from convcli.runs import Run, find_run, make_folder, versions
+from convcli.runs import Run, find_run, versions
+from convcli.files import staged_folder
 
 PACKAGES = ("tf2onnx", "onnx", "onnxruntime", "ai-edge-litert")
 
@@ -54,22 +52,28 @@ def export_run(ref: str | None, runs_dir: Path, format: str = "saved_model", qua
                                                 len(class_names), cfg.data.image_size)
     model = load_model_file(run.best, compile=False)
     made_parent = not folder.parent.exists()
-    make_folder(folder.parent)
-    temp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        record = _write_and_check(run, cfg, class_names, model, format, quantize, temp, split,
-                                  calibration)
-        if not record.check.passed and not force:
-            return Exported(run, None, record)
-        (temp / RECORD_NAME).write_text(record.model_dump_json(indent=2) + "\n")
-        temp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; folders get the usual mode
-        _check_free(folder, out is None)
-        os.replace(temp, folder)  # onto an empty folder too
+        with staged_folder(folder) as temp:
+            record = _write_and_check(run, cfg, class_names, model, format, quantize, temp, split,
+                                      calibration)
+            if not record.check.passed and not force:
+                raise _NotKept(record)
+            (temp / RECORD_NAME).write_text(record.model_dump_json(indent=2) + "\n")
+            _check_free(folder, out is None)
         return Exported(run, folder, record)
+    except _NotKept as refused:
+        return Exported(run, None, refused.record)
     finally:
-        shutil.rmtree(temp, ignore_errors=True)
-        if made_parent and not any(folder.parent.iterdir()):
+        if made_parent and folder.parent.is_dir() and not any(folder.parent.iterdir()):
             folder.parent.rmdir()  # e.g. RUN/export/, made for an export that was not kept
+
+
+class _NotKept(Exception):
+    """Leaves the staged folder unrenamed: the export failed its check, without --force."""
+
+    def __init__(self, record: ExportRecord):
+        super().__init__(record.check.failures)
+        self.record = record
 
 
 def _exportable(run: Run):
@@ -123,12 +127,6 @@ def _record(run: Run, format: str, quantize: str, model, class_names: list[str],
                         source_run=run.name, source_checkpoint=str(run.best.resolve()),
                         created=dt.datetime.now().isoformat(timespec="seconds"), versions=found,
                         check=check)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def failure_message(exported: Exported) -> str:

@@ -108,13 +108,14 @@ def receptive_fields(model: keras.Model) -> dict[str, tuple[int, int] | None]:
     Empty when the model's input is not an image (a batch of height x width x channels).
     A nested model's entry is the field of its output.
     """
-    if not takes_images(model):
+    if not has_image_input(model):
         return {}
     fields, _ = _walk(model, _one_pixel(model))
     return {name: None if field is None else field[0] for name, field in fields.items()}
 
 
-def takes_images(model: keras.Model) -> bool:
+def has_image_input(model: keras.Model) -> bool:
+    """Whether every input of the model is a batch of images (height x width x channels)."""
     try:
         shapes = [tuple(tensor.shape) for tensor in model.inputs]
     except (AttributeError, ValueError):  # a subclassed model never called

@@ -77,7 +77,7 @@ def totals_caption(rows: list[LayerRow]) -> str:
     caption = (f"total {counts['total']:,} parameters: {counts['trainable']:,} trainable, "
                f"{counts['non_trainable']:,} frozen; {macs} per image")
     last = last_feature_map(rows)
-    if last is None or not takes_images(rows):
+    if last is None or not rows_have_fields(rows):
         return caption
     field = format_receptive_field(last.receptive_field)
     return (f"{caption}\nfield: the receptive field, in input pixels (all: the whole image); "
@@ -102,7 +102,7 @@ def format_count(count: int) -> str:
 
 def receptive_field_column(rows: list[LayerRow]) -> list[str]:
     """Per row: 34x34, "all" (the whole image), or "-" for every row of a model that takes no images."""
-    if not takes_images(rows):
+    if not rows_have_fields(rows):
         return ["-"] * len(rows)
     return [format_receptive_field(row.receptive_field) for row in rows]
 
@@ -112,6 +112,6 @@ def format_receptive_field(field: tuple | None) -> str:
     return "all" if field is None else "x".join(str(size) for size in field)
 
 
-def takes_images(rows: list[LayerRow]) -> bool:
-    """Whether the rows' model takes images: then at least its input has a field (1x1)."""
+def rows_have_fields(rows: list[LayerRow]) -> bool:
+    """Whether any row has a receptive field: the model takes images (its input's is 1x1)."""
     return any(row.receptive_field is not None for row in rows)

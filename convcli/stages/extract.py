@@ -15,7 +15,8 @@ import json
 import keras
 import tensorflow as tf
 
-from convcli.config import BUILTIN, Config, cache_dir
+from convcli.config import BUILTIN, Config
+from convcli.files import cache_dir
 from convcli.data.features import cached_features
 from convcli.data.folders import Files
 from convcli.data.pipeline import make_augmenter, make_datasets, make_labels, pipeline_options
@@ -24,7 +25,7 @@ from convcli.evaluation import evaluate
 from convcli.models.pretrained import (build_base, feature_extractor, find_base, head_layers,
                                        transfer_model, weights_digest)
 from convcli.runs import Run
-from convcli.stages.builtin_base import builtin_weights
+from convcli.pretraining import builtin_weights
 from convcli.training import Result, Trainer, class_weights, compile_model, seed_everything
 
 

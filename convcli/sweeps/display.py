@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import json
 import time
+from pathlib import Path
 
 from rich import box
 from rich.console import Console
@@ -158,3 +159,18 @@ def progress_table(sweeper) -> formats.Fitted:
     table.add_row(str(running), str(progress.counts["completed"]), str(progress.counts["pruned"]),
                   str(progress.counts["failed"]), best_text, formats.clock(elapsed), left)
     return formats.Fitted(table)
+
+
+def recorded_sweep(ref: str | None, runs_dir: Path) -> tuple[str, Sweep, list[PointRow], PointRow | None]:
+    """(name, sweep, points, best point) of the sweep `ref` names (its directory or a name
+    prefix), read from its records; the run's own RunError when it names no sweep either."""
+    from convcli.runs import find_run
+    from convcli.sweeps.directory import find_sweep, read_sweep
+    from convcli.sweeps.records import best_point, read_points
+
+    folder = find_sweep(ref, runs_dir) if ref else None
+    if folder is None:
+        find_run(ref, runs_dir)  # raises the run's own error
+    sweep = read_sweep(folder)
+    points = read_points(folder, sweep)
+    return folder.name, sweep, points, best_point(points, sweep)

@@ -12,8 +12,9 @@ import os
 from html import escape
 from pathlib import Path
 
-from convcli.page import STYLE, figure_html, html_table, section
-from convcli.runs import atomic_path, atomic_write_text
+from convcli.curves import pyplot, save_figure
+from convcli.html_parts import STYLE, figure_html, html_table, section
+from convcli.files import atomic_write_text
 from convcli.sweeps.directory import SweepDir
 from convcli.sweeps.display import interval_text, short, summary_text, value_text
 from convcli.sweeps.records import PointRow
@@ -33,7 +34,7 @@ def write_outputs(folder: SweepDir, sweep: Sweep, points: list[PointRow], best: 
 
 
 def plot_param(sweep: Sweep, points: list[PointRow], key: str, out: Path) -> None:
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     others = [k for k in sweep.spec.params if k != key]
     groups: dict[tuple, list[PointRow]] = {}
@@ -60,7 +61,7 @@ def plot_param(sweep: Sweep, points: list[PointRow], key: str, out: Path) -> Non
            title=f"{sweep.spec.metric} against {short(key)}: mean ± std over seeds")
     if len(groups) > 1:
         ax.legend(fontsize=8)
-    _save(figure, out)
+    save_figure(figure, out)
 
 
 def _spans_decades(points: list[PointRow], key: str) -> bool:
@@ -71,7 +72,7 @@ def _spans_decades(points: list[PointRow], key: str) -> bool:
 
 
 def plot_curves(sweep: Sweep, points: list[PointRow], out: Path) -> None:
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     key = epoch_metric(sweep.spec.metric)
     figure, ax = plt.subplots(figsize=(7.5, 4.5))
@@ -91,16 +92,9 @@ def plot_curves(sweep: Sweep, points: list[PointRow], out: Path) -> None:
     ax.set(xlabel="epoch", ylabel=key, title=f"every trial's {key} (dashed, x: pruned)")
     if len(points) <= 12:
         ax.legend(fontsize=8)
-    _save(figure, out)
+    save_figure(figure, out)
 
 
-def _save(figure, out: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    figure.tight_layout()
-    with atomic_path(out) as temp:
-        figure.savefig(temp, format="png", dpi=100)
-    plt.close(figure)
 
 
 def page(folder: SweepDir, sweep: Sweep, points: list[PointRow], best: PointRow | None) -> str:

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 
 from convcli.config import to_yaml
-from convcli.runs import atomic_write_text
+from convcli.files import atomic_write_text
 from convcli.sweeps.directory import SweepDir
 from convcli.sweeps.spec import Sweep
 from convcli.stats import Summary, summarize

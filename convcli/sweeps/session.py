@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from convcli.errors import ConfigError, RunError
-from convcli.runs import atomic_write_text
+from convcli.files import atomic_write_text
 from convcli.sweeps import study as ledger
 from convcli.sweeps.directory import RECORD_KEYS, SweepDir, create_sweep_dir, latest_sweep
 from convcli.sweeps.records import PointRow, best_point, point_rows, trial_rows

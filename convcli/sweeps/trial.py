@@ -21,7 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from convcli.runs import Run, process_alive, read_json
+from convcli.runs import Run, process_alive
+from convcli.files import read_json
 
 # Tests and benchmarks put a stand-in trainer here (same arguments, no TensorFlow).
 TRAINER_ENV = "CONVCLI_TRIAL_COMMAND"

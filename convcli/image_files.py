@@ -1,4 +1,4 @@
-"""Pictures for people: the images a user hands in, read safely, and the PNGs made from them.
+"""Image files: the images a user hands in, read safely, and the PNGs made from them.
 
 Every image convcli reads for a person (gradcam, activations) is checked first: it
 exists, Pillow recognises it, it is a format training reads too, and it is not a
@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
-from convcli.data.check import MAX_PIXELS
+from convcli.data.image_check import MAX_PIXELS
 from convcli.data.folders import list_images
 from convcli.data.pipeline import load_image
 from convcli.errors import ConfigError, DataError
 from convcli.explain.gradcam import GradCam, feature_map_layers, pointing_game
 from convcli.explain.overlay import fit, overlay, tile
-from convcli.runs import atomic_path
+from convcli.files import atomic_path
 
 READABLE = {"JPEG": "jpeg", "PNG": "png", "GIF": "gif", "BMP": "bmp"}  # what training decodes
 

@@ -1,4 +1,4 @@
-"""What a run shows a person: curves.png, the layer table, predictions, data-check tables.
+"""Tables of a model and its inputs: the layer table, Grad-CAM's results, the data check.
 
 Tables are rich Tables; `as_text` renders one to plain text for files like model.txt,
 so the terminal and the run directory show the same table.
@@ -6,7 +6,6 @@ so the terminal and the run directory show the same table.
 
 from __future__ import annotations
 
-import csv
 import io
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +18,6 @@ from rich.text import Text
 from convcli.models.table import (LayerRow, format_count, format_shape, receptive_field_column,
                                   totals_caption)
 from convcli.formats import Fitted, percent
-from convcli.runs import atomic_path
 
 if TYPE_CHECKING:
     from convcli.data.check import Report as CheckReport
@@ -70,68 +68,7 @@ def as_text(table: Table, width: int = 120) -> str:
     return buffer.getvalue()
 
 
-def read_metrics(path: Path) -> list[dict]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def write_curves(metrics_path: Path, out: Path, title: str = "") -> None:
-    """Training (dots) and validation (line) accuracy and loss per epoch, as the book plots.
-
-    A dashed line marks where a new phase begins (fine-tuning).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display needed
-    import matplotlib.pyplot as plt
-
-    rows = read_metrics(metrics_path)
-    epochs = [int(r["epoch"]) for r in rows]
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, metric in zip(axes, ("accuracy", "loss")):
-        for key, style, label in ((metric, "bo", "training"), (f"val_{metric}", "b-", "validation")):
-            values = [float(r[key]) if r.get(key) not in (None, "") else float("nan") for r in rows]
-            ax.plot(epochs, values, style, label=label, markersize=4)
-        for previous, row in zip(rows, rows[1:]):
-            if row["phase"] != previous["phase"]:
-                ax.axvline(int(row["epoch"]) - 0.5, color="grey", linestyle="--")
-        ax.set(title=f"training and validation {metric}", xlabel="epoch", ylabel=metric)
-        ax.legend()
-    figure.suptitle(title)
-    figure.tight_layout()
-    with atomic_path(out) as temp:
-        figure.savefig(temp, format="png", dpi=100)
-    plt.close(figure)
-
-
-def write_band_curves(curves: dict[str, list[list]], out: Path, title: str = "") -> None:
-    """Each name's validation curves (one per seed) as their mean per epoch, with a band of
-    ± one standard deviation across the seeds that reached that epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    figure, ax = plt.subplots(figsize=(8, 4.5))
-    for name, runs in curves.items():
-        length = max((len(run) for run in runs), default=0)
-        columns = [[run[i] for run in runs if i < len(run) and isinstance(run[i], float)]
-                   for i in range(length)]
-        epochs = [i + 1 for i, column in enumerate(columns) if column]
-        mean = np.array([np.mean(c) for c in columns if c])
-        std = np.array([np.std(c, ddof=1) if len(c) > 1 else 0.0 for c in columns if c])
-        (line,) = ax.plot(epochs, mean, label=f"{name} ({len(runs)} seeds)")
-        ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-    ax.set(xlabel="epoch", ylabel="validation accuracy", title=title or "mean ± std over seeds")
-    ax.legend(fontsize=8)
-    figure.tight_layout()
-    with atomic_path(out) as temp:
-        figure.savefig(temp, format="png", dpi=100)
-    plt.close(figure)
-
-
-def predictions_table(results: list[dict], class_names: list[str], title: str, top: int = 3) -> Fitted:
+def gradcam_table(results: list[dict], class_names: list[str], title: str, top: int = 3) -> Fitted:
     """Per image: the explained class and the top predictions with their probabilities."""
     table = Table(title=f"Grad-CAM — {title}", title_justify="left")
     table.add_column("image", no_wrap=True)

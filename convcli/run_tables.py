@@ -1,4 +1,5 @@
-"""Runs shown to a person: one run's results, the runs table, a run's details, a comparison.
+"""Run tables: runs shown to a person (one run's results, the runs table, a run's details,
+a comparison, the demo's tables, the shipped configs).
 
 Reads only the files of run directories (never TensorFlow), so `convcli runs` answers
 at once.
@@ -15,8 +16,9 @@ from rich.table import Table
 from rich.text import Text
 
 from convcli.config import read_yaml
-from convcli.formats import Fitted, duration, number, percent, size
-from convcli.runs import Run, describe, read_json
+from convcli.formats import Fitted, duration, number, percent, size, timestamp
+from convcli.runs import Run, describe
+from convcli.files import read_json
 
 RUN_STYLES = {"completed": "green", "running": "cyan", "interrupted": "yellow"}
 
@@ -71,7 +73,7 @@ def _run_cells(row: dict) -> list:
     return [row.get("stage") or "-", Text(status, style=RUN_STYLES.get(status, "red")),
             percent(row.get("val_accuracy")), percent(row.get("test_accuracy")),
             "-" if row.get("epochs") is None else str(row["epochs"]), duration(row.get("seconds")),
-            (row.get("started") or "-")[:16].replace("T", " ")]
+            timestamp(row.get("started"), to_the_minute=True)]
 
 
 def _label(row: dict) -> str:
@@ -213,31 +215,16 @@ def seeded_demo_table(rows: list[dict], wall_seconds: float, seeds: int) -> Fitt
         gain = "-"
         if previous is not None:
             step = difference(previous, [v for v in row["test_accuracy"] if v is not None])
-            gain = _gain(step)
+            gain = step.as_change(scale=100)
         previous = [v for v in row["test_accuracy"] if v is not None]
-        table.add_row(row["stage"], _spread(val), _spread(test), gain, duration(row["seconds"]),
+        table.add_row(row["stage"], val.as_text(100, count=False), test.as_text(100, count=False),
+                      gain, duration(row["seconds"]),
                       f"~{row['book']}%")
     table.caption = ("mean ± std over the seeds; gain: the step's change in mean test accuracy, "
                      "points, Welch's 95% interval; † within noise (the interval holds 0). "
                      "* the book's validation accuracy on its own data (cats vs dogs, VGG16 "
                      "ImageNet weights), not on this data")
     return Fitted(table)
-
-
-def _spread(summary) -> str:
-    if summary.mean is None:
-        return "-"
-    std = "" if summary.std is None else f" ± {100 * summary.std:.1f}"
-    return f"{100 * summary.mean:.1f}{std}"
-
-
-def _gain(step) -> str:
-    if step.mean is None:
-        return "-"
-    if step.low is None:
-        return f"{100 * step.mean:+.1f}"
-    noise = "†" if step.low <= 0 <= step.high else " "
-    return f"{100 * step.mean:+.1f} ({100 * step.low:+.1f}, {100 * step.high:+.1f}){noise}"
 
 
 def demo_table(rows: list[dict], wall_seconds: float) -> Fitted:

@@ -1,7 +1,7 @@
-"""The commands that show what a network learned: from what the user names to files.
+"""Explanations: what the picture commands make, from what the user names to files.
 
 Each function takes the command line's values, resolves the model (resolve.py), does
-the work with `explain/` through `pictures.py`, and returns what the CLI prints.
+the work with `explain/` through `image_files.py`, and returns what the CLI prints.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from convcli.config import load_config
 from convcli.errors import ConfigError, ModelError
 from convcli.explain.gradcam import GradCam
 from convcli.explain.overlay import tile
-from convcli.pictures import (check_layer, expand, input_channels, model_inputs, one_image,
-                              read_image, save_png, write_gradcam)
+from convcli.image_files import (check_layer, expand, input_channels, model_inputs, one_image,
+                                 read_image, save_png, write_gradcam)
 from convcli.resolve import class_index, explained_model
 
 
-def gradcam(images: list[Path], run: str | None, model_file: Path | None, layer: str | None,
+def write_gradcams(images: list[Path], run: str | None, model_file: Path | None, layer: str | None,
             class_: str | None, alpha: float, out: Path, runs_dir: Path,
             classes: list[str] | None = None):
     """Heatmaps for every image into `out`; (results, class names, model title).
@@ -55,7 +55,7 @@ def augment_preview(config: Path, image: Path, count: int, out: Path, overrides=
     return target
 
 
-def activations(image: Path, run: str | None, model_file: Path | None, layers: list[str],
+def write_activation_grids(image: Path, run: str | None, model_file: Path | None, layers: list[str],
                 out: Path, runs_dir: Path) -> list[Path]:
     """One PNG grid of channels per convolution and pooling layer (or per named layer)."""
     from convcli.explain.activations import channel_grid, feature_layers, layer_activations
@@ -75,7 +75,7 @@ def activations(image: Path, run: str | None, model_file: Path | None, layers: l
     return written
 
 
-def filters(layer: str, run: str | None, base: str | None, weights: str | None, size: int | None,
+def write_filter_grid(layer: str, run: str | None, base: str | None, weights: str | None, size: int | None,
             count: int, out: Path, runs_dir: Path) -> Path:
     """The patterns `count` filters of `layer` respond to most, stitched into one PNG."""
     from convcli.explain.activations import feature_layers
@@ -94,7 +94,7 @@ def filters(layer: str, run: str | None, base: str | None, weights: str | None, 
 def _base_model(name: str, weights: str | None, size: int | None):
     """A pretrained base as a model of raw images, for `filters --base`."""
     from convcli.models.pretrained import build_base, feature_extractor
-    from convcli.stages.builtin_base import builtin_weights
+    from convcli.pretraining import builtin_weights
 
     if name not in BASE_NAMES:
         raise ConfigError(f"--base {name!r} is not a known base; known bases: {', '.join(BASE_NAMES)}")

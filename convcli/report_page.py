@@ -1,4 +1,4 @@
-"""report.html: a run's one self-contained page.
+"""Report page: report.html, a run's one self-contained page.
 
 Built from whatever files the run directory holds, so a completed, failed or still
 running run each gets a page. Images are embedded as `data:` URIs and the styles are
@@ -9,58 +9,21 @@ name or a config value is shown, never run.
 
 from __future__ import annotations
 
-import base64
 import csv
 import json
 import shlex
 from html import escape
 from pathlib import Path
 
-from convcli.formats import duration, percent
-from convcli.runs import STATUSES, Run, atomic_write_text
+from convcli.formats import duration, metric, timestamp
+from convcli.html_parts import STYLE, definition_list, figure_html, html_table, section
+from convcli.runs import STATUSES, Run
+from convcli.files import atomic_write_text, read_json
 
 PAGE_NAME = "report.html"
 # More images make a page slow to open and to mail; the files stay in gradcam/.
 GALLERY_LIMIT = 64
-PNG_SIGNATURE, PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"  # first bytes; last chunk
 
-STYLE = """
-:root { color-scheme: light; }
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1a1a1a;
-       background: #fff; max-width: 1100px; margin: 0 auto; padding: 1.5rem; }
-h1 { font-size: 1.4rem; margin: 0 0 .4rem; overflow-wrap: anywhere; }
-h2 { font-size: 1.15rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }
-nav a { margin-right: .9rem; color: #0645ad; }
-.status { display: inline-block; padding: .05rem .6rem; border-radius: .8rem; font-weight: 600; }
-.completed { background: #e3f4e5; color: #1b5e20; }
-.failed { background: #fde2e1; color: #8a1c13; }
-.running, .interrupted { background: #fff4d6; color: #6b4e00; }
-.alert { border-left: 6px solid #c62828; background: #fdecea; padding: .7rem 1rem;
-         font-weight: 600; white-space: pre-wrap; overflow-wrap: anywhere; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; }
-dt { color: #555; }
-dd { margin: 0; overflow-wrap: anywhere; }
-.scroll { overflow-x: auto; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { padding: .2rem .6rem; border-bottom: 1px solid #e5e5e5; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-tr.best td { font-weight: 600; background: #f1f7ff; }
-pre { background: #f6f8fa; border: 1px solid #e1e4e8; padding: .75rem; overflow-x: auto;
-      font-size: 13px; }
-figure { margin: 0 0 1rem; }
-img { max-width: 100%; height: auto; }
-.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(140px, 1fr)); gap: .8rem; }
-.gallery img { width: 100%; border: 1px solid #ddd; }
-figcaption { font-size: 12px; color: #444; overflow-wrap: anywhere; }
-.note { color: #555; }
-@media print {
-  body { max-width: none; padding: 0; font-size: 10pt; }
-  nav { display: none; }
-  figure, tr, .alert { break-inside: avoid; }
-  h2 { break-after: avoid; }
-  pre { white-space: pre-wrap; font-size: 8pt; }
-}
-"""
 
 
 def write_page(run: Run, gallery_limit: int = GALLERY_LIMIT) -> Path:
@@ -74,15 +37,15 @@ def page_html(run: Run, gallery_limit: int = GALLERY_LIMIT) -> str:
     """The whole page: header, results, pictures, Grad-CAM gallery, config, metrics, model."""
     meta, summary = run.read_meta(), read_json(run.summary)
     meta = meta if isinstance(meta, dict) else {}  # a hand-edited meta.json may hold anything
-    gradcam = (summary or {}).get("gradcam")
+    gradcam = summary.get("gradcam")
     gradcam = gradcam if isinstance(gradcam, dict) else {}
     sections = [
-        header_section(run.name, meta, summary or {}),
+        header_section(run.name, meta, summary),
         results_section(summary),
         pictures_section(run.path),
         gallery_section(run.gradcam, gradcam, gallery_limit),
         text_section("config", "config.yaml", read_text(run.config)),
-        metrics_section(run.metrics, (summary or {}).get("best_epoch")),
+        metrics_section(run.metrics, summary.get("best_epoch")),
         text_section("model", "model.txt", read_text(run.model_txt)),
     ]
     nav = "".join(f'<a href="#{anchor}">{label}</a>' for anchor, label in (
@@ -118,8 +81,8 @@ def run_facts(meta: dict, summary: dict) -> list[tuple[str, object]]:
     command = meta.get("command")
     return [
         ("stage", meta.get("stage") or summary.get("stage")),
-        ("started", readable_time(meta.get("started"))),
-        ("ended", readable_time(meta.get("ended"))),
+        ("started", timestamp(meta["started"]) if meta.get("started") else None),
+        ("ended", timestamp(meta["ended"]) if meta.get("ended") else None),
         ("devices", ", ".join(map(str, meta.get("devices") or [])) or None),
         ("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v) or None),
         ("classes", ", ".join(map(str, meta.get("class_names") or [])) or None),
@@ -134,15 +97,15 @@ def run_facts(meta: dict, summary: dict) -> list[tuple[str, object]]:
     ]
 
 
-def results_section(summary: dict | None) -> str:
+def results_section(summary: dict) -> str:
     """The best epoch's metrics, the final epoch's, the test set's; timings and parameters."""
-    if summary is None:
+    if not summary:
         return section("results", "results", '<p class="note">No results: summary.json is missing '
                        "or unreadable. A run writes it only once training has finished; the "
                        "metrics below show the epochs that did.</p>")
     rows = metric_rows(summary)
     columns = list(dict.fromkeys(name for _, values in rows for name in values))
-    table = html_table([""] + columns, [[label] + [number(c, values.get(c)) for c in columns]
+    table = html_table([""] + columns, [[label] + [metric(c, values.get(c)) for c in columns]
                                         for label, values in rows])
     return section("results", "results",
                    f'<div class="scroll">{table}</div>\n{definition_list(training_facts(summary))}')
@@ -177,7 +140,7 @@ def training_facts(summary: dict) -> list[tuple[str, object]]:
              ("total time", seconds(timings.get("total_seconds"))),
              ("per epoch", seconds(timings.get("seconds_per_epoch")))]
     facts += [(f"phase {p.get('phase')}", f"{p.get('epochs')} epoch(s), "
-               f"{number('parameters', p.get('trainable_params'))} trainable parameters, "
+               f"{metric('parameters', p.get('trainable_params'))} trainable parameters, "
                f"{seconds(p.get('seconds'))}") for p in phases if isinstance(p, dict)]
     shown = {"stage", "epochs", "best_epoch", "monitor", "best", "final", "test", "timings",
              "trainable_params", "phases", "class_names", "counts", "gradcam"}
@@ -217,8 +180,8 @@ def gradcam_intro(gradcam: dict) -> str:
     pointing = gradcam.get("pointing_game")
     if isinstance(pointing, dict) and pointing.get("score") is not None:
         text = (f"Pointing game: the heatmap's maximum falls inside the object for "
-                f"{number('share', pointing['score'])} of {pointing.get('images', '?')} validation "
-                f"images (pointing at a random pixel: {number('share', pointing.get('chance'))}).")
+                f"{metric('share', pointing['score'])} of {pointing.get('images', '?')} validation "
+                f"images (pointing at a random pixel: {metric('share', pointing.get('chance'))}).")
         intro += f"<p>{escape(text)}</p>"
     return intro
 
@@ -233,7 +196,7 @@ def image_notes(images: list) -> dict[str, str]:
         name = next((str(entry[k]) for k in ("image", "path", "file", "name") if k in entry), None)
         if name is None:
             continue
-        rest = [f"{key} {number(key, value)}" for key, value in entry.items()
+        rest = [f"{key} {metric(key, value)}" for key, value in entry.items()
                 if key not in ("image", "path", "file", "name")]
         notes.setdefault(Path(name).stem, ", ".join(rest))
     return notes
@@ -261,58 +224,6 @@ def metrics_section(path: Path, best_epoch) -> str:
     return section("metrics", title, f'<div class="scroll">{table}</div>')
 
 
-# --- pieces ---------------------------------------------------------------------------
-
-
-def section(anchor: str, title: str, body: str) -> str:
-    """One titled part of the page; `title` and `body` arrive as HTML, already escaped."""
-    return f'<section id="{anchor}">\n<h2>{title}</h2>\n{body}\n</section>'
-
-
-def figure_html(path: Path, caption: str, note: str | None = None) -> str:
-    """An image embedded byte for byte (never re-encoded), captioned; a note if unreadable."""
-    uri = png_data_uri(path)
-    text = escape(caption) + (f"<br>{escape(note)}" if note else "")
-    if uri is None:
-        return f"<figure><figcaption>{text}: not a readable PNG</figcaption></figure>"
-    return f'<figure><img src="{uri}" alt="{escape(caption)}"><figcaption>{text}</figcaption></figure>'
-
-
-def png_data_uri(path: Path) -> str | None:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    if not (data.startswith(PNG_SIGNATURE) and data.endswith(PNG_END)):
-        return None  # not a PNG, or cut short: a broken image icon would tell the reader less
-    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-
-
-def html_table(header: list[str], rows: list[list[str]], highlighted: list[bool] | None = None) -> str:
-    """A table of plain-text cells (escaped here), highlighted rows marked `best`."""
-    head = "".join(f"<th>{escape(str(cell))}</th>" for cell in header)
-    marks = highlighted or [False] * len(rows)
-    body = "\n".join(('<tr class="best">' if mark else "<tr>")
-                     + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>"
-                     for row, mark in zip(rows, marks))
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
-
-
-def definition_list(pairs: list[tuple[str, object]]) -> str:
-    items = "".join(f"<dt>{escape(label)}</dt><dd>{escape(str(value))}</dd>"
-                    for label, value in pairs if value not in (None, ""))
-    return f"<dl>{items}</dl>" if items else ""
-
-
-def number(name: str, value) -> str:
-    """Accuracies, probabilities and shares (by name) as percentages, other numbers to 4 places."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "-" if value is None else str(value)
-    if any(word in name for word in ("acc", "prob", "share", "score", "chance")) and 0 <= value <= 1:
-        return percent(value)
-    return f"{value:,}" if isinstance(value, int) else f"{value:.4f}"
-
-
 def csv_cell(cell: str) -> str:
     """A metrics.csv cell, long floats shortened (0.7085750102 -> 0.7086)."""
     try:
@@ -325,21 +236,8 @@ def seconds(value) -> str | None:
     return duration(value) if isinstance(value, (int, float)) else None
 
 
-def readable_time(stamp) -> str | None:
-    return str(stamp).replace("T", " ") if stamp else None
-
-
 def read_text(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-
-
-def read_json(path: Path) -> dict | None:
-    """A JSON object from a file; None when it is missing, unreadable or not an object."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None

@@ -25,13 +25,14 @@ import keras
 from rich.console import Console
 
 from convcli.bases import BUILTIN_FILTERS
-from convcli.config import Augment, cache_dir
+from convcli.config import Augment
 from convcli.data import folders, synthetic
 from convcli.data.pipeline import make_augmenter, make_dataset
 from convcli.devices import dtype_policy
 from convcli.errors import ModelError
 from convcli.models.pretrained import build_builtin_base, load_weights_file
-from convcli.runs import atomic_path
+from convcli.files import atomic_path, cache_dir
+from convcli.formats import percent
 from convcli.training import ProgressDisplay
 
 
@@ -60,7 +61,7 @@ def weights_path(recipe: Pretraining | None = None) -> Path:
     return cache_dir() / "bases" / f"builtin-{hashlib.sha256(key.encode()).hexdigest()[:12]}.weights.h5"
 
 
-SHIPPED = Path(__file__).resolve().parent.parent / "assets"  # package data
+SHIPPED = Path(__file__).resolve().parent / "assets"  # package data
 
 
 def shipped_weights() -> Path | None:
@@ -133,6 +134,6 @@ def _pretrain(path: Path, console: Console, recipe: Pretraining) -> dict:
         temp.write_text(json.dumps(record, indent=2) + "\n")
     with atomic_path(path) as temp:  # written last: its presence means the base is complete
         base.save_weights(temp)
-    console.print(f"built-in base ready: {100 * record['val_accuracy']:.1f}% validation accuracy "
+    console.print(f"built-in base ready: {percent(record['val_accuracy'])} validation accuracy "
                   f"on the {len(class_names)} source classes, {record['seconds']:.0f} s", highlight=False)
     return record

@@ -1,0 +1,28 @@
+"""The command line: parse arguments, call one domain function, print the outcome.
+
+`convcli.cli:app` is the console script. main.py holds the app, the error boundary and
+the shared options; each other module holds one group of commands, registered here in
+the order `convcli --help` lists them. TensorFlow is imported only inside the commands
+that need it, so `convcli --help` answers at once.
+"""
+
+from convcli.cli import configs, data, experiments, explain, model, runs, sweep
+from convcli.cli.main import app, configs_app, data_app, runs_app
+
+app.command(epilog=experiments.BASES_HELP)(experiments.train)
+for command in (model.summary, explain.gradcam, explain.activations, explain.filters,
+                explain.augment, model.evaluate, model.predict, model.export, experiments.pretrain,
+                configs.schema, experiments.demo):
+    app.command()(command)
+app.command("sweep")(sweep.sweep_command)
+app.command()(configs.init)
+configs_app.callback(invoke_without_command=True)(configs.configs_list)
+configs_app.command("copy")(configs.configs_copy)
+runs_app.callback(invoke_without_command=True)(runs.runs_list)
+runs_app.command("show")(runs.runs_show)
+runs_app.command("compare")(runs.runs_compare)
+data_app.command("synth")(data.data_synth)
+data_app.command("check")(data.data_check)
+data_app.command("split")(data.data_split)
+
+__all__ = ["app"]

@@ -1,0 +1,100 @@
+"""Commands that train: `train` (one experiment, or --resume), `pretrain` (the built-in base),
+`demo` (the whole workflow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from convcli.bases import BASE_NAMES
+from convcli.cli.main import RUNS_DIR, new_console
+from convcli.errors import Interrupted
+from convcli.tfenv import import_tensorflow
+
+BASES_HELP = ("Pretrained bases for model.base (stages extract and fine-tune): "
+              + ", ".join(BASE_NAMES) + ".")
+
+
+def train(config: Path = typer.Argument(..., help="The experiment's YAML config, or the name of a "
+                                        "shipped one (convcli configs lists them): finetune."),
+          set_: List[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=3 "
+                                         "(repeatable; values are YAML)."),
+          runs_dir: Path = RUNS_DIR,
+          resume: Optional[str] = typer.Option(None, "--resume", help="Continue this interrupted, "
+                                               "killed or failed run (a directory or name prefix) "
+                                               "from its last completed epoch."),
+          force: bool = typer.Option(False, "--force", help="With --resume: continue even if the "
+                                     "config or the data changed.")) -> None:
+    """Run one experiment into a new dated run directory (or continue one with --resume)."""
+    from convcli.config import load_config
+    from convcli.shipped import config_path
+
+    if force and resume is None:
+        raise typer.BadParameter("--force only applies with --resume RUN", param_hint="--force")
+    cfg = load_config(config_path(config), set_)
+    import_tensorflow()
+    from convcli.experiment import resume_experiment, run_experiment
+    from convcli.run_tables import results_table
+
+    try:
+        if resume is None:
+            run, summary = run_experiment(cfg, runs_dir)
+        else:
+            run, summary = resume_experiment(cfg, resume, runs_dir, force)
+    except Interrupted as stop:
+        options = "".join(f" --set {item}" for item in set_)
+        if runs_dir != Path("runs"):
+            options += f" --runs-dir {runs_dir}"
+        stop.command = f"convcli train {config}{options} --resume {stop.run_name}"
+        raise
+    console = new_console()
+    console.print(results_table(summary, run.path))
+    console.print(f"run directory: {run.path}", highlight=False, soft_wrap=True)
+
+
+def pretrain(force: bool = typer.Option(False, "--force", help="Train it again even if cached.")) -> None:
+    """Build the built-in base now: pretrained on the built-in source task, then cached.
+
+    Stages extract and fine-tune with `model.base: builtin` do this on first use; run it
+    ahead of time to have the base ready (e.g. before going offline or in a Docker build).
+    """
+    import_tensorflow()
+    from convcli.pretraining import builtin_weights
+
+    typer.echo(f"built-in base weights: {builtin_weights(force=force)}")
+
+
+def demo(quick: bool = typer.Option(False, "--quick", help="A few epochs per stage: about two "
+                                    "minutes instead of about ten (with one seed)."),
+         seeds: int = typer.Option(1, "--seeds", min=1, max=20, help="Train each stage with this "
+                                   "many seeds (as sweeps) and show mean ± std and each step's "
+                                   "gain with its 95% interval."),
+         workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64, help="With --seeds: "
+                                               "trials at once (default: one per GPU, else 1)."),
+         runs_dir: Path = RUNS_DIR) -> None:
+    """The whole workflow on the built-in data: scratch, augment, extract (features and
+    frozen), fine-tune, with Grad-CAM; then a table of every stage beside the book's."""
+    import time
+
+    began, console = time.perf_counter(), new_console()
+    if seeds > 1:
+        if quick:
+            import_tensorflow()  # --quick may pretrain a small built-in base in this process
+        from convcli.demo import run_seeded_demo, write_demo_curves
+        from convcli.run_tables import seeded_demo_table
+
+        rows = run_seeded_demo(runs_dir, quick, seeds, workers, console)
+        console.print(seeded_demo_table(rows, time.perf_counter() - began, seeds))
+        console.print(f"validation curves, mean ± std: {write_demo_curves(rows, runs_dir)}",
+                      highlight=False, soft_wrap=True)
+        return
+    import_tensorflow()
+    from convcli.demo import run_demo
+    from convcli.run_tables import demo_table
+
+    rows = run_demo(runs_dir, quick, console)
+    console.print(demo_table(rows, time.perf_counter() - began))
+    console.print(f"Grad-CAM of the fine-tuned model: {rows[-1]['gradcam']}", highlight=False,
+                  soft_wrap=True)

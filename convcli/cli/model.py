@@ -1,0 +1,130 @@
+"""Commands on one model: `summary` (its layers), `evaluate` (its numbers on a split),
+`predict` (class probabilities of images), `export` (a deployable file, checked)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Literal, Optional
+
+import typer
+
+from convcli.cli.main import (CLASSES_OPTION, MODEL_OPTION, RUN_OPTION, RUNS_DIR, new_console,
+                              parse_names)
+from convcli.errors import ModelError
+from convcli.tfenv import import_tensorflow
+
+
+def summary(target: Optional[str] = typer.Argument(
+        None, help="A config (.yaml), a run (directory or name prefix) or a model file "
+                   "(.keras). Default: the latest run."),
+        set_: List[str] = typer.Option([], "--set", help="Override a config key (with a CONFIG)."),
+        runs_dir: Path = RUNS_DIR) -> None:
+    """Layer output shapes, parameters and trainable flags of a model."""
+    import_tensorflow()
+    from convcli.resolve import load_for_summary
+    from convcli.models.table import layer_rows
+    from convcli.tables import layer_table
+
+    model, title = load_for_summary(target, runs_dir, set_)
+    new_console().print(layer_table(layer_rows(model), title=title))
+
+
+def evaluate(run: Optional[str] = typer.Argument(None, help="A run directory or a unique prefix of its "
+                                                 "name (default: the latest run)."),
+             split: Optional[Literal["test", "validation"]] = typer.Option(
+                 None, "--split", help="The split of the run's own data (default: test)."),
+             data: Optional[Path] = typer.Option(None, "--data", help="A folder of class folders, with "
+                                                 "the run's classes, to evaluate on instead."),
+             model: Optional[Path] = typer.Option(None, "--model", help="A .keras/.h5/.hdf5 model "
+                                                  "file instead of a run, with --data."),
+             classes: Optional[str] = CLASSES_OPTION,
+             runs_dir: Path = RUNS_DIR) -> None:
+    """Loss, accuracy, precision, recall and confusion matrix of a run's best model.
+
+    The matrix is also written into the run directory: confusion.png for the test split,
+    confusion-validation.png, or confusion-data.png for --data. With --model FILE
+    --data DIR: <FILE stem>-confusion.png here; without --classes, DIR's class folders
+    in sorted order are the model's classes 0, 1, ... (as Keras numbers them).
+    """
+    if split is not None and data is not None:
+        raise typer.BadParameter("give --split or --data, not both", param_hint="--split")
+    if model is not None and (run is not None or split is not None or data is None):
+        raise typer.BadParameter("--model FILE takes --data DIR (a folder of class folders), "
+                                 "and no RUN or --split", param_hint="--model")
+    if classes is not None and model is None:
+        raise typer.BadParameter("--classes names the classes of a --model file", param_hint="--classes")
+    import_tensorflow()
+    from convcli.evaluation import class_table, confusion_table, evaluate_model_file, evaluate_run
+    from convcli.formats import percent
+
+    if model is not None:
+        evaluation, png = evaluate_model_file(model, data, parse_names(classes))
+        source = f"model {model}"
+    else:
+        found, evaluation, png = evaluate_run(run, runs_dir, split or "test", data)
+        source = f"run {found.name}"
+    console = new_console()
+    console.print(f"{source}, {data if data is not None else (split or 'test') + ' split'}: "
+                  f"loss {evaluation.loss:.4f}, accuracy {percent(evaluation.accuracy, 2)} "
+                  f"({evaluation.correct} of {evaluation.images} images)",
+                  markup=False, highlight=False, soft_wrap=True)
+    console.print(class_table(evaluation))
+    console.print(confusion_table(evaluation))
+    console.print(f"wrote {png}", markup=False, highlight=False, soft_wrap=True)
+
+
+def predict(images: List[Path] = typer.Argument(..., help="Image files or folders of images."),
+            run: Optional[str] = RUN_OPTION, model: Optional[Path] = MODEL_OPTION,
+            classes: Optional[str] = CLASSES_OPTION,
+            as_json: bool = typer.Option(False, "--json", help="Print a JSON list of images and their "
+                                         "probabilities, and nothing else, on stdout."),
+            runs_dir: Path = RUNS_DIR) -> None:
+    """Class probabilities of each image under a run's best model, a model file or an
+    exported model, most probable first."""
+    import_tensorflow()
+    from convcli.prediction import predict_exported, predict_images, predictions_json, predictions_table
+
+    if model is not None and (model.is_dir() or model.suffix in (".tflite", ".onnx")):
+        results, title = predict_exported(images, model, run)
+    else:
+        results, title = predict_images(images, run, runs_dir, model_file=model, classes=parse_names(classes))
+        title = f"predictions — {title}"
+    if as_json:
+        typer.echo(predictions_json(results))
+    else:
+        new_console().print(predictions_table(results, title))
+
+
+def export(run: Optional[str] = typer.Argument(None, help="A run directory or a unique prefix of its "
+                                               "name (default: the latest run)."),
+           format: str = typer.Option("saved_model", "--format", help="saved_model | litert (.tflite) "
+                                      "| onnx."),
+           quantize: str = typer.Option("none", "--quantize", help="none | float16 | dynamic-int8 (int8 "
+                                        "weights) | int8 (full integer, calibrated on training "
+                                        "images); quantized formats: litert only."),
+           out: Optional[Path] = typer.Option(None, "--out", help="A new or empty folder (default: "
+                                              "RUN/export/FORMAT[-QUANTIZE])."),
+           force: bool = typer.Option(False, "--force", help="Keep the export even if it does not "
+                                      "match best.keras closely enough."),
+           runs_dir: Path = RUNS_DIR) -> None:
+    """A run's best model as a SavedModel, LiteRT or ONNX file, checked in its own runtime.
+
+    It takes raw images like best.keras (preprocessing inside). It is loaded
+    in its runtime and compared with best.keras on the run's test split (else
+    validation): float32 must agree on every image (max difference 1e-4),
+    int8 on 99% with accuracy within a point; otherwise nothing is written
+    and the exit code is 1, unless --force.
+    """
+    import_tensorflow()
+    from convcli.exporting.agreement import check_table
+    from convcli.exporting.exporter import export_run, failure_message
+
+    exported = export_run(run, runs_dir, format, quantize, out, force)
+    console = new_console()
+    console.print(check_table(exported.record.check, format, quantize))
+    if exported.folder is None:
+        raise ModelError(failure_message(exported))
+    if not exported.record.check.passed:
+        typer.secho(f"warning: kept with --force: {'; '.join(exported.record.check.failures)}",
+                    fg="yellow", err=True)
+    console.print(f"wrote {exported.folder}", markup=False, highlight=False, soft_wrap=True)

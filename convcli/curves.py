@@ -1,0 +1,79 @@
+"""Curves: the figures of training, drawn with matplotlib into PNG files.
+
+curves.png (a run's accuracy and loss per epoch, as the book plots them), the demo's
+mean ± std bands over seeds; `pyplot` and `save_figure` serve every other figure too
+(the sweep's plots): matplotlib without a display, PNGs written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from convcli.files import atomic_path
+
+
+def pyplot():
+    """matplotlib.pyplot drawing into files only (the Agg backend: no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure, out: Path) -> None:
+    """Lay the figure out, write it to `out` as a PNG atomically, and free it."""
+    figure.tight_layout()
+    with atomic_path(out) as temp:
+        figure.savefig(temp, format="png", dpi=100)
+    pyplot().close(figure)
+
+
+def read_metrics(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_curves(metrics_path: Path, out: Path, title: str = "") -> None:
+    """Training (dots) and validation (line) accuracy and loss per epoch, as the book plots.
+
+    A dashed line marks where a new phase begins (fine-tuning).
+    """
+    plt = pyplot()
+    rows = read_metrics(metrics_path)
+    epochs = [int(r["epoch"]) for r in rows]
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, metric in zip(axes, ("accuracy", "loss")):
+        for key, style, label in ((metric, "bo", "training"), (f"val_{metric}", "b-", "validation")):
+            values = [float(r[key]) if r.get(key) not in (None, "") else float("nan") for r in rows]
+            ax.plot(epochs, values, style, label=label, markersize=4)
+        for previous, row in zip(rows, rows[1:]):
+            if row["phase"] != previous["phase"]:
+                ax.axvline(int(row["epoch"]) - 0.5, color="grey", linestyle="--")
+        ax.set(title=f"training and validation {metric}", xlabel="epoch", ylabel=metric)
+        ax.legend()
+    figure.suptitle(title)
+    save_figure(figure, out)
+
+
+def write_band_curves(curves: dict[str, list[list]], out: Path, title: str = "") -> None:
+    """Each name's validation curves (one per seed) as their mean per epoch, with a band of
+    ± one standard deviation across the seeds that reached that epoch."""
+    import numpy as np
+
+    plt = pyplot()
+    figure, ax = plt.subplots(figsize=(8, 4.5))
+    for name, runs in curves.items():
+        length = max((len(run) for run in runs), default=0)
+        columns = [[run[i] for run in runs if i < len(run) and isinstance(run[i], float)]
+                   for i in range(length)]
+        epochs = [i + 1 for i, column in enumerate(columns) if column]
+        mean = np.array([np.mean(c) for c in columns if c])
+        std = np.array([np.std(c, ddof=1) if len(c) > 1 else 0.0 for c in columns if c])
+        (line,) = ax.plot(epochs, mean, label=f"{name} ({len(runs)} seeds)")
+        ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    ax.set(xlabel="epoch", ylabel="validation accuracy", title=title or "mean ± std over seeds")
+    ax.legend(fontsize=8)
+    save_figure(figure, out)
