@@ -13,6 +13,7 @@ LEVELS = {
     "errors": 0, "tfenv": 0, "explain": 0, "bases": 0, "stats": 0, "safeyaml": 0,
     "formats": 0,  # how numbers are written for a person, which table layout fits
     "config": 1, "devices": 1,
+    "records": 1,  # meta.json, summary.json, the checkpoint state, sweep.yaml: typed, versioned
     "runs": 2, "data": 2, "models": 2,
     "training": 3, "report": 3, "overview": 3, "pictures": 3, "page": 3, "evaluation": 3,
     "draft": 3, "shipped": 3,

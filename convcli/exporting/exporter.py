@@ -75,10 +75,9 @@ def export_run(ref: str | None, runs_dir: Path, format: str = "saved_model", qua
 def _exportable(run: Run):
     """(config, class names) of a run that has a best checkpoint to export."""
     if not run.best.is_file():
-        status = run.read_meta().get("status", "unknown")
         raise RunError(f"run {run.name} has no best checkpoint (checkpoints/best.keras; status: "
-                       f"{status}); export a run that finished an epoch")
-    class_names = run.read_meta().get("class_names")
+                       f"{run.read_meta().status or 'unknown'}); export a run that finished an epoch")
+    class_names = run.read_meta().class_names
     if not class_names:
         raise RunError(f"run {run.name} records no class names in meta.json; it did not get as far "
                        "as training")
