@@ -53,7 +53,7 @@ class Record(Part):
         if not isinstance(data, dict):
             raise RecordError(f"{where} holds a JSON {type(data).__name__}, not a {cls.KIND} record "
                               "(a mapping); restore it, or train a new run")
-        data = upgrade(data, cls.SCHEMA_VERSION, cls.UPGRADES, f"{where} ({cls.KIND})")
+        data = upgrade(data, cls.SCHEMA_VERSION, cls.UPGRADES, where)
         try:
             return cls.model_validate({**data, "schema_version": cls.SCHEMA_VERSION})
         except ValidationError as error:
