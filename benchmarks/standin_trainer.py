@@ -14,7 +14,6 @@ Used by the sweep tests and benchmarks/sweep_scale.py:
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import random
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 from convcli.config import apply_override, read_yaml, to_yaml, validate
+from convcli.records import Summary
 from convcli.runs import Run, atomic_write_text, create_run, find_run, finish_meta, start_meta
 
 
@@ -66,10 +66,11 @@ def main() -> int:
         return 130
     rows = _rows(run)
     best = max(rows, key=lambda row: row["val_accuracy"])
-    summary = {"stage": cfg.stage, "epochs": len(rows), "best_epoch": best["epoch"], "best": best,
-               "test": {"accuracy": best["val_accuracy"] - 0.01, "loss": best["val_loss"]},
-               "timings": {"total_seconds": round(pause * len(rows), 2)}}
-    atomic_write_text(run.summary, json.dumps(summary))
+    summary = Summary.model_validate({
+        "stage": cfg.stage, "epochs": len(rows), "best_epoch": best["epoch"], "best": best,
+        "test": {"accuracy": best["val_accuracy"] - 0.01, "loss": best["val_loss"]},
+        "timings": {"total_seconds": round(pause * len(rows), 2), "seconds_per_epoch": pause}})
+    atomic_write_text(run.summary, summary.to_json())
     finish_meta(run, "completed")
     return 0
 
