@@ -123,7 +123,7 @@ def evaluate_run(ref: str | None, runs_dir: Path, split: str = "test",
     run = find_run(ref, runs_dir)
     if not run.best.is_file():
         raise RunError(f"run {run.name} has no best checkpoint (checkpoints/best.keras; status: "
-                       f"{run.read_meta().status or 'unknown'}); evaluate a run that finished an epoch, or resume this one "
+                       f"{run.status()}); evaluate a run that finished an epoch, or resume this one "
                        "with `convcli train CONFIG --resume`")
     class_names, cfg = _run_class_names(run), _run_config(run)
     if data_dir is None:

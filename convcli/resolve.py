@@ -56,7 +56,7 @@ def run_checkpoint(run: Run) -> Path:
     for path in (run.best, run.last):
         if path.is_file():
             return path
-    raise RunError(f"run {run.name} has no checkpoint (status: {run.read_meta().status or 'unknown'})")
+    raise RunError(f"run {run.name} has no checkpoint (status: {run.status()})")
 
 
 def explained_model(run: str | None, model_file: Path | None, runs_dir: Path,

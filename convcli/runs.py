@@ -72,6 +72,11 @@ class Run:
         except RecordError:
             return None
 
+    def status(self) -> str:
+        """meta.json's status, for messages: "unknown" when it is missing or does not read."""
+        meta = self.meta_or_none()
+        return (meta and meta.status) or "unknown"
+
     def read_summary(self) -> Summary:
         """summary.json; RecordError when it is missing, damaged or from a newer convcli."""
         return Summary.read(self.summary)

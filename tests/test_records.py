@@ -141,6 +141,10 @@ def test_runs_lists_and_shows_old_runs(old_runs):
     assert text.exit_code == 0 and "55.0%" in text.stdout and "lowest val_loss" in text.stdout, text.output
     compare = invoke("runs", "compare", "scratch", "interrupted", "--runs-dir", old_runs)
     assert compare.exit_code == 0 and "train.epochs" in compare.stdout, compare.output
+    page = invoke("runs", "show", "scratch", "--runs-dir", old_runs, "--html")
+    assert page.exit_code == 0, page.output
+    html = (old_runs / DONE / "report.html").read_text()
+    assert "ellipse, rectangle" in html and "10,641 trainable parameters" in html
 
 
 def test_evaluate_predict_gradcam_summary_read_old_runs(old_runs, tiny_data, tmp_path):

@@ -76,7 +76,7 @@ def _exportable(run: Run):
     """(config, class names) of a run that has a best checkpoint to export."""
     if not run.best.is_file():
         raise RunError(f"run {run.name} has no best checkpoint (checkpoints/best.keras; status: "
-                       f"{run.read_meta().status or 'unknown'}); export a run that finished an epoch")
+                       f"{run.status()}); export a run that finished an epoch")
     class_names = run.read_meta().class_names
     if not class_names:
         raise RunError(f"run {run.name} records no class names in meta.json; it did not get as far "

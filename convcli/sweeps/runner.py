@@ -123,7 +123,7 @@ class Sweeper:
         name = f"{self.sweep.name}-p{point:0{len(str(self.sweep.point_count))}d}-s{seed}"
         recorded = attrs.get("resume") if attrs.get("resume_host") == self.host else None
         run = earlier_run(self.folder.trials, name, recorded)
-        if run is not None and run.read_meta().status == "completed":
+        if run is not None and run.status() == "completed":
             self._record_run(slot, run.path)
             self._finish(slot, completed_outcome(run, self.sweep.spec.metric, 0.0))
             return
