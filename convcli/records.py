@@ -42,6 +42,7 @@ class Record(Part):
     """A file convcli writes and reads back, with the version of its format."""
 
     KIND: ClassVar[str] = "record"
+    REMEDY: ClassVar[str] = "restore it, or train a new run"  # what a user can do about a bad one
     SCHEMA_VERSION: ClassVar[int] = 1
     UPGRADES: ClassVar[dict[int, Upgrade]] = {}  # version n -> the step to n + 1
     schema_version: int = Field(1, description="the version of this file's format")
@@ -51,19 +52,19 @@ class Record(Part):
         """The record in a parsed file's value, upgraded to this version; RecordError if it
         is not one, or was written by a newer convcli."""
         if not isinstance(data, dict):
-            raise RecordError(f"{where} holds a JSON {type(data).__name__}, not a {cls.KIND} record "
-                              "(a mapping); restore it, or train a new run")
+            raise RecordError(f"{where} holds a {type(data).__name__}, not a {cls.KIND} record "
+                              f"(a mapping); {cls.REMEDY}")
         data = upgrade(data, cls.SCHEMA_VERSION, cls.UPGRADES, where)
         try:
             return cls.model_validate({**data, "schema_version": cls.SCHEMA_VERSION})
         except ValidationError as error:
             raise RecordError(f"{where} is not a valid {cls.KIND} record: {_first(error)}; "
-                              "restore it, or train a new run") from None
+                              f"{cls.REMEDY}") from None
 
     @classmethod
     def read(cls, path: Path):
         """The record in a JSON file; RecordError if missing, damaged or too new."""
-        return cls.parse(_load(path, json.loads, "JSON"), str(path))
+        return cls.parse(_load(path, json.loads, "JSON", cls.REMEDY), str(path))
 
     def as_written(self) -> dict:
         """The mapping the file holds (or will): schema_version first, then every key set."""
@@ -92,7 +93,7 @@ def newer_message(what: str, key: str, found: int, known: int) -> str:
             f"{known}); upgrade convcli (pip install -U convcli) to read it")
 
 
-def _load(path: Path, loads: Callable[[str], Any], language: str):
+def _load(path: Path, loads: Callable[[str], Any], language: str, remedy: str):
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -104,7 +105,7 @@ def _load(path: Path, loads: Callable[[str], Any], language: str):
     except (ValueError, yaml.YAMLError) as error:
         where = f" at line {error.lineno}" if isinstance(error, json.JSONDecodeError) else ""
         raise RecordError(f"{path} is not valid {language}{where}: the file is damaged (cut short, "
-                          "or edited by hand); restore it, or train a new run") from None
+                          f"or edited by hand); {remedy}") from None
 
 
 def _first(error: ValidationError) -> str:
@@ -262,6 +263,7 @@ class CheckpointState(Record):
     """Where training was when a last checkpoint was saved, so --resume continues there."""
 
     KIND: ClassVar[str] = "checkpoint state"
+    REMEDY: ClassVar[str] = "the checkpoint is damaged; start a new run"
     epoch: int  # epochs completed, every phase counted
     phase: Optional[str] = None  # the phase being fit
     phase_start: int = 0  # the epoch that phase started after
@@ -277,8 +279,7 @@ class CheckpointState(Record):
         try:
             data = json.loads(text)
         except ValueError:
-            raise RecordError(f"{where} is not valid JSON: the checkpoint is damaged; start a "
-                              "new run") from None
+            raise RecordError(f"{where} is not valid JSON: {cls.REMEDY}") from None
         return cls.parse(data, where)
 
 
@@ -290,13 +291,14 @@ class SweepRecord(Record):
     its study is and how many trials it has."""
 
     KIND: ClassVar[str] = "sweep.yaml"
+    REMEDY: ClassVar[str] = "restore it, or start another sweep with --new"
     storage: Optional[str] = None  # an Optuna storage URL, password redacted; None: study.db
     study: Optional[str] = None
     trials: Optional[int] = None
 
     @classmethod
     def read(cls, path: Path) -> "SweepRecord":
-        return cls.parse(_load(path, safeyaml.load, "YAML"), str(path))
+        return cls.parse(_load(path, safeyaml.load, "YAML", cls.REMEDY), str(path))
 
     @property
     def spec(self) -> dict:

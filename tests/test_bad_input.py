@@ -704,7 +704,7 @@ CASES = [
     C("record-meta-not-a-mapping", "gradcam with a run whose meta.json holds a list",
       old_run(lambda run: (run / "meta.json").write_text("[]")),
       lambda p: ["gradcam", jpeg(p["tmp"]), "--run", p["old"]], 1,
-      "{old}/meta.json holds a JSON list, not a meta.json record"),
+      "{old}/meta.json holds a list, not a meta.json record"),
     C("record-meta-newer-resume", "resume a run whose meta.json a newer convcli wrote",
       old_run(edit_meta(schema_version=5, status="interrupted")),
       ["train", "{old}/config.yaml", "--resume", "{old}"], 1,

@@ -73,7 +73,7 @@ def test_a_newer_record_is_refused_in_one_line(tmp_path):
 
 @pytest.mark.parametrize("text, expected", [
     ('{"stage": "scr', "is not valid JSON at line 1: the file is damaged"),
-    ("[1, 2]", "holds a JSON list, not a summary.json record"),
+    ("[1, 2]", "holds a list, not a summary.json record"),
     ('{"stage": "scratch", "epochs": "many"}', "is not a valid summary.json record: epochs: Input should be"),
     ('{"schema_version": "1", "stage": "scratch"}', "schema_version must be a whole number from 1"),
 ])
