@@ -17,7 +17,6 @@ Used by the sweep tests and benchmarks/sweep_scale.py:
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import random
@@ -26,8 +25,9 @@ import time
 from pathlib import Path
 
 from convcli.config import apply_override, read_yaml, to_yaml, validate
-from convcli.runs import Run, create_run, find_run, finish_meta, start_meta
 from convcli.files import atomic_write_text
+from convcli.records import Summary
+from convcli.runs import Run, create_run, find_run, finish_meta, start_meta
 
 
 def main() -> int:
@@ -72,10 +72,11 @@ def main() -> int:
     time.sleep(float(os.environ.get("STANDIN_WRAP_UP_SECONDS", "0")))
     rows = _rows(run)
     best = max(rows, key=lambda row: row["val_accuracy"])
-    summary = {"stage": cfg.stage, "epochs": len(rows), "best_epoch": best["epoch"], "best": best,
-               "test": {"accuracy": best["val_accuracy"] - 0.01, "loss": best["val_loss"]},
-               "timings": {"total_seconds": round(pause * len(rows), 2)}}
-    atomic_write_text(run.summary, json.dumps(summary))
+    summary = Summary.model_validate({
+        "stage": cfg.stage, "epochs": len(rows), "best_epoch": best["epoch"], "best": best,
+        "test": {"accuracy": best["val_accuracy"] - 0.01, "loss": best["val_loss"]},
+        "timings": {"total_seconds": round(pause * len(rows), 2), "seconds_per_epoch": pause}})
+    atomic_write_text(run.summary, summary.to_json())
     finish_meta(run, "completed")
     _event("end", cfg.name)
     return 0

@@ -11,7 +11,7 @@ import difflib
 import math
 import os
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Callable, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -27,6 +27,13 @@ MAX_SIZE = 4096  # pixels on an image side, images in a batch, filters in a conv
 MAX_UNITS = 65536  # units of the dense layer
 MAX_EPOCHS = 100_000
 MAX_SHOWN = 80  # characters of a received value quoted in an error
+
+# The config format's version, and the steps that read older ones: UPGRADES[n] turns the
+# mapping of a version-n config into version n + 1 (a renamed key, a moved section). Version
+# 1 is the format since the first release, so there is no step yet; the first change to a
+# key name adds UPGRADES[1] (docs/architecture.md#record-and-config-versions).
+CONFIG_VERSION = 1
+UPGRADES: dict[int, Callable[[dict], dict]] = {}
 
 
 class Section(BaseModel):
@@ -247,6 +254,9 @@ class Config(Section):
     distribute: Literal["none", "mirrored", "multi_worker"] = Field(
         "none", description="none | mirrored (tf.distribute.MirroredStrategy over this machine's "
         "GPUs); multi_worker is refused: Keras 3.15 cannot fit under it")
+    version: int = Field(CONFIG_VERSION, ge=1, le=CONFIG_VERSION, description="the config format's "
+                         f"version (this convcli: {CONFIG_VERSION}); default: this convcli's. An older "
+                         "one is upgraded when read, a newer one refused")
 
     @model_validator(mode="after")
     def _resolve(self) -> "Config":
@@ -433,15 +443,31 @@ def apply_override(raw: dict, override: str) -> None:
 
 
 def validate(raw: dict, source: str = "config") -> Config:
-    """A Config from a plain mapping, or a ConfigError naming the first problem."""
+    """A Config from a plain mapping (of any version this convcli reads), or a ConfigError
+    naming the first problem."""
     try:
-        return Config.model_validate(raw)
+        return Config.model_validate(upgrade(raw, source))
     except ValidationError as error:
         # An unknown key first: a misspelt `stage` also makes `stage` missing.
         errors = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")
         problems = [_describe(e) for e in errors]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise ConfigError(f"{source}: {problems[0]}{more}") from None
+
+
+def upgrade(raw: dict, source: str) -> dict:
+    """The mapping of a config brought to CONFIG_VERSION (no `version`: this one)."""
+    version = raw.get("version", CONFIG_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ConfigError(f"{source}: version must be a whole number from 1 (the config format's "
+                          f"version; leave it out for this convcli's, {CONFIG_VERSION}). Received: {version!r}")
+    if version > CONFIG_VERSION:
+        raise ConfigError(f"{source} was written by a newer convcli (version {version}; this convcli "
+                          f"reads configs up to version {CONFIG_VERSION}); upgrade convcli "
+                          "(pip install -U convcli), or write the config for this one")
+    for step in range(version, CONFIG_VERSION):
+        raw = UPGRADES[step](raw)
+    return {**raw, "version": CONFIG_VERSION}
 
 
 def _describe(error: dict) -> str:

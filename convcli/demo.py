@@ -53,8 +53,8 @@ def run_demo(runs_dir: Path, quick: bool, console) -> list[dict]:
         run, summary = run_experiment(cfg, runs_dir)
         console.print(results_table(summary, run.path))
         rows.append({"stage": step.stage, "run": run.name, "book": step.book,
-                     "val_accuracy": (summary.get("best") or {}).get("val_accuracy"),
-                     "test_accuracy": (summary.get("test") or {}).get("accuracy"),
+                     "val_accuracy": summary.best.val_accuracy,
+                     "test_accuracy": summary.metric("test_accuracy"),
                      "seconds": time.perf_counter() - began,
                      "gradcam": str(run.gradcam / "contact_sheet.png")})
     return rows
@@ -96,14 +96,13 @@ def step_sweep(step: Step, quick: bool, extra: tuple[str, ...], seeds: int):
 def seed_results(runs: list[Path]) -> dict:
     """Every seed's best validation and test accuracy, and its validation curve."""
     from convcli.runs import Run
-    from convcli.files import read_json
     from convcli.sweeps.trial import read_rows
 
     found = {"val_accuracy": [], "test_accuracy": [], "curves": []}
     for run in runs:
-        summary = read_json(Run(run).summary)
-        found["val_accuracy"].append((summary.get("best") or {}).get("val_accuracy"))
-        found["test_accuracy"].append((summary.get("test") or {}).get("accuracy"))
+        summary = Run(run).summary_or_none()
+        found["val_accuracy"].append(summary.best.val_accuracy if summary else None)
+        found["test_accuracy"].append(summary.metric("test_accuracy") if summary else None)
         found["curves"].append([row.get("val_accuracy") for row in read_rows(Run(run).metrics)])
     return found
 

@@ -26,6 +26,11 @@ class RunError(ConvcliError):
     """A run directory cannot be found, created or read."""
 
 
+class RecordError(RunError):
+    """A record convcli wrote (meta.json, summary.json, a checkpoint's state, sweep.yaml) is
+    missing, damaged, or written by a newer convcli."""
+
+
 class ModelError(ConvcliError):
     """A model file or model description cannot be used."""
 

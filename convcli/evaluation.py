@@ -123,9 +123,8 @@ def evaluate_run(ref: str | None, runs_dir: Path, split: str = "test",
     """
     run = find_run(ref, runs_dir)
     if not run.best.is_file():
-        status = run.read_meta().get("status", "unknown")
         raise RunError(f"run {run.name} has no best checkpoint (checkpoints/best.keras; status: "
-                       f"{status}); evaluate a run that finished an epoch, or resume this one "
+                       f"{run.status()}); evaluate a run that finished an epoch, or resume this one "
                        "with `convcli train CONFIG --resume`")
     class_names, cfg = _run_class_names(run), _run_config(run)
     if data_dir is None:
@@ -194,10 +193,10 @@ def _labelled_images(data_dir: Path) -> tuple[list[str], Split]:
 
 def _run_class_names(run: Run) -> list[str]:
     meta = run.read_meta()
-    if not meta.get("class_names"):
+    if not meta.class_names:
         raise RunError(f"run {run.name} records no class names in meta.json (status: "
-                       f"{meta.get('status', 'unknown')}); it did not get as far as training")
-    return meta["class_names"]
+                       f"{meta.status or 'unknown'}); it did not get as far as training")
+    return meta.class_names
 
 
 def _run_config(run: Run):

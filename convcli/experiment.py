@@ -14,7 +14,6 @@ config and data (or `force`). The Trainer continues from the last checkpoint.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -23,13 +22,14 @@ from pathlib import Path
 from convcli.config import Config, flatten, load_config, to_yaml
 from convcli.data import folders
 from convcli.devices import devices_of, training_scope
-from convcli.report_page import write_page
-from convcli.errors import ConvcliError, Interrupted, RunError, Terminated, TrainingError
-from convcli.runs import Run, create_run, find_run, finish_meta, now, process_alive, start_meta
+from convcli.errors import ConvcliError, Interrupted, RecordError, RunError, Terminated, TrainingError
 from convcli.files import atomic_write_text
+from convcli.records import Meta, Summary
+from convcli.report_page import write_page
+from convcli.runs import Run, create_run, find_run, finish_meta, now, process_alive, start_meta
 
 
-def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
+def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, Summary]:
     """Train one config into a new run directory; return the run and its summary."""
     with training_scope(cfg.distribute, cfg.train.mixed_precision):
         stage, files, model = _prepare(cfg)
@@ -38,14 +38,13 @@ def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, dict]:
 
 
 def resume_experiment(cfg: Config, ref: str, runs_dir: str | Path,
-                      force: bool = False) -> tuple[Run, dict]:
+                      force: bool = False) -> tuple[Run, Summary]:
     """Continue an interrupted, killed or failed run from its last completed epoch."""
     from convcli.data.check import listing
     from convcli.training import checkpoint_epoch
 
     run = find_run(ref, runs_dir)
-    meta = run.read_meta()
-    _check_resumable(run, meta, force)
+    meta = _resumable_meta(run, force)
     epoch = checkpoint_epoch(run)
     changed = _config_changes(load_config(run.config), cfg)
     if changed and not force:
@@ -55,16 +54,16 @@ def resume_experiment(cfg: Config, ref: str, runs_dir: str | Path,
         return run, _resume(cfg, run, meta, epoch, changed, force)
 
 
-def _resume(cfg: Config, run: Run, meta: dict, epoch: int, changed: list[str], force: bool) -> dict:
+def _resume(cfg: Config, run: Run, meta: Meta, epoch: int, changed: list[str], force: bool) -> Summary:
     stage, files, model = _prepare(cfg)
-    if files.fingerprint() != meta.get("dataset", {}).get("fingerprint") and not force:
+    if files.fingerprint() != (meta.dataset and meta.dataset.fingerprint) and not force:
         raise RunError(f"the data changed since run {run.name} started (files added, removed or "
                        "modified); resume with the same data, or add --force")
     for leftover in run.checkpoints.glob(".*"):  # temp files of a save that was killed
         leftover.unlink()
     shutil.rmtree(run.scratch, ignore_errors=True)  # a disk cache a kill left half-written
     resumed = {"from_epoch": epoch, "at": now(),
-               "previous_status": meta.get("status"), "changed": changed}
+               "previous_status": meta.status, "changed": changed}
     return _execute(cfg, run, stage, files, model, resumed=resumed)
 
 
@@ -91,7 +90,7 @@ def _prepare(cfg: Config):
     return stage, files, model
 
 
-def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed: dict | None) -> dict:
+def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed: dict | None) -> Summary:
     """Train and finish in the run directory, keeping meta.json's status true throughout."""
     from convcli.training import sigterm_as_interrupt
 
@@ -102,7 +101,7 @@ def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed:
             start_meta(run, cfg.seed)
         else:
             run.update_meta(status="running", ended=None, reason=None,
-                            resumed=run.read_meta().get("resumed", []) + [resumed])
+                            resumed=[*run.read_meta().resumed, resumed])
         run.update_meta(stage=cfg.stage, class_names=files.class_names, pid=os.getpid(),
                         host=os.uname().nodename, devices=devices_of(cfg.distribute),
                         dataset={"fingerprint": files.fingerprint(), "counts": files.counts(),
@@ -146,18 +145,24 @@ def _cache(cfg: Config, files: folders.Files) -> str:
     return choose_cache(cfg.data.cache, files, cfg.data.image_size, cfg.data.channels)
 
 
-def _check_resumable(run: Run, meta: dict, force: bool) -> None:
-    status = meta.get("status")
+def _resumable_meta(run: Run, force: bool) -> Meta:
+    """The run's meta.json, when the run is one --resume can continue."""
+    try:
+        meta = run.read_meta() if run.meta.exists() else None
+    except RecordError as error:
+        raise RunError(f"run {run.name} cannot be resumed: {error}") from None
+    status = meta and meta.status
     if status is None or not run.config.is_file():
         raise RunError(f"{run.path} is not a run directory convcli can resume (no meta.json or "
                        "config.yaml)")
     if status == "completed":
         raise RunError(f"run {run.name} is completed; there is nothing to resume (train a new run, "
                        "or start one from it with fine_tune.init_from)")
-    if status == "running" and not force and meta.get("host") == os.uname().nodename \
-            and process_alive(meta.get("pid")):
-        raise RunError(f"run {run.name} is still running (pid {meta['pid']}); wait for it or stop "
+    if status == "running" and not force and meta.host == os.uname().nodename \
+            and process_alive(meta.pid):
+        raise RunError(f"run {run.name} is still running (pid {meta.pid}); wait for it or stop "
                        "it first (add --force if that process is not convcli)")
+    return meta
 
 
 def _config_changes(earlier: Config, now: Config) -> list[str]:
@@ -181,7 +186,7 @@ def _named(weights: dict[int, float] | None, class_names: list[str]) -> dict[str
     return weights and {class_names[label]: weight for label, weight in weights.items()}
 
 
-def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) -> dict:
+def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) -> Summary:
     """Evaluate the best checkpoint and write model.txt, curves.png and summary.json."""
     import keras
 
@@ -209,7 +214,7 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
     if cfg.explain.gradcam_images:
         gradcam = explain_validation(model, files, cfg.data.image_size, run.gradcam,
                                      cfg.explain.gradcam_images, cfg.explain.layer, cfg.seed)
-    summary = {
+    summary = Summary.model_validate({
         "stage": cfg.stage,
         "epochs": result.epochs,
         "best_epoch": result.best_epoch,
@@ -231,6 +236,6 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
         "class_weight": _named(class_weights(cfg.train, files), files.class_names),
         "gradcam": gradcam,
         **result.details,
-    }
-    atomic_write_text(run.summary, json.dumps(summary, indent=2) + "\n")
+    })
+    atomic_write_text(run.summary, summary.to_json())
     return summary

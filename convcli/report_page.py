@@ -15,10 +15,11 @@ import shlex
 from html import escape
 from pathlib import Path
 
+from convcli.files import atomic_write_text
 from convcli.formats import duration, metric, timestamp
 from convcli.html_parts import STYLE, definition_list, figure_html, html_table, section
+from convcli.records import Dataset, Gradcam, Meta, Summary
 from convcli.runs import STATUSES, Run
-from convcli.files import atomic_write_text, read_json
 
 PAGE_NAME = "report.html"
 # More images make a page slow to open and to mail; the files stay in gradcam/.
@@ -35,17 +36,15 @@ def write_page(run: Run, gallery_limit: int = GALLERY_LIMIT) -> Path:
 
 def page_html(run: Run, gallery_limit: int = GALLERY_LIMIT) -> str:
     """The whole page: header, results, pictures, Grad-CAM gallery, config, metrics, model."""
-    meta, summary = run.read_meta(), read_json(run.summary)
-    meta = meta if isinstance(meta, dict) else {}  # a hand-edited meta.json may hold anything
-    gradcam = summary.get("gradcam")
-    gradcam = gradcam if isinstance(gradcam, dict) else {}
+    meta, summary = run.meta_or_none() or Meta(), run.summary_or_none()  # a damaged one: none
+    gradcam = (summary and summary.gradcam) or Gradcam()
     sections = [
         header_section(run.name, meta, summary),
         results_section(summary),
         pictures_section(run.path),
         gallery_section(run.gradcam, gradcam, gallery_limit),
         text_section("config", "config.yaml", read_text(run.config)),
-        metrics_section(run.metrics, summary.get("best_epoch")),
+        metrics_section(run.metrics, summary and summary.best_epoch),
         text_section("model", "model.txt", read_text(run.model_txt)),
     ]
     nav = "".join(f'<a href="#{anchor}">{label}</a>' for anchor, label in (
@@ -60,13 +59,13 @@ def page_html(run: Run, gallery_limit: int = GALLERY_LIMIT) -> str:
 # --- sections -------------------------------------------------------------------------
 
 
-def header_section(name: str, meta: dict, summary: dict) -> str:
+def header_section(name: str, meta: Meta, summary: Summary | None) -> str:
     """The run's name and status; the reason a run did not complete, where no one misses it."""
-    status = str(meta.get("status") or "unknown")
+    status = meta.status or "unknown"
     badge = f'<span class="status {status if status in STATUSES else "failed"}">{escape(status)}</span>'
     alert = ""
     if status != "completed":
-        reason = meta.get("reason") or {
+        reason = meta.reason or {
             "running": "this run had not finished when the page was written (or its process was killed)",
             "unknown": "meta.json is missing or unreadable"}.get(status, "no reason recorded")
         alert = f'<p class="alert">{escape(status)}: {escape(str(reason))}</p>'
@@ -74,30 +73,27 @@ def header_section(name: str, meta: dict, summary: dict) -> str:
             f"{definition_list(run_facts(meta, summary))}\n</header>")
 
 
-def run_facts(meta: dict, summary: dict) -> list[tuple[str, object]]:
+def run_facts(meta: Meta, summary: Summary | None) -> list[tuple[str, object]]:
     """What was trained, when, where and with what (meta.json), as label-value pairs."""
-    versions = meta.get("versions") or {}
-    dataset = meta.get("dataset") or {}
-    command = meta.get("command")
+    dataset = meta.dataset or Dataset()
     return [
-        ("stage", meta.get("stage") or summary.get("stage")),
-        ("started", timestamp(meta["started"]) if meta.get("started") else None),
-        ("ended", timestamp(meta["ended"]) if meta.get("ended") else None),
-        ("devices", ", ".join(map(str, meta.get("devices") or [])) or None),
-        ("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v) or None),
-        ("classes", ", ".join(map(str, meta.get("class_names") or [])) or None),
-        ("images", ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
-                             for k, v in (dataset.get("counts") or {}).items()) or None),
-        ("files left out", len(dataset["left_out"]) if dataset.get("left_out") else None),
-        ("seed", meta.get("seed")),
-        ("resumed", f"{len(meta['resumed'])} time(s)" if meta.get("resumed") else None),
-        ("host", meta.get("host")),
-        ("git commit", meta.get("git_commit")),
-        ("command", shlex.join(map(str, command)) if isinstance(command, list) else command),
+        ("stage", meta.stage or (summary and summary.stage)),
+        ("started", timestamp(meta.started) if meta.started else None),
+        ("ended", timestamp(meta.ended) if meta.ended else None),
+        ("devices", ", ".join(meta.devices) or None),
+        ("versions", ", ".join(f"{k} {v}" for k, v in meta.versions.items() if v) or None),
+        ("classes", ", ".join(meta.class_names or []) or None),
+        ("images", ", ".join(f"{k} {v:,}" for k, v in dataset.counts.items()) or None),
+        ("files left out", len(dataset.left_out) or None),
+        ("seed", meta.seed),
+        ("resumed", f"{len(meta.resumed)} time(s)" if meta.resumed else None),
+        ("host", meta.host),
+        ("git commit", meta.git_commit),
+        ("command", shlex.join(meta.command) if meta.command else None),
     ]
 
 
-def results_section(summary: dict) -> str:
+def results_section(summary: Summary | None) -> str:
     """The best epoch's metrics, the final epoch's, the test set's; timings and parameters."""
     if not summary:
         return section("results", "results", '<p class="note">No results: summary.json is missing '
@@ -111,42 +107,40 @@ def results_section(summary: dict) -> str:
                    f'<div class="scroll">{table}</div>\n{definition_list(training_facts(summary))}')
 
 
-def metric_rows(summary: dict) -> list[tuple[str, dict]]:
+def metric_rows(summary: Summary) -> list[tuple[str, dict]]:
     """(label, {metric: value}) for the best epoch, the final epoch (if another) and the test set."""
     rows = []
-    final = summary.get("final") or {}
-    epochs = [("best", summary.get("best_epoch"), summary.get("best") or {})]
-    if final and final.get("epoch") != summary.get("best_epoch"):
-        epochs.append(("final", final.get("epoch"), final))
+    final = summary.final
+    epochs = [("best", summary.best_epoch, summary.best)]
+    if final.as_dict() and final.epoch != summary.best_epoch:
+        epochs.append(("final", final.epoch, final))
     for which, epoch, metrics in epochs:
         # metrics.csv's bookkeeping columns are not metrics.
-        metrics = {k: v for k, v in metrics.items() if k not in ("epoch", "phase", "learning_rate",
-                                                                  "seconds")}
+        metrics = {k: v for k, v in metrics.as_dict().items() if k not in ("epoch", "phase", "learning_rate",
+                                                                            "seconds")}
         rows.append((f"training, {which} epoch {epoch}",
                      {k: v for k, v in metrics.items() if not k.startswith("val_")}))
         rows.append((f"validation, {which} epoch {epoch}",
                      {k[4:]: v for k, v in metrics.items() if k.startswith("val_")}))
-    if summary.get("test"):
-        rows.append(("test, best checkpoint", summary["test"]))
+    if summary.test:
+        rows.append(("test, best checkpoint", summary.test.as_dict()))
     return rows
 
 
-def training_facts(summary: dict) -> list[tuple[str, object]]:
+def training_facts(summary: Summary) -> list[tuple[str, object]]:
     """Epochs, timings, parameters per phase, and what the stage recorded besides."""
-    timings = summary.get("timings") or {}
-    phases = summary.get("phases") or []
-    facts = [("epochs", summary.get("epochs")),
-             ("best epoch by", summary.get("monitor")),
-             ("total time", seconds(timings.get("total_seconds"))),
-             ("per epoch", seconds(timings.get("seconds_per_epoch")))]
-    facts += [(f"phase {p.get('phase')}", f"{p.get('epochs')} epoch(s), "
-               f"{metric('parameters', p.get('trainable_params'))} trainable parameters, "
-               f"{seconds(p.get('seconds'))}") for p in phases if isinstance(p, dict)]
-    shown = {"stage", "epochs", "best_epoch", "monitor", "best", "final", "test", "timings",
-             "trainable_params", "phases", "class_names", "counts", "gradcam"}
+    facts = [("epochs", summary.epochs),
+             ("best epoch by", summary.monitor),
+             ("total time", seconds(summary.timings.total_seconds)),
+             ("per epoch", seconds(summary.timings.seconds_per_epoch))]
+    facts += [(f"phase {p.phase}", f"{p.epochs} epoch(s), "
+               f"{metric('parameters', p.trainable_params)} trainable parameters, "
+               f"{seconds(p.seconds)}") for p in summary.phases]
+    shown = {"schema_version", "stage", "epochs", "best_epoch", "monitor", "best", "final", "test",
+             "timings", "trainable_params", "phases", "class_names", "counts", "gradcam"}
     # Stage details (feature_cache, unfreezing, ...) as recorded: new keys appear unasked.
     facts += [(key.replace("_", " "), json.dumps(value) if isinstance(value, (dict, list)) else value)
-              for key, value in summary.items() if key not in shown]
+              for key, value in summary.as_dict().items() if key not in shown]
     return facts
 
 
@@ -159,12 +153,12 @@ def pictures_section(folder: Path) -> str:
     return section("curves", "curves", "\n".join(figures))
 
 
-def gallery_section(folder: Path, gradcam: dict, limit: int) -> str:
+def gallery_section(folder: Path, gradcam: Gradcam, limit: int) -> str:
     """Every Grad-CAM overlay with its file name (and what summary.json says of it), in a grid."""
     paths = sorted(p for p in folder.glob("*.png") if p.name != "contact_sheet.png")
     if not paths:
         return section("gradcam", "Grad-CAM", '<p class="note">No Grad-CAM images.</p>')
-    notes = image_notes(gradcam.get("images") or [])
+    notes = image_notes(gradcam.images)
     figures = [figure_html(path, path.name, notes.get(path.stem)) for path in paths[:limit]]
     more = len(paths) - limit
     left_out = (f'<p class="note">{more} more Grad-CAM image(s) left out of this page '
@@ -173,15 +167,15 @@ def gallery_section(folder: Path, gradcam: dict, limit: int) -> str:
                    + "\n".join(figures) + f"\n</div>\n{left_out}")
 
 
-def gradcam_intro(gradcam: dict) -> str:
+def gradcam_intro(gradcam: Gradcam) -> str:
     """The layer explained and, on data with object boxes, the pointing game's score."""
-    layer = gradcam.get("layer")
+    layer = gradcam.layer
     intro = f"<p>Layer explained: <code>{escape(str(layer))}</code></p>" if layer else ""
-    pointing = gradcam.get("pointing_game")
-    if isinstance(pointing, dict) and pointing.get("score") is not None:
+    pointing = gradcam.pointing_game
+    if pointing is not None and pointing.score is not None:
         text = (f"Pointing game: the heatmap's maximum falls inside the object for "
-                f"{metric('share', pointing['score'])} of {pointing.get('images', '?')} validation "
-                f"images (pointing at a random pixel: {metric('share', pointing.get('chance'))}).")
+                f"{metric('share', pointing.score)} of {pointing.images or '?'} validation "
+                f"images (pointing at a random pixel: {metric('share', pointing.chance)}).")
         intro += f"<p>{escape(text)}</p>"
     return intro
 

@@ -56,8 +56,7 @@ def run_checkpoint(run: Run) -> Path:
     for path in (run.best, run.last):
         if path.is_file():
             return path
-    status = run.read_meta().get("status", "unknown")
-    raise RunError(f"run {run.name} has no checkpoint (status: {status})")
+    raise RunError(f"run {run.name} has no checkpoint (status: {run.status()})")
 
 
 def explained_model(run: str | None, model_file: Path | None, runs_dir: Path,
@@ -78,7 +77,7 @@ def explained_model(run: str | None, model_file: Path | None, runs_dir: Path,
     else:
         found = find_run(run, runs_dir)
         model, title = load_model_file(run_checkpoint(found)), f"{found.name} (best checkpoint)"
-        class_names = found.read_meta().get("class_names") or model_classes(model, title, None)
+        class_names = found.read_meta().class_names or model_classes(model, title, None)
     image_size = image_input(model, title)
     if feature_map and not feature_map_layers(model):
         raise ModelError(f"model {title} has no layer with a 2-D feature map (batch, height, width, "

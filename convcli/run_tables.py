@@ -17,28 +17,28 @@ from rich.text import Text
 
 from convcli.config import read_yaml
 from convcli.formats import Fitted, duration, number, percent, size, timestamp
+from convcli.records import EpochMetrics, Summary
 from convcli.runs import Run, describe
-from convcli.files import read_json
 
 RUN_STYLES = {"completed": "green", "running": "cyan", "interrupted": "yellow"}
 
 
-def results_table(summary: dict, run_path: Path) -> Fitted:
+def results_table(summary: Summary, run_path: Path) -> Fitted:
     """The end-of-run table: the best epoch's numbers and the test set's."""
-    best, test = summary.get("best") or {}, summary.get("test") or {}
-    table = Table(title=f"{summary['stage']} — {run_path}", title_justify="left")
+    best = summary.best
+    table = Table(title=f"{summary.stage} — {run_path}", title_justify="left")
     for column in ("epochs", "best epoch", "train acc", "val acc", "test acc", "val loss", "seconds"):
         table.add_column(column, justify="right")
-    table.add_row(str(summary["epochs"]), str(summary.get("best_epoch")), percent(best.get("accuracy")),
-                  percent(best.get("val_accuracy")), percent(test.get("accuracy")),
-                  number(best.get("val_loss")), f"{summary['timings']['total_seconds']:.0f}")
+    table.add_row(str(summary.epochs), str(summary.best_epoch), percent(best.accuracy),
+                  percent(best.val_accuracy), percent(summary.metric("test_accuracy")),
+                  number(best.val_loss), f"{summary.timings.total_seconds:.0f}")
     table.caption = f"best epoch: the {_judged_by(summary)}"
     return Fitted(table)
 
 
-def _judged_by(summary: dict) -> str:
+def _judged_by(summary: Summary) -> str:
     """How a run picked its best epoch (train.monitor; runs before it existed: val_loss)."""
-    monitor = summary.get("monitor") or "val_loss"
+    monitor = summary.monitor
     return f"{'highest' if monitor == 'val_accuracy' else 'lowest'} {monitor}"
 
 
@@ -102,7 +102,7 @@ def sweeps_table(rows: list[dict]) -> Fitted:
     return Fitted(table)
 
 
-def comparison_table(rows: list[dict], summaries: list[dict], differences: dict[str, list]) -> Group:
+def comparison_table(rows: list[dict], summaries: list[Summary | None], differences: dict[str, list]) -> Group:
     """`convcli runs compare`: results side by side, then only the config keys that differ.
 
     Runs head their columns by name, or without their start time, or as A, B, ... with a
@@ -120,22 +120,21 @@ def _letter(index: int) -> str:
     return chr(ord("A") + index) if index < 26 else f"R{index + 1}"
 
 
-def _results_side_by_side(rows: list[dict], summaries: list[dict], heading: list[str]) -> Table:
+def _results_side_by_side(rows: list[dict], summaries: list[Summary | None], heading: list[str]) -> Table:
     results = Table(title="results", title_justify="left", box=box.SIMPLE_HEAD)
     results.add_column("")
     for name in heading:
         results.add_column(name, justify="right", no_wrap=True)
-    bests = [summary.get("best") or {} for summary in summaries]
-    tests = [summary.get("test") or {} for summary in summaries]
+    bests = [summary.best if summary else EpochMetrics() for summary in summaries]
     lines = {"stage": [row.get("stage") or "-" for row in rows],
              "status": [row.get("status", "-") for row in rows],
              "epochs": ["-" if row.get("epochs") is None else str(row["epochs"]) for row in rows],
-             "best epoch": [str(summary.get("best_epoch", "-")) for summary in summaries],
+             "best epoch": [str(summary.best_epoch) if summary else "-" for summary in summaries],
              "best by": [_judged_by(summary) if summary else "-" for summary in summaries],
-             "train acc": [percent(best.get("accuracy")) for best in bests],
-             "val acc": [percent(best.get("val_accuracy")) for best in bests],
-             "val loss": [number(best.get("val_loss")) for best in bests],
-             "test acc": [percent(test.get("accuracy")) for test in tests],
+             "train acc": [percent(best.accuracy) for best in bests],
+             "val acc": [percent(best.val_accuracy) for best in bests],
+             "val loss": [number(best.val_loss) for best in bests],
+             "test acc": [percent(s.metric("test_accuracy") if s else None) for s in summaries],
              "duration": [duration(row.get("seconds")) for row in rows]}
     for name, values in lines.items():
         results.add_row(name, *values)
@@ -178,14 +177,16 @@ def run_json(run: Run) -> str:
         config = None
     files = [{"file": str(path.relative_to(run.path)), "bytes": path.stat().st_size}
              for path in sorted(p for p in run.path.rglob("*") if p.is_file())]
-    record = describe(run.path) | {"path": str(run.path), "meta": run.read_meta(),
-                                   "summary": read_json(run.summary), "config": config, "files": files}
+    meta, summary = run.meta_or_none(), run.summary_or_none()
+    record = describe(run.path) | {"path": str(run.path), "meta": meta and meta.as_written(),
+                                   "summary": summary and summary.as_written(), "config": config,
+                                   "files": files}
     return json.dumps(record, indent=2, default=str)
 
 
 def run_details(run: Run) -> Group:
     """`convcli runs show`: status, results, the config as written, and the files."""
-    row, summary = describe(run.path), read_json(run.summary)
+    row, summary = describe(run.path), run.summary_or_none()
     status = Text.assemble((run.name, "bold"), f"  stage {row.get('stage') or '-'}, ",
                            (row.get("status", "-"), "green" if row.get("status") == "completed" else "red"))
     if row.get("reason"):

@@ -20,8 +20,9 @@ from importlib import metadata
 from pathlib import Path
 
 from convcli.config import flatten, read_yaml
-from convcli.errors import RunError
-from convcli.files import atomic_write_text, read_json
+from convcli.errors import RecordError, RunError
+from convcli.files import atomic_write_text
+from convcli.records import Meta, Summary
 
 STATUSES = ("running", "completed", "failed", "interrupted", "pruned")  # pruned: by a sweep
 SWEEPS_FOLDER = "sweeps"  # <runs_dir>/sweeps/ holds sweep directories, not runs
@@ -56,17 +57,37 @@ class Run:
         """The name without its start time: the config's name (and a -2 suffix)."""
         return _RUN_NAME.sub(r"\1", self.name) if _RUN_NAME.match(self.name) else self.name
 
-    def read_meta(self) -> dict:
-        """meta.json as a dict; {} when it is missing or unreadable (a broken run)."""
-        try:
-            return json.loads(self.meta.read_text())
-        except (OSError, ValueError):
-            return {}
+    def read_meta(self) -> Meta:
+        """meta.json; RecordError when it is missing, damaged or from a newer convcli."""
+        return Meta.read(self.meta)
 
-    def update_meta(self, **fields) -> dict:
-        """Merge fields into meta.json, atomically."""
-        meta = self.read_meta() | fields
-        atomic_write_text(self.meta, json.dumps(meta, indent=2, default=str) + "\n")
+    def meta_or_none(self) -> Meta | None:
+        """meta.json, or None when it is missing or cannot be read (for scans of folders
+        that never fail on one broken run)."""
+        try:
+            return self.read_meta()
+        except RecordError:
+            return None
+
+    def status(self) -> str:
+        """meta.json's status, for messages: "unknown" when it is missing or does not read."""
+        meta = self.meta_or_none()
+        return (meta and meta.status) or "unknown"
+
+    def read_summary(self) -> Summary:
+        """summary.json; RecordError when it is missing, damaged or from a newer convcli."""
+        return Summary.read(self.summary)
+
+    def summary_or_none(self) -> Summary | None:
+        try:
+            return self.read_summary()
+        except RecordError:
+            return None
+
+    def update_meta(self, **fields) -> Meta:
+        """Set fields in meta.json (made if missing), atomically."""
+        meta = (self.read_meta() if self.meta.exists() else Meta()).updated(**fields)
+        atomic_write_text(self.meta, meta.to_json())
         return meta
 
 
@@ -138,28 +159,28 @@ def describe(path: Path) -> dict:
     not runs, or not yet, are described as such rather than hidden.
     """
     run, row = Run(path), {"name": path.name}
-    meta = run.read_meta()
     if not _RUN_NAME.match(path.name):
         return row | {"status": "not a run"}
-    if not meta:
+    meta = run.meta_or_none()
+    if meta is None:
         return row | {"status": "no meta.json" if not run.meta.exists() else "bad meta.json"}
-    status = meta.get("status", "unknown")
-    if status == "running" and meta.get("host") == os.uname().nodename and not process_alive(meta.get("pid")):
+    status = meta.status or "unknown"
+    if status == "running" and meta.host == os.uname().nodename and not process_alive(meta.pid):
         status = "killed"
-    summary = read_json(run.summary)
-    best, test = summary.get("best") or {}, summary.get("test") or {}
-    epochs = summary.get("epochs") if summary else _count_rows(run.metrics)
-    return row | {"stage": meta.get("stage"), "status": status, "reason": meta.get("reason"),
-                  "started": meta.get("started"),
-                  "seconds": _elapsed_seconds(meta), "epochs": epochs,
-                  "val_accuracy": best.get("val_accuracy"), "test_accuracy": test.get("accuracy")}
+    summary = run.summary_or_none()
+    return row | {"stage": meta.stage, "status": status, "reason": meta.reason,
+                  "started": meta.started, "seconds": _elapsed_seconds(meta),
+                  "epochs": summary.epochs if summary else _count_rows(run.metrics),
+                  "val_accuracy": summary.best.val_accuracy if summary else None,
+                  "test_accuracy": summary.metric("test_accuracy") if summary else None}
 
 
-def compare(refs: list[str], runs_dir: str | os.PathLike) -> tuple[list[dict], list[dict], dict]:
-    """For `convcli runs compare`: each run's description and summary, and the config
-    keys whose values differ."""
+def compare(refs: list[str], runs_dir: str | os.PathLike
+            ) -> tuple[list[dict], list[Summary | None], dict]:
+    """For `convcli runs compare`: each run's description and summary (None: it has none
+    that reads), and the config keys whose values differ."""
     runs = [find_run(ref, runs_dir) for ref in refs]
-    return ([describe(run.path) for run in runs], [read_json(run.summary) for run in runs],
+    return ([describe(run.path) for run in runs], [run.summary_or_none() for run in runs],
             config_differences(runs))
 
 
@@ -191,11 +212,11 @@ def _count_rows(path: Path) -> int | None:
         return None
 
 
-def _elapsed_seconds(meta: dict) -> float | None:
+def _elapsed_seconds(meta: Meta) -> float | None:
     try:
-        started = dt.datetime.fromisoformat(meta["started"])
-        ended = dt.datetime.fromisoformat(meta["ended"]) if meta.get("ended") else None
-    except (KeyError, TypeError, ValueError):
+        started = dt.datetime.fromisoformat(meta.started)
+        ended = dt.datetime.fromisoformat(meta.ended) if meta.ended else None
+    except (TypeError, ValueError):
         return None
     return (ended - started).total_seconds() if ended else None
 
@@ -224,13 +245,13 @@ def git_commit(directory: str | os.PathLike = ".") -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def start_meta(run: Run, seed: int) -> dict:
+def start_meta(run: Run, seed: int) -> Meta:
     """Write meta.json for a run that has just started."""
     return run.update_meta(status="running", command=sys.argv, started=now(), ended=None,
                            seed=seed, versions=versions(), git_commit=git_commit())
 
 
-def finish_meta(run: Run, status: str, **fields) -> dict:
+def finish_meta(run: Run, status: str, **fields) -> Meta:
     """Mark a run completed, failed or interrupted, with the end time."""
     assert status in STATUSES  # a programming error, never user input
     return run.update_meta(status=status, ended=now(), **fields)

@@ -39,8 +39,9 @@ from convcli.data.folders import Files
 from convcli.errors import ConfigError, Terminated, TrainingError
 from convcli.models.heads import loss_for
 from convcli.models.table import count_params
-from convcli.runs import Run
 from convcli.files import atomic_path, atomic_write_text
+from convcli.records import CheckpointState
+from convcli.runs import Run
 from convcli.tfenv import import_tensorflow
 
 METRIC_COLUMNS = ["epoch", "phase", "loss", "accuracy", "val_loss", "val_accuracy",
@@ -116,23 +117,23 @@ class Trainer:
         self.result = Result()
         self.phase = {"phase": None, "start": 0, "seconds": 0.0}  # the phase being fit
         if self.resume:
-            self.result.best_epoch = self.resume["best_epoch"]
-            self.result.best = self.resume["best"]
-        self.metrics = MetricsLog(run, self.result, keep=self.resume["epoch"] if self.resume else 0)
+            self.result.best_epoch = self.resume.best_epoch
+            self.result.best = self.resume.best.as_dict()
+        self.metrics = MetricsLog(run, self.result, keep=self.resume.epoch if self.resume else 0)
         self.checkpoints = AtomicCheckpoints(run, self.result, self.position)
         if self.resume:
-            self.checkpoints.best_value = self.resume["best_value"]
-            self.checkpoints.monitor = self.resume.get("monitor", "val_loss")  # older runs: val_loss
+            self.checkpoints.best_value = self.resume.best_value
+            self.checkpoints.monitor = self.resume.monitor
         self.tensorboard = keras.callbacks.TensorBoard(str(run.tensorboard), write_graph=False)
 
-    def position(self) -> dict:
+    def position(self) -> CheckpointState:
         """Where training is, for the state saved with each last checkpoint."""
-        return {"epoch": self.result.epochs, "phase": self.phase["phase"],
-                "phase_start": self.phase["start"],
-                "phase_seconds": round(self.phase["seconds"] + time.perf_counter() - self.began, 2),
-                "phases": self.result.phases, "best_value": self.checkpoints.best_value,
-                "monitor": self.checkpoints.monitor,
-                "best_epoch": self.result.best_epoch, "best": self.result.best}
+        return CheckpointState.model_validate({
+            "epoch": self.result.epochs, "phase": self.phase["phase"], "phase_start": self.phase["start"],
+            "phase_seconds": round(self.phase["seconds"] + time.perf_counter() - self.began, 2),
+            "phases": self.result.phases, "best_value": self.checkpoints.best_value,
+            "monitor": self.checkpoints.monitor, "best_epoch": self.result.best_epoch,
+            "best": self.result.best})
 
     def fit(self, model: keras.Model, train, validation, *, phase: str, epochs: int,
             train_config: Train, saved_model: keras.Model | None = None) -> None:
@@ -144,17 +145,17 @@ class Trainer:
         first = start = self.result.epochs
         seconds = 0.0
         if self.resume:
-            finished = {record["phase"]: record for record in self.resume["phases"]}
+            finished = {record.phase: record for record in self.resume.phases}
             if phase in finished:  # done before the interruption: nothing to fit
-                self.result.phases.append(finished[phase])
-                self.result.epochs += finished[phase]["epochs"]
+                self.result.phases.append(finished[phase].as_dict())
+                self.result.epochs += finished[phase].epochs
                 return
-            if phase != self.resume["phase"]:
-                raise TrainingError(f"the last checkpoint is from phase {self.resume['phase']}, but "
+            if phase != self.resume.phase:
+                raise TrainingError(f"the last checkpoint is from phase {self.resume.phase}, but "
                                     f"this run's next phase is {phase}; start a new run")
             restore_checkpoint(model, saved_model, self.checkpoints.run.last)
-            start, first = self.resume["phase_start"], self.resume["epoch"]
-            seconds = self.resume["phase_seconds"]
+            start, first = self.resume.phase_start, self.resume.epoch
+            seconds = self.resume.phase_seconds
             self.result.epochs = first
             self.resume = None
         self.phase = {"phase": phase, "start": start, "seconds": seconds}
@@ -189,7 +190,7 @@ class Trainer:
 # --- checkpoints that carry their own position ------------------------------------------
 
 
-def write_checkpoint_state(path: Path, state: dict, optimizer) -> None:
+def write_checkpoint_state(path: Path, state: CheckpointState, optimizer) -> None:
     """Add the Trainer's position and the optimizer's variables to a saved .keras zip.
 
     Keras reads only its own entries of the zip, so the file stays a plain model file.
@@ -197,23 +198,25 @@ def write_checkpoint_state(path: Path, state: dict, optimizer) -> None:
     arrays = io.BytesIO()
     np.savez(arrays, *[keras.ops.convert_to_numpy(v) for v in optimizer.variables])
     with zipfile.ZipFile(path, "a") as archive:
-        archive.writestr(STATE_ENTRY, json.dumps(state))
+        archive.writestr(STATE_ENTRY, json.dumps(state.as_written()))
         archive.writestr(OPTIMIZER_ENTRY, arrays.getvalue())
 
 
-def read_checkpoint_state(path: Path) -> dict:
-    """The position saved with a last checkpoint; TrainingError if it has none."""
+def read_checkpoint_state(path: Path) -> CheckpointState:
+    """The position saved with a last checkpoint; TrainingError if it has none or it does
+    not read, RecordError if a newer convcli wrote it."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read(STATE_ENTRY))
+            text = archive.read(STATE_ENTRY)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise TrainingError(f"checkpoint {path} cannot be resumed from ({type(error).__name__}: "
                             f"{error}); start a new run") from None
+    return CheckpointState.loads(text, f"{path} ({STATE_ENTRY})")
 
 
 def checkpoint_epoch(run: Run) -> int:
     """The epoch the run's last checkpoint holds, 0 when it has none."""
-    return read_checkpoint_state(run.last)["epoch"] if run.last.exists() else 0
+    return read_checkpoint_state(run.last).epoch if run.last.exists() else 0
 
 
 def restore_checkpoint(model: keras.Model, saved_model: keras.Model | None, path: Path) -> None:

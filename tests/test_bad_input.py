@@ -252,6 +252,43 @@ def moved_run(tmp: Path) -> dict:
     return {"moved": run}
 
 
+def old_run(change: Callable[[Path], None]) -> Callable[[Path], dict]:
+    """A setup copying the completed run to runs/2001-01-01_00-00-00_old, changed by `change`."""
+    def setup(tmp: Path) -> dict:
+        run = tmp / "runs" / "2001-01-01_00-00-00_old"
+        shutil.copytree(ASSETS["run"], run)
+        change(run)
+        return {"old": run}
+    return setup
+
+
+def edit_meta(**fields) -> Callable[[Path], None]:
+    def change(run: Path) -> None:
+        meta = run / "meta.json"
+        meta.write_text(json.dumps({**json.loads(meta.read_text()), **fields}))
+    return change
+
+
+def set_state(text: str) -> Callable[[Path], None]:
+    """An interrupted run whose last.keras holds `text` as its checkpoint state."""
+    def change(run: Path) -> None:
+        edit_meta(status="interrupted")(run)
+        last = run / "checkpoints" / "last.keras"
+        with zipfile.ZipFile(last) as archive:
+            entries = {name: archive.read(name) for name in archive.namelist()}
+        with zipfile.ZipFile(last, "w") as archive:
+            for name, data in entries.items():
+                archive.writestr(name, text if name == "convcli/state.json" else data)
+    return change
+
+
+def newer_sweep(tmp: Path) -> dict:
+    sweep = tmp / "runs" / "sweeps" / "2001-01-01_00-00-00_lr"
+    sweep.mkdir(parents=True)
+    (sweep / "sweep.yaml").write_text("name: lr\nbase: base.yaml\nstudy: lr\ntrials: 2\nschema_version: 3\n")
+    return {"sweep": sweep}
+
+
 def full_folder(tmp: Path) -> dict:
     (tmp / "full").mkdir()
     (tmp / "full" / "keep.txt").write_text("mine\n")
@@ -653,6 +690,40 @@ CASES = [
       1, "--data data/test has class folders rectangle that are not in --classes ellipse,square"),
     C("model-weights-file-as-model", "summary of a .weights.h5 file (weights, not a model)",
       asset("base.weights.h5"), ["summary", "{file}"], 1, "cannot load model {file}"),
+
+    # --- run records (meta.json, summary.json, the checkpoint state, sweep.yaml) and versions ---
+    C("record-meta-truncated", "evaluate a run whose meta.json was cut short",
+      old_run(lambda run: (run / "meta.json").write_text((run / "meta.json").read_text()[:40])),
+      ["evaluate", "{old}"], 1, ("{old}/meta.json is not valid JSON at line", "the file is damaged")),
+    C("record-meta-newer", "predict with a run whose meta.json a newer convcli wrote",
+      old_run(edit_meta(schema_version=2)), lambda p: ["predict", jpeg(p["tmp"]), "--run", p["old"]], 1,
+      "{old}/meta.json was written by a newer convcli (schema_version 2; this convcli reads up to 1)"),
+    C("record-meta-wrong-type", "export a run whose meta.json names its classes as one string",
+      old_run(edit_meta(class_names="ellipse")), ["export", "{old}"], 1,
+      "{old}/meta.json is not a valid meta.json record: class_names: Input should be a valid list"),
+    C("record-meta-not-a-mapping", "gradcam with a run whose meta.json holds a list",
+      old_run(lambda run: (run / "meta.json").write_text("[]")),
+      lambda p: ["gradcam", jpeg(p["tmp"]), "--run", p["old"]], 1,
+      "{old}/meta.json holds a list, not a meta.json record"),
+    C("record-meta-newer-resume", "resume a run whose meta.json a newer convcli wrote",
+      old_run(edit_meta(schema_version=5, status="interrupted")),
+      ["train", "{old}/config.yaml", "--resume", "{old}"], 1,
+      "run 2001-01-01_00-00-00_old cannot be resumed: {old}/meta.json was written by a newer convcli"),
+    C("record-state-newer", "resume from a last.keras whose checkpoint state a newer convcli wrote",
+      old_run(set_state('{"schema_version": 9, "epoch": 1}')), ["train", "{old}/config.yaml", "--resume", "{old}"],
+      1, "{old}/checkpoints/last.keras (convcli/state.json) was written by a newer convcli (schema_version 9"),
+    C("record-state-damaged", "resume from a last.keras whose checkpoint state is cut short",
+      old_run(set_state('{"epoch": 1, "pha')), ["train", "{old}/config.yaml", "--resume", "{old}"], 1,
+      "{old}/checkpoints/last.keras (convcli/state.json) is not valid JSON: the checkpoint is damaged"),
+    C("record-sweep-newer", "runs show of a sweep whose sweep.yaml a newer convcli wrote",
+      newer_sweep, ["runs", "show", "{sweep}"], 1,
+      "{sweep}/sweep.yaml was written by a newer convcli (schema_version 3; this convcli reads up to 1)"),
+    C("config-version-newer", "a config written for a newer convcli (version: 2)",
+      config(version=2), ["train", "{config}"], 1,
+      "{config} was written by a newer convcli (version 2; this convcli reads configs up to version 1)"),
+    C("config-version-not-a-number", "a config whose version is a word",
+      config(version="two"), ["train", "{config}"], 1,
+      "{config}: version must be a whole number from 1 (the config format's version"),
 
     # --- data split and init ------------------------------------------------------------------
     C("split-csv-missing-files", "data split of a CSV naming files that do not exist",

@@ -15,6 +15,7 @@ LEVELS = {
     "html_parts": 0,  # the style and pieces of the report pages (no convcli imports)
     "config": 1, "devices": 1,
     "files": 1,  # atomic writes, staged folders, read_json, cache_dir (imports errors only)
+    "records": 1,  # meta.json, summary.json, the checkpoint state, sweep.yaml: typed, versioned
     "runs": 2, "data": 2, "models": 2,
     "training": 3, "tables": 3, "curves": 3, "run_tables": 3, "image_files": 3, "report_page": 3, "evaluation": 3,
     "draft": 3, "shipped": 3,

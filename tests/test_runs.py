@@ -1,6 +1,7 @@
 """runs.py: run directories are never reused, runs are found."""
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -46,4 +47,5 @@ def test_meta_updates_merge(tmp_path):
     run = create_run(tmp_path, "x", NOW)
     run.update_meta(status="running", seed=1)
     run.update_meta(status="completed")
-    assert run.read_meta() == {"status": "completed", "seed": 1}
+    assert json.loads(run.meta.read_text()) == {"schema_version": 1, "status": "completed", "seed": 1}
+    assert (run.read_meta().status, run.read_meta().seed) == ("completed", 1)

@@ -79,10 +79,9 @@ class _NotKept(Exception):
 def _exportable(run: Run):
     """(config, class names) of a run that has a best checkpoint to export."""
     if not run.best.is_file():
-        status = run.read_meta().get("status", "unknown")
         raise RunError(f"run {run.name} has no best checkpoint (checkpoints/best.keras; status: "
-                       f"{status}); export a run that finished an epoch")
-    class_names = run.read_meta().get("class_names")
+                       f"{run.status()}); export a run that finished an epoch")
+    class_names = run.read_meta().class_names
     if not class_names:
         raise RunError(f"run {run.name} records no class names in meta.json; it did not get as far "
                        "as training")

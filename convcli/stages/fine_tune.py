@@ -94,8 +94,8 @@ def _from_run(path: Path, cfg: Config, class_names: list[str]) -> keras.Model:
     """The best model of a finished run, checked to fit this config and these classes."""
     where = f"fine_tune.init_from {path}"
     run = Run(path)
-    meta = run.read_meta()
-    status = meta.get("status")
+    meta = run.read_meta() if run.meta.is_file() else None
+    status = meta and meta.status
     if not path.is_dir() or status is None:
         raise ConfigError(f"{where} is not a run directory (no meta.json)")
     if status != "completed" or not run.best.is_file():
@@ -112,7 +112,7 @@ def _from_run(path: Path, cfg: Config, class_names: list[str]) -> keras.Model:
     if earlier.data.color_mode != cfg.data.color_mode:
         raise ConfigError(f"{where} was trained on {earlier.data.color_mode} images, this config "
                           f"has color_mode {cfg.data.color_mode}; use the same color_mode")
-    if meta.get("class_names") != class_names:
-        raise ConfigError(f"{where} was trained on classes {meta.get('class_names')}, "
+    if meta.class_names != class_names:
+        raise ConfigError(f"{where} was trained on classes {meta.class_names}, "
                           f"this data has {class_names}")
     return load_model_file(run.best, compile=False)

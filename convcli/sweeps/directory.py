@@ -11,12 +11,10 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from convcli.config import read_yaml
+from convcli.errors import RecordError
+from convcli.records import SweepRecord
 from convcli.runs import SWEEPS_FOLDER as SWEEPS
 from convcli.runs import create_run, list_runs
-
-# Keys sweep.yaml adds to the resolved sweep file: where its study is, how many trials.
-RECORD_KEYS = ("storage", "study", "trials")
 
 
 @dataclass(frozen=True)
@@ -77,8 +75,7 @@ def read_sweep(folder: SweepDir):
     """The Sweep a sweep directory was made from, read back from its sweep.yaml."""
     from convcli.sweeps.spec import sweep_from
 
-    raw = {k: v for k, v in read_yaml(folder.sweep_yaml).items() if k not in RECORD_KEYS}
-    return sweep_from(raw, folder.sweep_yaml)
+    return sweep_from(SweepRecord.read(folder.sweep_yaml).spec, folder.sweep_yaml)
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -93,9 +90,10 @@ def listing_row(sweep: SweepDir) -> dict:
     """`convcli runs`' row for a sweep: trials done of total, and its best point."""
     trials, points = read_csv(sweep.trials_csv), read_csv(sweep.points_csv)
     try:
-        spec = read_yaml(sweep.sweep_yaml)
-    except Exception:  # noqa: BLE001 - a listing never fails on one broken folder
-        spec = {}
+        record = SweepRecord.read(sweep.sweep_yaml)
+    except RecordError:  # a listing never fails on one broken folder
+        record = SweepRecord()
+    spec = record.spec  # the sweep file as written; SweepFile checks it when the sweep runs
     done = sum(row.get("status") in ("completed", "pruned", "failed") for row in trials)
     completed = [p for p in points if p.get("status") == "completed" and p.get("mean")]
     best = None
@@ -103,4 +101,4 @@ def listing_row(sweep: SweepDir) -> dict:
         reverse = spec.get("mode", "max") == "max"
         best = sorted(completed, key=lambda p: float(p["mean"]), reverse=reverse)[0]
     return {"name": sweep.name, "metric": spec.get("metric"), "trials_done": done,
-            "trials": spec.get("trials"), "best": best, "runs": len(list_runs(sweep.trials))}
+            "trials": record.trials, "best": best, "runs": len(list_runs(sweep.trials))}

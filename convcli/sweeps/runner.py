@@ -140,7 +140,7 @@ class Sweeper:
         name = f"{self.sweep.name}-p{point:0{len(str(self.sweep.point_count))}d}-s{seed}"
         recorded = attrs.get("resume") if attrs.get("resume_host") == self.host else None
         run = earlier_run(self.folder.trials, name, recorded)
-        if run is not None and run.read_meta().get("status") == "completed":
+        if run is not None and run.status() == "completed":
             self._record_run(entry, run.path)
             self._finish(entry, completed_outcome(run, self.sweep.spec.metric, 0.0))
             return

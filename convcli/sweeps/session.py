@@ -17,7 +17,8 @@ import yaml
 from convcli.errors import ConfigError, RunError
 from convcli.files import atomic_write_text
 from convcli.sweeps import study as ledger
-from convcli.sweeps.directory import RECORD_KEYS, SweepDir, create_sweep_dir, latest_sweep
+from convcli.records import SweepRecord
+from convcli.sweeps.directory import SweepDir, create_sweep_dir, latest_sweep
 from convcli.sweeps.records import PointRow, best_point, point_rows, trial_rows
 from convcli.sweeps.spec import Sweep, load_sweep
 
@@ -73,10 +74,7 @@ def _choose_folder(sweep: Sweep, runs_dir: Path, new: bool) -> SweepDir | None:
     folder = latest_sweep(runs_dir, sweep.name)
     if folder is None:
         return None
-    from convcli.config import read_yaml
-
-    earlier = read_yaml(folder.sweep_yaml)
-    if {k: v for k, v in earlier.items() if k not in RECORD_KEYS} != sweep.resolved():
+    if SweepRecord.read(folder.sweep_yaml).spec != sweep.resolved():
         raise ConfigError(f"sweep {folder.name} was made from a different sweep file (or --set); "
                           f"continue it with the file it was made from, or start another with --new")
     return folder
@@ -84,9 +82,10 @@ def _choose_folder(sweep: Sweep, runs_dir: Path, new: bool) -> SweepDir | None:
 
 def _write_inputs(folder: SweepDir, sweep: Sweep, storage: str | None, study_name: str | None) -> None:
     """sweep.yaml first (what was asked), then base.yaml (what every trial trains from)."""
-    record = sweep.resolved() | {"storage": ledger.redact(storage) if storage else None,
-                                 "study": study_name or sweep.name, "trials": sweep.trial_count}
-    atomic_write_text(folder.sweep_yaml, yaml.safe_dump(record, sort_keys=False))
+    record = SweepRecord.model_validate({**sweep.resolved(), "storage": ledger.redact(storage) if storage
+                                         else None, "study": study_name or sweep.name,
+                                         "trials": sweep.trial_count})
+    atomic_write_text(folder.sweep_yaml, record.to_yaml())
     atomic_write_text(folder.base_yaml, yaml.safe_dump(sweep.base, sort_keys=False))
 
 

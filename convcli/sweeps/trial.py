@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from convcli.errors import RecordError
 from convcli.runs import Run, process_alive
-from convcli.files import read_json
 
 # Tests and benchmarks put a stand-in trainer here (same arguments, no TensorFlow).
 TRAINER_ENV = "CONVCLI_TRIAL_COMMAND"
@@ -97,7 +97,8 @@ class TrialProcess:
     def _find_run(self) -> Run | None:
         """The run directory this process made: named after the trial, its pid in meta.json."""
         for path in sorted(self.trials_dir.glob(f"*_{self.name}*"), reverse=True):
-            if path.is_dir() and Run(path).read_meta().get("pid") == self.process.pid:
+            meta = Run(path).meta_or_none() if path.is_dir() else None
+            if meta is not None and meta.pid == self.process.pid:
                 return Run(path)
         return None
 
@@ -129,26 +130,27 @@ class TrialProcess:
         return Outcome("failed", None, None, epochs, seconds, self.failure_reason(code))
 
     def failure_reason(self, code: int) -> str:
-        meta = self.run.read_meta() if self.run else {}
-        if meta.get("reason"):
-            return str(meta["reason"])
+        meta = self.run.meta_or_none() if self.run else None
+        if meta is not None and meta.reason:
+            return meta.reason
         lines = [line for line in _tail(self.log).splitlines() if line.strip()]
         return (lines[-1] if lines else f"exit code {code}")[:300]
 
 
 def completed_outcome(run: Run, metric: str, seconds: float) -> Outcome:
     """A completed run's result: the metric of its best checkpoint (or its test accuracy)."""
-    summary = read_json(run.summary)
-    best = summary.get("best") or {}
-    value = (summary.get("test") or {}).get("accuracy") if metric == "test_accuracy" else best.get(metric)
+    try:
+        summary = run.read_summary()
+    except RecordError as error:
+        return Outcome("failed", None, None, 0, seconds, f"the run completed but {error}")
+    value = summary.metric(metric)
     if value is None:
         why = "no test split" if metric == "test_accuracy" else f"no {metric} in summary.json"
-        return Outcome("failed", None, summary.get("best_epoch"), summary.get("epochs") or 0, seconds,
+        return Outcome("failed", None, summary.best_epoch, summary.epochs, seconds,
                        f"the run completed but has {why}")
     # The process's wall time (start-up included); a run finished before a retry: its own.
-    seconds = seconds or (summary.get("timings") or {}).get("total_seconds", 0.0)
-    return Outcome("completed", float(value), summary.get("best_epoch"), summary.get("epochs") or 0,
-                   seconds)
+    seconds = seconds or summary.timings.total_seconds
+    return Outcome("completed", float(value), summary.best_epoch, summary.epochs, seconds)
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -194,11 +196,11 @@ def earlier_run(trials_dir: Path, name: str, recorded: str | None) -> Run | None
     candidates = [Run(Path(recorded))] if recorded else []
     candidates += [Run(p) for p in sorted(trials_dir.glob(f"*_{name}*"), reverse=True) if named.match(p.name)]
     for run in candidates:
-        meta = run.read_meta()
-        status = meta.get("status")
+        meta = run.meta_or_none()
+        status = meta and meta.status
         if status == "completed":
             return run
-        alive = meta.get("host") == os.uname().nodename and process_alive(meta.get("pid"))
+        alive = meta is not None and meta.host == os.uname().nodename and process_alive(meta.pid)
         if status not in ("running", "interrupted") or alive:
             continue  # failed or pruned runs stay as they are; a live one is never joined
         if run.last.exists():
