@@ -9,8 +9,9 @@ import yaml
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# The longest tests, slowest first (minutes each on 2 cores). With `-n 2` they open
-# the two workers' queues alternately, so neither worker ends on a queue of long tests.
+# The longest tests, slowest first (minutes each on 2 cores). With `-n 2` (pytest-xdist,
+# `--dist worksteal` from pyproject.toml) they open the two workers' queues alternately,
+# so neither worker ends on a queue of long tests.
 LONGEST = ("test_pretraining_from_scratch_matches_the_shipped_base",
            "test_scratch_overfits_augmentation_helps_and_a_pretrained_base_does_well",
            "test_the_wheel_runs_outside_the_checkout",
@@ -21,7 +22,7 @@ LONGEST = ("test_pretraining_from_scratch_matches_the_shipped_base",
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist's worksteal scheduling each worker starts on its half of the
     list: put LONGEST at the heads of the two halves, alternately."""
-    if getattr(config.option, "dist", "no") == "no":
+    if not getattr(config.option, "numprocesses", None):
         return
     rank = {name: i for i, name in enumerate(LONGEST)}
     longest = sorted((item for item in items if item.originalname in rank),
