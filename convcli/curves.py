@@ -1,8 +1,9 @@
-"""Curves: the figures of training, drawn with matplotlib into PNG files.
+"""Curves: the figures of training and evaluation, drawn with matplotlib into PNG files.
 
 curves.png (a run's accuracy and loss per epoch, as the book plots them), the demo's
-mean ± std bands over seeds; `pyplot` and `save_figure` serve every other figure too
-(the sweep's plots): matplotlib without a display, PNGs written atomically.
+mean ± std bands over seeds, the confusion matrix's picture; `pyplot` and `save_figure`
+serve every other figure too (the sweep's plots): matplotlib without a display, PNGs
+written atomically.
 """
 
 from __future__ import annotations
@@ -76,4 +77,28 @@ def write_band_curves(curves: dict[str, list[list]], out: Path, title: str = "")
         ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
     ax.set(xlabel="epoch", ylabel="validation accuracy", title=title or "mean ± std over seeds")
     ax.legend(fontsize=8)
+    save_figure(figure, out)
+
+
+def write_confusion_matrix(class_names: list[str], confusion: list[list[int]], out: Path,
+                           title: str = "") -> None:
+    """confusion[true][predicted] as a picture: counts in the cells, darker for more images."""
+    import numpy as np
+
+    plt = pyplot()
+    names, counts = class_names, np.array(confusion)
+    side = max(4.0, 1.5 + 0.6 * len(names))
+    figure, ax = plt.subplots(figsize=(side + 1, side))
+    image = ax.imshow(counts, cmap="Blues", vmin=0)
+    figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    for (true, predicted), count in np.ndenumerate(counts):
+        dark = count > counts.max() / 2  # white text on the dark cells
+        ax.text(predicted, true, str(count), ha="center", va="center",
+                color="white" if dark else "black")
+    slanted = len(names) > 4  # long rows of names overlap unless slanted
+    ax.set_xticks(range(len(names)), names, rotation=45 if slanted else 0,
+                  ha="right" if slanted else "center")
+    ax.set_yticks(range(len(names)), names)
+    ax.set(xlabel="predicted", ylabel="true")
+    ax.set_title(title, fontsize=9)
     save_figure(figure, out)

@@ -3,7 +3,7 @@
     python scripts/gen_docs.py            # rewrite both files
     python scripts/gen_docs.py --check    # exit 1, naming the files, if either is stale
 
-config.md lists every key of a config file (convcli/config.py) and of a sweep file
+config.md lists every key of a config file (convcli/config/) and of a sweep file
 (convcli/sweeps/spec.py) with its type, default and description, straight from the
 pydantic models. commands.md holds a table of every command and the `--help` of each,
 rendered at 80 columns without colours. tests/test_docs.py fails when either file
@@ -114,7 +114,7 @@ def config_doc() -> str:
     return f"""{HEADER}
 # Config reference
 
-Every key a config file takes, from the schema in `convcli/config.py` (`convcli schema`
+Every key a config file takes, from the schema in `convcli/config/` (`convcli schema`
 prints it as JSON Schema, for editors). Keys are spelled like the Keras arguments they
 feed; a dotted key is a key inside a section (`train.epochs` is `epochs:` under
 `train:`), and `--set train.epochs=3` spells it the same way. An unknown key is an

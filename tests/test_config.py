@@ -1,4 +1,4 @@
-"""config.py: the schema, every error path, overrides, the resolved YAML."""
+"""convcli/config/: the schema, every error path, overrides, the resolved YAML."""
 
 import pytest
 

@@ -22,7 +22,7 @@ runs = {}
 for distribute in ("none", "mirrored"):
     run, summary = run_experiment(load_config(sys.argv[1], [f"distribute={distribute}"]), sys.argv[2])
     runs[distribute] = {"path": str(run.path), "devices": json.loads(run.meta.read_text())["devices"],
-                        "best": summary["best"]}
+                        "best": summary.best.as_dict()}
 print(json.dumps(runs))
 """
 

@@ -17,7 +17,8 @@ LEVELS = {
     "files": 1,  # atomic writes, staged folders, read_json, cache_dir (imports errors only)
     "records": 1,  # meta.json, summary.json, the checkpoint state, sweep.yaml: typed, versioned
     "runs": 2, "data": 2, "models": 2,
-    "training": 3, "tables": 3, "curves": 3, "run_tables": 3, "image_files": 3, "report_page": 3, "evaluation": 3,
+    "curves": 2,  # the figures, matplotlib only: below evaluation, which draws its confusion matrix
+    "training": 3, "tables": 3, "run_tables": 3, "image_files": 3, "report_page": 3, "evaluation": 3,
     "draft": 3, "shipped": 3,
     "pretraining": 4,  # the built-in base, trained on the source task (uses training)
     "sweeps": 4,

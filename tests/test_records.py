@@ -1,4 +1,4 @@
-"""records.py: run records are typed and versioned; runs written before versions still read.
+"""convcli/records/: run records are typed and versioned; runs written before versions still read.
 
 tests/fixtures/run-v1/ holds two run directories written by convcli before records had a
 `schema_version` (its README says how they were made). Every command that reads runs reads

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from convcli import training
+from convcli.training import checkpoints
 from convcli.cli import app
 from tests.conftest import tiny_config
 
@@ -210,7 +211,7 @@ def test_a_full_disk_is_one_line_keeps_the_last_checkpoint_and_resumes(tmp_path,
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         original(path, *args)
 
-    monkeypatch.setattr(training, "write_checkpoint_state", fill_up)
+    monkeypatch.setattr(checkpoints, "write_checkpoint_state", fill_up)
     config = write_config(tiny_config(tiny_data, train={"epochs": 3}))
     full = train(config, tmp_path / "runs")
     assert full.exit_code == 1 and "Traceback" not in full.output
@@ -222,6 +223,6 @@ def test_a_full_disk_is_one_line_keeps_the_last_checkpoint_and_resumes(tmp_path,
     with zipfile.ZipFile(run / "checkpoints" / "last.keras") as archive:
         assert json.loads(archive.read(training.STATE_ENTRY))["epoch"] == 1  # the temp file is gone
 
-    monkeypatch.setattr(training, "write_checkpoint_state", original)
+    monkeypatch.setattr(checkpoints, "write_checkpoint_state", original)
     assert train(config, tmp_path / "runs", "--resume", run.name).exit_code == 0
     assert [r["epoch"] for r in rows(run)] == ["1", "2", "3"]

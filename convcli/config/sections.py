@@ -1,0 +1,222 @@
+"""The config's sections: one pydantic model per section, each field described, and the
+bounds a config from elsewhere may not exceed (schema.py puts them together)."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from convcli.bases import BASE_NAMES, BASES, BUILTIN
+
+
+# Upper bounds on what a config can make convcli allocate or run: a config from elsewhere
+# is untrusted (safeyaml.py bounds the file itself).
+MAX_SIZE = 4096  # pixels on an image side, images in a batch, filters in a conv layer
+MAX_UNITS = 65536  # units of the dense layer
+MAX_EPOCHS = 100_000
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class EarlyStopping(Section):
+    monitor: Optional[Literal["val_loss", "val_accuracy", "loss", "accuracy"]] = Field(
+        None, description="the metric watched: val_loss | val_accuracy | loss | accuracy; "
+        "default: train.monitor")
+    patience: int = Field(5, ge=1, description="epochs without improvement before training stops")
+
+
+class Data(Section):
+    train_dir: str = Field(BUILTIN, description="a folder with one subfolder of images per class, "
+                           "or builtin (the built-in dataset, with its own validation and test splits)")
+    validation_dir: Optional[str] = Field(None, description="a folder with the same class "
+                                          "subfolders (give this or validation_split)")
+    validation_split: Optional[float] = Field(None, gt=0, lt=1, description="the fraction of "
+                                              "train_dir held out per class for validation, by seed")
+    test_dir: Optional[str] = Field(None, description="optional folder of the same classes; its "
+                                    "accuracy is reported for the best checkpoint")
+    image_size: tuple[int, int] = Field((64, 64), description="[height, width] (or one number) "
+                                        "every image is resized to, bilinear")
+    batch_size: int = Field(32, ge=1, le=MAX_SIZE, description="images per training step (the "
+                            "global batch under distribute)")
+    color_mode: Literal["rgb", "grayscale"] = Field(
+        "rgb", description="rgb | grayscale (Keras' name): grayscale images train scratch and "
+        "augment models with one input channel; a pretrained base (3 channels) gets them repeated "
+        "to 3 inside the model, so the saved model takes grayscale images either way")
+    cache: Literal["auto", "memory", "disk", "none"] = Field(
+        "auto", description="decoded images: auto (memory when they fit in 1 GiB, else none) | "
+        "memory | disk (a file in the run directory, deleted at the end) | none (decode every epoch)")
+    on_bad_file: Literal["error", "skip"] = Field(
+        "error", description="an image that cannot be decoded: error (refuse to train, listing "
+        "them) | skip (leave it out, with a warning)")
+
+    @field_validator("image_size", mode="before")
+    @classmethod
+    def _square_from_int(cls, value: Any) -> Any:
+        return (value, value) if isinstance(value, int) else value
+
+    @field_validator("image_size")
+    @classmethod
+    def _positive_size(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if min(value) < 8:
+            raise ValueError("each side must be at least 8 pixels")
+        if max(value) > MAX_SIZE:
+            raise ValueError(f"each side must be at most {MAX_SIZE} pixels")
+        return value
+
+    @property
+    def channels(self) -> int:
+        """The model's input channels: 1 for grayscale, 3 for rgb."""
+        return 1 if self.color_mode == "grayscale" else 3
+
+    @model_validator(mode="after")
+    def _one_validation_source(self) -> "Data":
+        if self.train_dir == BUILTIN:
+            given = [k for k in ("validation_dir", "validation_split", "test_dir") if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"train_dir: builtin brings its own validation and test "
+                                 f"splits; remove {', '.join(given)}")
+        elif (self.validation_dir is None) == (self.validation_split is None):
+            raise ValueError("set exactly one of validation_dir or validation_split "
+                             f"(received validation_dir={self.validation_dir}, "
+                             f"validation_split={self.validation_split})")
+        return self
+
+
+class Model(Section):
+    conv_filters: list[int] = Field(default_factory=lambda: [32, 64, 128, 128], min_length=1,
+                                    max_length=32, description="scratch / augment: one Conv2D + "
+                                    "2x2 pooling block per entry, with this many filters")
+    kernel_size: int = Field(3, ge=1, le=64, description="side of each Conv2D kernel")
+    padding: Literal["valid", "same"] = Field("valid", description="valid: border effects shrink "
+                                              "each feature map | same: its size is kept")
+    strides: int = Field(1, ge=1, le=64, description="stride of each Conv2D")
+    pooling: Literal["max", "average"] = Field("max", description="the 2x2 pooling after each "
+                                               "conv block: max | average")
+    dense_units: int = Field(512, ge=1, le=MAX_UNITS, description="units of the classifier's "
+                             "dense layer (every stage)")
+    dropout: Optional[float] = Field(None, ge=0, lt=1, description="default: 0 for scratch, 0.5 otherwise")
+    base: str = Field(BUILTIN, description="extract / fine-tune: builtin or a keras.applications "
+                      "convnet: " + ", ".join(BASES))
+    weights: Optional[str] = Field(None, description="imagenet | none | builtin | a weights or "
+                                   ".keras file; default: builtin for the builtin base, else imagenet")
+
+    @field_validator("base")
+    @classmethod
+    def _known_base(cls, value: str) -> str:
+        by_application = {info.application: name for name, info in BASES.items()}
+        value = by_application.get(value, value)  # VGG16, as keras.applications spells it
+        if value not in BASE_NAMES:
+            close = closest(value.lower(), BASE_NAMES)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            raise ValueError(f"unknown base; {hint}known bases: {', '.join(BASE_NAMES)}")
+        return value
+
+    @field_validator("conv_filters")
+    @classmethod
+    def _positive_filters(cls, value: list[int]) -> list[int]:
+        if min(value) < 1 or max(value) > MAX_SIZE:
+            raise ValueError(f"every entry must be a positive number of filters, at most {MAX_SIZE}")
+        return value
+
+
+class Augment(Section):
+    """The book's ImageDataGenerator arguments, in its units (degrees, fractions)."""
+
+    rotation_range: float = Field(40, ge=0, le=180, description="degrees")
+    width_shift_range: float = Field(0.2, ge=0, lt=1, description="fraction of the width")
+    height_shift_range: float = Field(0.2, ge=0, lt=1, description="fraction of the height")
+    shear_range: float = Field(0.2, ge=0, le=45, description="degrees, as in ImageDataGenerator")
+    zoom_range: float = Field(0.2, ge=0, lt=1, description="zoom in [1 - z, 1 + z] per axis")
+    horizontal_flip: bool = Field(True, description="flip half the images left to right")
+    fill_mode: Literal["nearest", "reflect", "wrap", "constant"] = Field(
+        "nearest", description="pixels from outside the image: nearest | reflect | wrap | constant")
+
+
+class Extract(Section):
+    method: Literal["features", "frozen"] = Field(
+        "features", description="features: the base runs once per image (cached) and a dense "
+        "head trains on its outputs | frozen: the frozen base inside the model, trained end to end")
+
+
+class FineTune(Section):
+    head_epochs: int = Field(10, ge=0, le=MAX_EPOCHS, description="phase head: epochs with the "
+                             "base frozen, at train.learning_rate")
+    init_from: Optional[str] = Field(None, description="a finished extract or fine-tune run "
+                                     "directory: its best model supplies base and head, and "
+                                     "phase head is skipped")
+    unfreeze_from: Optional[str] = Field(None, description="phase fine-tune unfreezes the base "
+                                         "from this layer on; default: the first layer of the "
+                                         "base's last block")
+    unfreeze_last: Optional[int] = Field(None, ge=1, description="or unfreeze the base's last N "
+                                         "layers (not with unfreeze_from)")
+    learning_rate: float = Field(1e-5, gt=0, description="phase fine-tune's learning rate; it "
+                                 "runs train.epochs epochs")
+
+    @model_validator(mode="after")
+    def _one_unfreeze_rule(self) -> "FineTune":
+        if self.unfreeze_from is not None and self.unfreeze_last is not None:
+            raise ValueError("set unfreeze_from or unfreeze_last, not both")
+        return self
+
+
+class Train(Section):
+    epochs: int = Field(30, ge=1, le=MAX_EPOCHS, description="epochs to train (fine-tune: of "
+                        "phase fine-tune)")
+    optimizer: Literal["rmsprop", "adam", "adamw", "sgd"] = Field(
+        "rmsprop", description="rmsprop | adam | adamw | sgd, with Keras' defaults")
+    learning_rate: float = Field(1e-4, gt=0, description="the optimizer's learning rate")
+    early_stopping: Optional[EarlyStopping] = Field(None, description="stop when the monitored "
+                                                    "metric stops improving; default: train "
+                                                    "every epoch")
+    class_weight: Union[Literal["none", "balanced"], dict[str, float]] = Field(
+        "none", description="weigh each class's loss (Keras' class_weight): none | balanced "
+        "(n_images / (n_classes * n_class_images), from the training split) | {class_name: "
+        "weight} (classes left out weigh 1)")
+    monitor: Literal["val_loss", "val_accuracy"] = Field(
+        "val_loss", description="what picks the best epoch: the best checkpoint, early stopping's "
+        "default and every table's best epoch (lowest val_loss or highest val_accuracy)")
+    jit_compile: Union[bool, Literal["auto"]] = Field(
+        "auto", description="XLA: auto (Keras decides; off on CPUs and under distribute) | true | false")
+    mixed_precision: Literal["none", "mixed_float16", "mixed_bfloat16"] = Field(
+        "none", description="Keras dtype policy: mixed_float16 for GPUs (loss scaling included), "
+        "mixed_bfloat16 for TPUs and CPUs with bfloat16; the output layer stays float32")
+    steps_per_execution: int = Field(1, ge=1, description="batches per call of the compiled "
+                                     "train step; batch callbacks (progress, NaN check) run once per call")
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _known_weights(cls, value: Any) -> Any:
+        """One clear message for every wrong value (not one per member of the Union)."""
+        if value is None or value is False:
+            return "none"
+        numbers = isinstance(value, dict) and value and all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w <= 1e6 for w in value.values())
+        if value not in ("none", "balanced") and not numbers:
+            raise ValueError("use none, balanced or {class_name: weight} with weights from 0 to 1e6")
+        return value
+
+    @field_validator("mixed_precision", mode="before")
+    @classmethod
+    def _off_is_none(cls, value: Any) -> Any:
+        return "none" if value is False or value is None else value
+
+
+class Explain(Section):
+    gradcam_images: int = Field(8, ge=0, description="Grad-CAM of this many sampled validation "
+                                "images at the end of every run (0: none)")
+    layer: Optional[str] = Field(None, description="the layer Grad-CAM explains; default: the "
+                                 "last feature map before the final pooling")
+
+
+def closest(word: str, choices) -> list[str]:
+    """The choices nearest to a misspelt word, all of them when they tie (vgg61: vgg16, vgg19)."""
+    scores = {c: difflib.SequenceMatcher(None, word, c).ratio()
+              for c in difflib.get_close_matches(word, choices, n=5)}
+    return sorted(c for c, score in scores.items() if score == max(scores.values()))
+
