@@ -276,7 +276,13 @@ def generate(directory: str | os.PathLike, task: str = "target", seed: int = DEF
         info = {"task": task, "seed": seed, "image_size": image_size, "counts": counts,
                 "generator_version": generator_version(task), "recipe": asdict(recipe)}
         (staging / "dataset.json").write_text(json.dumps(info, indent=2) + "\n")
-        os.replace(staging, target)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if target.exists():  # made meanwhile by another process (parallel sweep trials)
+                raise DataError(f"{target} already exists; choose a new directory "
+                                "(nothing is overwritten)") from None
+            raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
