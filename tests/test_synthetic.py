@@ -99,3 +99,19 @@ def test_the_base_fingerprint_covers_the_source_task_only(monkeypatch):
     assert weights_path().name == before
     monkeypatch.setattr(synthetic, "SOURCE_GENERATOR_VERSION", synthetic.SOURCE_GENERATOR_VERSION + 1)
     assert weights_path().name != before
+
+
+def test_the_source_pictures_are_the_ones_the_shipped_base_was_pretrained_on():
+    """A change to the drawing code that alters the source task must bump its version."""
+    import numpy as np
+
+    from convcli.data.synthetic import render
+
+    digest = hashlib.sha256()
+    for label in range(len(TASKS["source"].classes)):  # image 0 of each class, as generate seeds it
+        image, box = render(TASKS["source"], label, np.random.default_rng([0, 1, 0, label, 0]), 64)
+        digest.update(np.asarray(image).tobytes())
+        digest.update(box.tobytes())
+    assert digest.hexdigest()[:16] == "94a43e0185f33ef6", (
+        "the source task's pictures changed: bump SOURCE_GENERATOR_VERSION, then "
+        "`convcli pretrain --force` and ship the new weights in convcli/assets/")
