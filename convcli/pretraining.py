@@ -56,7 +56,7 @@ PRETRAINING = Pretraining()
 def weights_path(recipe: Pretraining | None = None) -> Path:
     """Where the built-in base's weights are cached (they may not exist yet)."""
     recipe = recipe or PRETRAINING
-    key = json.dumps([asdict(recipe), BUILTIN_FILTERS, synthetic.GENERATOR_VERSION,
+    key = json.dumps([asdict(recipe), BUILTIN_FILTERS, synthetic.SOURCE_GENERATOR_VERSION,
                       asdict(synthetic.TASKS["source"])], sort_keys=True)
     return cache_dir() / "bases" / f"builtin-{hashlib.sha256(key.encode()).hexdigest()[:12]}.weights.h5"
 

@@ -63,3 +63,55 @@ def test_builtin_dataset_is_made_once_and_reused(tmp_path):
     assert (first / "dataset.json").stat().st_mtime_ns == stamp
     recipe = TASKS["target"]
     assert len(list((first / "train").rglob("*.jpg"))) == recipe.per_class * len(recipe.classes)
+
+
+def test_a_dataset_another_process_made_meanwhile_is_used(tmp_path, monkeypatch):
+    """Parallel sweep trials on an empty cache all generate it; the first rename wins and
+    the others use its copy, leaving no staging directory behind."""
+    from convcli.data import synthetic
+
+    cache, made = tmp_path / "cache", []
+    encode = synthetic._encode_jpeg
+
+    def a_rival_finishes_first(image):
+        if not made:  # while this process draws, another one completes the same dataset
+            made.append(None)
+            made[0] = builtin_dataset(cache)
+        return encode(image)
+
+    monkeypatch.setattr(synthetic, "_encode_jpeg", a_rival_finishes_first)
+    monkeypatch.setitem(synthetic.TASKS, "target", TASKS["target"].__class__(
+        **{**TASKS["target"].__dict__, "per_class": 2, "eval_per_class": 2}))
+    assert builtin_dataset(cache) == made[0]
+    assert [p.name for p in (cache / "data").iterdir()] == [made[0].name]
+
+
+def test_the_base_fingerprint_covers_the_source_task_only(monkeypatch):
+    """Retuning the target task keeps the shipped pretrained base; a new source task does not."""
+    from dataclasses import replace
+
+    from convcli.data import synthetic
+    from convcli.stages.builtin_base import weights_path
+
+    before = weights_path().name
+    monkeypatch.setattr(synthetic, "GENERATOR_VERSION", synthetic.GENERATOR_VERSION + 1)
+    monkeypatch.setitem(synthetic.TASKS, "target", replace(TASKS["target"], occluders=0))
+    assert weights_path().name == before
+    monkeypatch.setattr(synthetic, "SOURCE_GENERATOR_VERSION", synthetic.SOURCE_GENERATOR_VERSION + 1)
+    assert weights_path().name != before
+
+
+def test_the_source_pictures_are_the_ones_the_shipped_base_was_pretrained_on():
+    """A change to the drawing code that alters the source task must bump its version."""
+    import numpy as np
+
+    from convcli.data.synthetic import render
+
+    digest = hashlib.sha256()
+    for label in range(len(TASKS["source"].classes)):  # image 0 of each class, as generate seeds it
+        image, box = render(TASKS["source"], label, np.random.default_rng([0, 1, 0, label, 0]), 64)
+        digest.update(np.asarray(image).tobytes())
+        digest.update(box.tobytes())
+    assert digest.hexdigest()[:16] == "94a43e0185f33ef6", (
+        "the source task's pictures changed: bump SOURCE_GENERATOR_VERSION, then "
+        "`convcli pretrain --force` and ship the new weights in convcli/assets/")

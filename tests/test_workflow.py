@@ -2,9 +2,9 @@
 
 configs/scratch.yaml must overfit visibly, configs/augment.yaml must do clearly better
 on data it never trained on, and configs/extract.yaml, with the built-in base
-pretrained for real on the source task, must reach a high accuracy. Margins are about half of what
-was measured (README, "The workflow, end to end"), so seed-to-seed noise does not
-fail them.
+pretrained for real on the source task, must reach a high accuracy. Margins are about
+half of what was measured over five seeds (docs/workflow.md, after the demo table),
+so seed-to-seed noise does not fail them.
 """
 
 import csv
@@ -43,17 +43,22 @@ def test_scratch_overfits_augmentation_helps_and_a_pretrained_base_does_well(tmp
                        "best_val": s["best"]["val_accuracy"], "test": s["test"]["accuracy"]}
                 for name, s in (("scratch", scratch), ("augment", augment), ("extract", extract))}
     print(measured)
-    # From scratch: training accuracy races to ~100% while validation stalls behind it.
+    # From scratch: training accuracy races to ~100% while validation stays far behind,
+    # yet above chance: the model learns something that carries to new images (~71% test).
     assert float(scratch_rows[-1]["accuracy"]) >= 0.95, measured
-    assert gap(scratch_rows[-1]) >= 0.10, measured
-    # Augmentation + dropout: better on validation and on the untouched test set ...
-    assert augment["best"]["val_accuracy"] >= scratch["best"]["val_accuracy"] + 0.10, measured
-    assert augment["test"]["accuracy"] >= scratch["test"]["accuracy"] + 0.10, measured
+    assert gap(scratch_rows[-1]) >= 0.20, measured
+    assert scratch["test"]["accuracy"] >= 0.55, measured
+    # Augmentation + dropout: far better on validation and on the untouched test set
+    # (+27 points over five seeds), after a plateau near chance (left at epoch 15-31) ...
+    assert augment["best"]["val_accuracy"] >= scratch["best"]["val_accuracy"] + 0.15, measured
+    assert augment["test"]["accuracy"] >= scratch["test"]["accuracy"] + 0.15, measured
+    leaves_chance = next((epoch for epoch, row in enumerate(augment_rows, 1)
+                          if float(row["val_accuracy"]) >= 0.6), None)
+    assert leaves_chance is not None and leaves_chance <= 50, (leaves_chance, measured)
     # ... and the model it keeps is no longer far better on its training images than on new ones.
     augment_gap = augment["best"]["accuracy"] - augment["best"]["val_accuracy"]
-    assert augment_gap < gap(scratch_rows[-1]) - 0.05, measured
-    # Features of a base pretrained on other shapes: far beyond scratch, and high (~96%
-    # measured). Not compared with augment, whose take-off varies (74-95% measured).
+    assert augment_gap < gap(scratch_rows[-1]) - 0.10, measured
+    # Features of a base pretrained on other shapes: far beyond scratch, and high.
     assert extract["feature_cache"]["status"] == "miss"
-    assert extract["best"]["val_accuracy"] >= max(0.90, scratch["best"]["val_accuracy"] + 0.25), measured
-    assert extract["test"]["accuracy"] >= max(0.90, scratch["test"]["accuracy"] + 0.25), measured
+    assert extract["best"]["val_accuracy"] >= max(0.90, scratch["best"]["val_accuracy"] + 0.20), measured
+    assert extract["test"]["accuracy"] >= max(0.90, scratch["test"]["accuracy"] + 0.20), measured

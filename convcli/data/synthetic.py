@@ -26,8 +26,11 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from convcli.errors import DataError
 
-# Bump when the pictures change, so cached copies are regenerated.
-GENERATOR_VERSION = 2
+# Bump when a task's pictures change, so cached copies are regenerated. The source task
+# has its own number: the built-in base's fingerprint covers it (stages/builtin_base.py),
+# so a change to the target task alone keeps the shipped pretrained weights valid.
+GENERATOR_VERSION = 3  # the target task
+SOURCE_GENERATOR_VERSION = 2  # the source task: what pretraining reads
 SPLITS = ("train", "validation", "test")
 SUPERSAMPLE = 4  # draw at 4x and downsample: smooth edges without a renderer
 
@@ -52,12 +55,12 @@ TASKS = {
         classes=("ellipse", "rectangle"),
         per_class=100,
         eval_per_class=150,
-        scale=(0.20, 0.38),
-        aspect=(1.0, 2.0),
-        clutter=6,
-        noise=20.0,
-        blur=1.0,
-        occluders=4,
+        scale=(0.25, 0.40),
+        aspect=(1.0, 1.8),
+        clutter=3,
+        noise=14.0,
+        blur=0.6,
+        occluders=1,
     ),
     "source": Recipe(
         classes=("triangle", "pentagon", "hexagon", "star", "cross", "arrow", "heart", "crescent"),
@@ -271,19 +274,30 @@ def generate(directory: str | os.PathLike, task: str = "target", seed: int = DEF
             writer.writerow(["path", "class", "x_min", "y_min", "x_max", "y_max"])
             writer.writerows(rows)
         info = {"task": task, "seed": seed, "image_size": image_size, "counts": counts,
-                "generator_version": GENERATOR_VERSION, "recipe": asdict(recipe)}
+                "generator_version": generator_version(task), "recipe": asdict(recipe)}
         (staging / "dataset.json").write_text(json.dumps(info, indent=2) + "\n")
-        os.replace(staging, target)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if target.exists():  # made meanwhile by another process (parallel sweep trials)
+                raise DataError(f"{target} already exists; choose a new directory "
+                                "(nothing is overwritten)") from None
+            raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
 
 
+def generator_version(task: str) -> int:
+    """The version of the code that draws `task`'s pictures."""
+    return SOURCE_GENERATOR_VERSION if task == "source" else GENERATOR_VERSION
+
+
 def builtin_dataset(cache_root: Path, task: str = "target") -> Path:
     """The built-in dataset of `task`, generated once into the cache and reused."""
     recipe = TASKS[task]
-    key = json.dumps([GENERATOR_VERSION, task, DEFAULT_SEED, DEFAULT_IMAGE_SIZE, asdict(recipe)])
+    key = json.dumps([generator_version(task), task, DEFAULT_SEED, DEFAULT_IMAGE_SIZE, asdict(recipe)])
     fingerprint = hashlib.sha256(key.encode()).hexdigest()[:12]
     path = cache_root / "data" / f"{task}-{fingerprint}"
     if not (path / "dataset.json").is_file():
