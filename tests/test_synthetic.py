@@ -91,7 +91,7 @@ def test_the_base_fingerprint_covers_the_source_task_only(monkeypatch):
     from dataclasses import replace
 
     from convcli.data import synthetic
-    from convcli.stages.builtin_base import weights_path
+    from convcli.pretraining import weights_path
 
     before = weights_path().name
     monkeypatch.setattr(synthetic, "GENERATOR_VERSION", synthetic.GENERATOR_VERSION + 1)
