@@ -259,6 +259,21 @@ def test_pruning_stops_hopeless_points_on_their_first_seed(standin):
     assert sum(int(t["epochs"]) for t in trials) < 6 * 3 * 20 / 2  # at most half the full grid's
 
 
+def test_a_first_seed_that_trained_every_epoch_is_not_pruned(standin, monkeypatch):
+    """The last rung falls on the last epoch: a trial still wrapping up there has done its
+    training, so it completes (and its point's other seeds run) instead of being stopped."""
+    monkeypatch.setenv("STANDIN_WRAP_UP_SECONDS", "1")  # the sweep sees the last row first
+    path = write_sweep(standin, params={"train.learning_rate": [1e-3, 1e-4, 1e-5]}, seeds=2,
+                       pruning={"method": "successive_halving", "grace_epochs": 4,
+                                "reduction_factor": 3},
+                       base=BASE | {"train": {"epochs": 4, "learning_rate": 1e-3}})
+    result = invoke("sweep", path, "--workers", "1")
+    assert result.exit_code == 0, result.output
+    trials = rows(the_sweep() / "trials.csv")
+    assert [t for t in trials if t["status"] != "completed"] == []
+    assert [p["n"] for p in rows(the_sweep() / "points.csv")] == ["2", "2", "2"]
+
+
 def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(standin):
     path = write_sweep(standin, params={"train.learning_rate": [1.0, 1e-3]}, seeds=1)
     result = invoke("sweep", path)

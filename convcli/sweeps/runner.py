@@ -177,7 +177,8 @@ class Sweeper:
             if not isinstance(row.get(key), float):
                 continue
             entry.trial.report(row[key], row["epoch"])
-            if entry.trial.should_prune():
+            # past its last epoch a trial has paid for itself: it completes, seeds follow
+            if row["epoch"] < entry.epochs and entry.trial.should_prune():
                 rule = self.rule.replace("_", " ")
                 entry.process.stop(f"pruned after epoch {row['epoch']} by {rule} "
                                    f"({key} {row[key]:.4f})")
