@@ -7,7 +7,7 @@ Three measurements in one run, on the same machine:
            GFLOP/s = 2 n^3 / seconds; the best size is the peak
   convcli  whole `convcli train` processes of the scratch convnet: the book's config at
            150x150 (configs/book/scratch.yaml, batch 20) on a synthetic folder, and
-           configs/scratch.yaml as shipped (64x64, batch 16, built-in data). The rate is
+           configs/scratch.yaml as shipped (64x64, batch 8, built-in data). The rate is
            read from the run's metrics.csv: epochs after the first (which traces the
            step functions), each counted as train images x 3 x (2 x MACs) plus validation
            images x 2 x MACs, over its `seconds` (training and validation, no checkpoints).

@@ -159,6 +159,7 @@ def plain_timing(cfg: dict, work: Path, autotune: bool = True) -> dict:
     spec = {"data": str(Path(cfg["data"]["train_dir"]).parent), "size": cfg["data"]["image_size"][0],
             "batch_size": cfg["data"]["batch_size"], "epochs": cfg["train"]["epochs"],
             "filters": cfg["model"]["conv_filters"], "dense": cfg["model"]["dense_units"],
+            "pixel_range": cfg["model"].get("pixel_range", [0, 1]),
             "optimizer": cfg["train"]["optimizer"], "learning_rate": cfg["train"]["learning_rate"],
             "seed": cfg["seed"], "autotune": autotune, "save": str(Path(tempfile.mkdtemp(dir=work)) / "model.keras")}
     launched = time.time()
@@ -218,7 +219,8 @@ def plain_model(spec: dict):
     from keras import layers
 
     inputs = keras.Input(shape=(spec["size"], spec["size"], 3))
-    x = layers.Rescaling(1.0 / 255)(inputs)
+    low, high = spec["pixel_range"]
+    x = layers.Rescaling((high - low) / 255, offset=low)(inputs)
     for filters in spec["filters"]:
         x = layers.Conv2D(filters, 3, activation="relu")(x)
         x = layers.MaxPooling2D(2)(x)

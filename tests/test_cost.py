@@ -19,6 +19,15 @@ def functional(input_shape, *stack):
     return keras.Model(inputs, x)
 
 
+@pytest.mark.parametrize("pixel_range", [(0, 1), (-1, 1)])
+def test_the_convnets_rescaling_maps_raw_pixels_to_its_pixel_range(pixel_range):
+    cfg = validate({"stage": "scratch", "model": {"pixel_range": list(pixel_range)}})
+    model = build_convnet(cfg.model, (64, 64), num_classes=2)
+    raw = keras.ops.convert_to_tensor([[[[0.0, 127.5, 255.0]]]])
+    assert keras.ops.convert_to_numpy(model.get_layer("rescaling")(raw)).ravel().tolist() == \
+        pytest.approx([pixel_range[0], sum(pixel_range) / 2, pixel_range[1]])
+
+
 def test_book_convnet_at_150_by_hand():
     # The book's convnet: 3x3 Conv2D (valid) + 2x2 max pooling, 32-64-128-128, Dense 512.
     cfg = validate({"stage": "scratch", "data": {"image_size": 150}})

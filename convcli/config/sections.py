@@ -4,6 +4,7 @@ bounds a config from elsewhere may not exceed (schema.py puts them together)."""
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -98,6 +99,10 @@ class Model(Section):
     strides: int = Field(1, ge=1, le=64, description="stride of each Conv2D")
     pooling: Literal["max", "average"] = Field("max", description="the 2x2 pooling after each "
                                                "conv block: max | average")
+    pixel_range: tuple[float, float] = Field((0, 1), description="scratch / augment: what the "
+                                             "model's Rescaling maps raw [0, 255] pixels to: [0, 1] "
+                                             "(the book) or e.g. [-1, 1] (centred: leaves chance "
+                                             "sooner)")
     dense_units: int = Field(512, ge=1, le=MAX_UNITS, description="units of the classifier's "
                              "dense layer (every stage)")
     dropout: Optional[float] = Field(None, ge=0, lt=1, description="default: 0 for scratch, 0.5 otherwise")
@@ -115,6 +120,14 @@ class Model(Section):
             close = closest(value.lower(), BASE_NAMES)
             hint = f"did you mean {' or '.join(close)}? " if close else ""
             raise ValueError(f"unknown base; {hint}known bases: {', '.join(BASE_NAMES)}")
+        return value
+
+    @field_validator("pixel_range")
+    @classmethod
+    def _increasing_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ValueError("must be [low, high] with low < high, e.g. [0, 1] or [-1, 1]")
         return value
 
     @field_validator("conv_filters")

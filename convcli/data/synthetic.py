@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from convcli.errors import DataError
 
 # Bump when a task's pictures change, so cached copies are regenerated. The source task
-# has its own number: the built-in base's fingerprint covers it (stages/builtin_base.py),
+# has its own number: the built-in base's fingerprint covers it (pretraining.py),
 # so a change to the target task alone keeps the shipped pretrained weights valid.
 GENERATOR_VERSION = 3  # the target task
 SOURCE_GENERATOR_VERSION = 2  # the source task: what pretraining reads

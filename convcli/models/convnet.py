@@ -18,7 +18,8 @@ def build_convnet(model: Model, image_size: tuple[int, int], num_classes: int,
     inner layers' outputs can be tapped (Grad-CAM, activations).
     """
     inputs = keras.Input(shape=(*image_size, channels), name="image")  # 1: grayscale, 3: RGB
-    x = layers.Rescaling(1.0 / 255, name="rescaling")(inputs)  # raw [0, 255] pixels in
+    low, high = model.pixel_range  # raw [0, 255] pixels in, [low, high] out
+    x = layers.Rescaling((high - low) / 255, offset=low, name="rescaling")(inputs)
     pooling = layers.MaxPooling2D if model.pooling == "max" else layers.AveragePooling2D
     for block, filters in enumerate(model.conv_filters, start=1):
         x = layers.Conv2D(filters, model.kernel_size, strides=model.strides, padding=model.padding,
