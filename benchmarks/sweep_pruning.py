@@ -65,8 +65,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--set", dest="sets", action="append", default=[],
                         help="an override of the base config, as convcli sweep --set")
+    parser.add_argument("--keep", type=Path, help="an empty or new folder to keep both sweeps in "
+                        "(default: a temporary one, deleted at the end)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as temp:
+    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
+        sys.exit(f"--keep {args.keep}: not empty")
+    with tempfile.TemporaryDirectory() as scratch:
+        temp = args.keep or scratch
+        Path(temp).mkdir(parents=True, exist_ok=True)
         full_sweep = Path(temp) / "lr-full.yaml"
         spec = yaml.safe_load(SWEEP.read_text())
         spec.update(base=str(SWEEP.parent / spec["base"]), pruning={"method": "none"}, name="lr-full")
@@ -76,6 +82,9 @@ def main() -> None:
             (Path(temp) / name).mkdir()
             results[name] = run(sweep, Path(temp) / name, args.workers, args.sets)
             print(describe(name, results[name]), flush=True)
+    for point in results["full grid"]["points"].values():  # what the pruned sweep could pick
+        print(f"  full grid point {point['point']} ({', '.join(f'{k}={v}' for k, v in params(point).items())}): "
+              f"{100 * float(point['mean']):.1f} ± {100 * float(point['std'] or 0):.1f} %")
     full, pruned = results["full grid"], results["pruned"]
     same = params(pruned["best"]) == params(full["best"])
     # Judged on the full grid's own numbers for the point the pruned sweep picked.
