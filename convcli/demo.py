@@ -3,7 +3,7 @@
 scratch -> augment -> extract (features) -> extract (frozen) -> fine-tune, each a normal
 run of a shipped config (convcli/configs/, so each leaves its run directory, Grad-CAM
 included), then one table of every stage beside the book's own figures. `quick` trains
-each stage for a few epochs: the same workflow in about two minutes, numbers included
+each stage for a few epochs: the same workflow in about a minute, numbers included
 but not the ones to quote.
 
 With `seeds` K > 1 each stage is a sweep of K seeds (the sweep machinery: every seed an

@@ -66,8 +66,8 @@ def pretrain(force: bool = typer.Option(False, "--force", help="Train it again e
     typer.echo(f"built-in base weights: {builtin_weights(force=force)}")
 
 
-def demo(quick: bool = typer.Option(False, "--quick", help="A few epochs per stage: about two "
-                                    "minutes instead of about ten (with one seed)."),
+def demo(quick: bool = typer.Option(False, "--quick", help="A few epochs per stage: about one "
+                                    "minute instead of about four (with one seed)."),
          seeds: int = typer.Option(1, "--seeds", min=1, max=20, help="Train each stage with this "
                                    "many seeds (as sweeps) and show mean ± std and each step's "
                                    "gain with its 95% interval."),
