@@ -51,12 +51,16 @@ def params(point: dict) -> dict:
     return {key: value for key, value in point.items() if "." in key}
 
 
+def label(point: dict) -> str:
+    """A points.csv row as `point N (key=value, ...)`."""
+    return f"point {point['point']} ({', '.join(f'{k}={v}' for k, v in params(point).items())})"
+
+
 def describe(name: str, result: dict) -> str:
     best = result["best"]
     std = f" ± {100 * float(best['std']):.1f}" if best["std"] else ""
     return (f"{name}: {result['epochs']} epochs, {result['pruned']} trial(s) pruned, "
-            f"{result['seconds'] / 60:.1f} min; best point {best['point']} "
-            f"({', '.join(f'{k}={v}' for k, v in params(best).items())}): "
+            f"{result['seconds'] / 60:.1f} min; best {label(best)}: "
             f"{100 * float(best['mean']):.1f}{std} %")
 
 
@@ -71,19 +75,19 @@ def main() -> None:
     if args.keep and args.keep.exists() and any(args.keep.iterdir()):
         sys.exit(f"--keep {args.keep}: not empty")
     with tempfile.TemporaryDirectory() as scratch:
-        temp = args.keep or scratch
-        Path(temp).mkdir(parents=True, exist_ok=True)
-        full_sweep = Path(temp) / "lr-full.yaml"
+        temp = Path(args.keep or scratch)
+        temp.mkdir(parents=True, exist_ok=True)
+        full_sweep = temp / "lr-full.yaml"
         spec = yaml.safe_load(SWEEP.read_text())
         spec.update(base=str(SWEEP.parent / spec["base"]), pruning={"method": "none"}, name="lr-full")
         full_sweep.write_text(yaml.safe_dump(spec, sort_keys=False))  # the same point numbers
         results = {}
         for name, sweep in (("full grid", full_sweep), ("pruned", SWEEP)):
-            (Path(temp) / name).mkdir()
-            results[name] = run(sweep, Path(temp) / name, args.workers, args.sets)
+            (temp / name).mkdir()
+            results[name] = run(sweep, temp / name, args.workers, args.sets)
             print(describe(name, results[name]), flush=True)
     for point in results["full grid"]["points"].values():  # what the pruned sweep could pick
-        print(f"  full grid point {point['point']} ({', '.join(f'{k}={v}' for k, v in params(point).items())}): "
+        print(f"  full grid {label(point)}: "
               f"{100 * float(point['mean']):.1f} ± {100 * float(point['std'] or 0):.1f} %")
     full, pruned = results["full grid"], results["pruned"]
     same = params(pruned["best"]) == params(full["best"])
