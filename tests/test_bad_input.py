@@ -893,6 +893,8 @@ CASES = [
       "blocker is a file; give a folder to copy finetune into"),
     C("cli-extra-argument", "summary with two targets",
       nothing, ["summary", "a", "b"], 2, "Got unexpected extra argument(s) (b)"),
+    C("cli-empty-argument", "predict \"$IMAGE\" with IMAGE unset (an empty path is the current folder)",
+      nothing, ["predict", ""], 2, "argument 2 is empty (an unset shell variable?)"),
     C("cli-gradcam-negative-class", "gradcam --class -1",
       nothing, lambda p: ["gradcam", jpeg(p["tmp"]), "--class", "-1"], 1, "--class '-1' is not a class of this model"),
     C("cli-summary-set-ignored", "summary RUN --set train.epochs=3 (--set applies to a CONFIG only)",

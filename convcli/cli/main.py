@@ -21,6 +21,14 @@ EXIT_USER_ERROR, EXIT_INTERRUPTED = 1, 130
 class ConvcliGroup(TyperGroup):
     """The root command group: turns user errors into one line and an exit code."""
 
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        # An empty argument is almost always an unset shell variable, and as a path it
+        # would mean the current folder (`predict "$IMG"` would predict every image there).
+        if "" in args:
+            raise typer.BadParameter(f"argument {args.index('') + 1} is empty (an unset shell "
+                                     "variable?); every argument must name something", ctx)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
