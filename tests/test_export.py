@@ -231,6 +231,32 @@ def test_predict_with_an_exported_model(exports, tiny_data, key, target, trained
         assert all(abs(mine[name] - theirs[name]) <= tolerance for name in mine)
 
 
+def test_a_grayscale_transfer_run_exports_and_predicts_on_one_channel(tiny_data, builtin_base, tmp_path):
+    """color_mode grayscale: the check, int8's calibration and predict all feed the model the
+    one gray channel it takes (the base's three are made inside it)."""
+    cfg = tiny_config(tiny_data, "extract", data={"color_mode": "grayscale"},
+                      train={"epochs": 1, "learning_rate": 1e-3})
+    cfg["model"] = {"base": "builtin", "dense_units": 16}
+    (tmp_path / "gray.yaml").write_text(yaml.safe_dump(cfg))
+    trained = invoke("train", tmp_path / "gray.yaml", "--runs-dir", tmp_path / "runs")
+    assert trained.exit_code == 0, trained.output
+    [run] = (tmp_path / "runs").iterdir()
+    for format, quantize in (("onnx", "none"), ("litert", "int8")):
+        result, folder, record = export(run, tmp_path, f"gray-{format}", "--format", format,
+                                        "--quantize", quantize, "--force")
+        assert result.exit_code == 0, result.output
+        assert record["input_shape"] == [None, 32, 32, 1] and record["check"]["images"] == 24
+    assert json.loads((tmp_path / "gray-onnx" / "export.json").read_text())["check"]["passed"]
+    images = tiny_data.joinpath(*IMAGE)
+    served = json.loads(invoke("predict", images, "--model", tmp_path / "gray-onnx" / "model.onnx",
+                               "--json").stdout)
+    reference = json.loads(invoke("predict", images, "--run", run, "--json").stdout)
+    assert len(served) == len(reference) > 0
+    for mine, theirs in zip(served, reference):
+        mine, theirs = ({p["class"]: p["probability"] for p in item["probabilities"]} for item in (mine, theirs))
+        assert all(abs(mine[name] - theirs[name]) <= 1e-4 for name in mine)
+
+
 def test_no_converter_noise_reaches_the_terminal(trained_run, tmp_path):
     """LiteRT and TensorFlow's C++ code writes to file descriptor 2 itself: a real process."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}

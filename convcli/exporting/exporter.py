@@ -49,7 +49,7 @@ def export_run(ref: str | None, runs_dir: Path, format: str = "saved_model", qua
     calibration = None
     if quantize == "int8":
         calibration = splits.calibration_images(splits.calibration_split(run, cfg, class_names),
-                                                len(class_names), cfg.data.image_size)
+                                                len(class_names), cfg.data.image_size, cfg.data.channels)
     model = load_model_file(run.best, compile=False)
     made_parent = not folder.parent.exists()
     try:
@@ -96,7 +96,7 @@ def _write_and_check(run: Run, cfg, class_names: list[str], model, format: str, 
     runtime = runtimes.load_runtime(format, model_path)
     name, images = split
     dataset = make_dataset(images, len(class_names), cfg.data.image_size, cfg.data.batch_size,
-                           cache="none")  # one pass: nothing to keep
+                           cache="none", channels=cfg.data.channels)  # one pass: nothing to keep
     check = agreement.check(model, runtime, dataset, quantize, name,
                             (run.best.stat().st_size, agreement.size_bytes(model_path)))
     return _record(run, format, quantize, model, class_names, check)

@@ -50,7 +50,7 @@ class ExportRecord(BaseModel):
     quantize: Literal["none", "float16", "dynamic-int8", "int8"]
     model: str  # the model's path relative to this file's folder ("." for a SavedModel)
     input_name: str = INPUT_NAME
-    input_shape: list[Optional[int]]  # [None, height, width, 3]: raw [0, 255] pixels
+    input_shape: list[Optional[int]]  # [None, height, width, 3 or 1]: raw [0, 255] pixels
     input_dtype: str = "float32"
     output_name: str = OUTPUT_NAME
     output_shape: list[Optional[int]]  # [None, number of classes]: probabilities
@@ -64,6 +64,11 @@ class ExportRecord(BaseModel):
     @property
     def image_size(self) -> tuple[int, int]:
         return self.input_shape[1], self.input_shape[2]
+
+    @property
+    def channels(self) -> int:
+        """3 (colour) or 1 (a grayscale model)."""
+        return self.input_shape[3]
 
 
 def check_options(format: str, quantize: str) -> None:

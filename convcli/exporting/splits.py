@@ -62,13 +62,14 @@ def calibration_split(run: Run, cfg: Config, class_names: list[str]) -> Split:
     return Split([train.paths[i] for i in sorted(chosen)], [train.labels[i] for i in sorted(chosen)])
 
 
-def calibration_images(split: Split, num_classes: int, image_size: tuple[int, int]
+def calibration_images(split: Split, num_classes: int, image_size: tuple[int, int], channels: int
                        ) -> Callable[[], Iterator[list[np.ndarray]]]:
-    """TFLiteConverter's representative_dataset: one (1, height, width, 3) image at a time."""
+    """TFLiteConverter's representative_dataset: one (1, height, width, channels) image at a time."""
     from convcli.data.pipeline import make_dataset
 
     def images():
-        for batch, _ in make_dataset(split, num_classes, image_size, 1, cache="none"):
+        for batch, _ in make_dataset(split, num_classes, image_size, 1, cache="none",
+                                     channels=channels):
             yield [batch.numpy()]
 
     return images
