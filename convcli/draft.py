@@ -2,8 +2,10 @@
 
 The folder is scanned as `data check` scans it. The draft takes its splits (a
 validation_split when there is no validation folder), names the classes it found, picks
-an image_size from the images' median size and the stage's model, and fills the
-stage's sections with the book's values (Chollet, Deep Learning with Python, 5.2-5.3).
+an image_size from the images' median size and the stage's model, takes what the scan
+found about colour (all gray: color_mode grayscale) and balance (imbalanced training
+classes: class_weight balanced), and fills the stage's sections with the book's values
+(Chollet, Deep Learning with Python, 5.2-5.3).
 It is validated as written before it is written, so it is a config `convcli train` runs.
 """
 
@@ -60,6 +62,8 @@ def write_draft(data_dir: Path, stage: str = "fine-tune", out: Path = Path("conf
     train_images = sum(report.splits[folders["split"]].values())
     size = image_side(report, stage, base)
     sections = stage_sections(stage, base, size)
+    if imbalanced(report, folders["split"]):
+        sections["train"]["class_weight"] = "balanced"
     batch_size = max(1, min(32 if stage in ("scratch", "augment") else 20, train_images))
     text = render(data_dir, folders, class_names, (size, size), batch_size, stage, sections, report)
     try:
@@ -115,6 +119,17 @@ def stage_sections(stage: str, base: str | None, side: int) -> dict:
             "train": {"epochs": 100, "optimizer": "rmsprop", "learning_rate": 2e-5}}
 
 
+def all_gray(report: Report) -> bool:
+    """Every image the scan read is grayscale (none in colour)."""
+    modes = report.modes.values()
+    return sum(m["grayscale"] for m in modes) > 0 and sum(m["rgb"] for m in modes) == 0
+
+
+def imbalanced(report: Report, train_split: str) -> bool:
+    """data check found the training split's classes imbalanced (2:1 or more)."""
+    return any(problem.kind == "imbalance" and problem.split == train_split for problem in report.problems)
+
+
 def conv_filters(side: int) -> list[int]:
     """The book's four blocks, fewer when small images would shrink to nothing in them
     (each block: a 3x3 convolution without padding, then 2x2 pooling)."""
@@ -132,6 +147,8 @@ COMMENTS = {
             "bit-identical reruns)",
     "data.validation_split": "no validation folder: this share of each class, chosen by seed",
     "data.batch_size": "the book's",
+    "data.color_mode": "every image is grayscale: one input channel (a pretrained base gets it "
+                       "repeated to its 3 inside the model)",
     "model.conv_filters": "one 3x3 convolution + 2x2 max pooling block per entry (the book's "
                           "four, fewer for small images)",
     "model.dropout": "before the last layer",
@@ -143,6 +160,8 @@ COMMENTS = {
     "fine_tune.unfreeze_last": "phase 2: the base's last layers train too",
     "fine_tune.learning_rate": "phase 2",
     "train.epochs": "the book's (phase 2 for fine-tune); add early_stopping: {patience: 10} to stop sooner",
+    "train.class_weight": "data check finds the training classes imbalanced: weigh them evenly "
+                          "(none: every image alike)",
 }
 SECTION_COMMENTS = {
     "augment": "the book's ImageDataGenerator values, in its units (degrees, fractions)",
@@ -171,6 +190,8 @@ def render(data_dir: Path, folders: dict, class_names: list[str], image_size: tu
     if folders["test_dir"] is not None:
         data["test_dir"] = str(folders["test_dir"])
     data.update(image_size=list(image_size), batch_size=batch_size)
+    if all_gray(report):
+        data["color_mode"] = "grayscale"
     lines += _section("data", data)
     for name, values in sections.items():
         if values is not None:

@@ -33,6 +33,7 @@ def test_the_draft_validates_as_written(stage, tiny_data, tmp_path):
     else:
         assert cfg.model.conv_filters == [32, 64, 128]  # the fourth block would vanish at 32x32
     assert (cfg.augment is not None) == (stage in ("augment", "fine-tune"))
+    assert (cfg.data.color_mode, cfg.train.class_weight) == ("rgb", "none")  # colour, balanced data
     assert f"wrote {out}" in result.stdout.replace("\n", "")
 
 
@@ -45,6 +46,26 @@ def test_one_folder_of_classes_gets_a_validation_split(tiny_data, tmp_path):
     cfg = load_config(tmp_path / "c.yaml")
     assert (cfg.data.train_dir, cfg.data.validation_split, cfg.data.test_dir) == (str(folder), 0.2, None)
     assert "no validation folder" in (tmp_path / "c.yaml").read_text()
+
+
+def test_gray_imbalanced_images_get_color_mode_and_class_weight(tiny_data, tmp_path):
+    """What the scan finds goes into the draft: all gray images, 2:1 or more between classes."""
+    from PIL import Image
+
+    from convcli.config import load_config
+
+    folder = shutil.copytree(tiny_data, tmp_path / "gray")
+    for path in folder.rglob("*.jpg"):
+        Image.open(path).convert("L").save(path)
+    for path in sorted((folder / "train" / "ellipse").iterdir())[:7]:  # 5 ellipses, 12 rectangles
+        path.unlink()
+    result = invoke("init", folder, "--stage", "fine-tune", "--base", "builtin", "--out", tmp_path / "c.yaml")
+    assert result.exit_code == 0, result.output
+    cfg = load_config(tmp_path / "c.yaml")
+    assert (cfg.data.color_mode, cfg.train.class_weight) == ("grayscale", "balanced")
+    text = (tmp_path / "c.yaml").read_text()
+    assert "color_mode: grayscale  # every image is grayscale" in text
+    assert "class_weight: balanced  # data check finds the training classes imbalanced" in text
 
 
 def test_train_runs_the_draft(tiny_data, builtin_base, tmp_path):
