@@ -54,7 +54,8 @@ def init(data_dir: Path = typer.Argument(..., metavar="DATA_DIR", help="A datase
          base: Optional[str] = typer.Option(None, "--base", help="extract / fine-tune: the pretrained "
                                             "base (default: vgg16, the book's; builtin runs offline).")) -> None:
     """Write a commented config for a dataset folder: its splits and classes, an image_size
-    from its images, the stage's sections with the book's values. It validates as written."""
+    from its images, grayscale and class weights when the scan calls for them, the stage's
+    sections with the book's values. It validates as written."""
     import_tensorflow()
     from convcli.draft import write_draft
     from convcli.tables import check_tables
