@@ -62,7 +62,8 @@ class ConvcliGroup(TyperGroup):
 app = typer.Typer(cls=ConvcliGroup, no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
                   help="Experiment runner for convolutional networks on small image datasets.")
-data_app = typer.Typer(no_args_is_help=True, help="Make the built-in dataset, or check a dataset.")
+data_app = typer.Typer(no_args_is_help=True, help="Make the built-in dataset, check a dataset, or split "
+                       "labelled images into one.")
 app.add_typer(data_app, name="data")
 runs_app = typer.Typer(help="List, inspect and compare runs (`convcli runs` lists them).")
 app.add_typer(runs_app, name="runs")
