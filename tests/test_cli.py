@@ -13,6 +13,25 @@ def test_every_command_has_help():
         assert result.exit_code == 0 and "Usage" in result.output
 
 
+def test_command_lists_show_each_summary_as_one_sentence():
+    """`convcli --help` lists a command's short help, else its whole docstring's first
+    paragraph with its line breaks, which shows as half-empty lines in the list."""
+    import typer
+    from typer.core import TyperGroup
+
+    from convcli.cli import app
+
+    def listed(group):
+        for name, command in group.commands.items():
+            yield name, command
+            if isinstance(command, TyperGroup):
+                yield from listed(command)
+
+    for name, command in listed(typer.main.get_command(app)):
+        text = command.help if isinstance(command, TyperGroup) else command.short_help
+        assert text and "\n" not in text and text.endswith("."), (name, text)
+
+
 def test_bad_usage_exits_2():
     assert invoke("train").exit_code == 2
     assert invoke("nonsense").exit_code == 2
