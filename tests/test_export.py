@@ -128,6 +128,7 @@ def test_float_exports_agree_on_every_image(exports, key):
     assert result.stderr == ""  # converters' noise stays out (tf2onnx's FutureWarning too)
     check = record["check"]
     assert check["passed"] and check["top1_agreement"] == 1 and check["max_abs_difference"] <= 1e-4
+    assert record["source_dtype_policy"] is None  # a float32 run
     assert check["runtime"].split()[0] == {"saved_model": "tf.saved_model", "onnx": "onnxruntime",
                                            "litert": "ai-edge-litert"}[key[1]]
     assert (folder / record["model"]).exists()
@@ -255,6 +256,24 @@ def test_a_grayscale_transfer_run_exports_and_predicts_on_one_channel(tiny_data,
     for mine, theirs in zip(served, reference):
         mine, theirs = ({p["class"]: p["probability"] for p in item["probabilities"]} for item in (mine, theirs))
         assert all(abs(mine[name] - theirs[name]) <= 1e-4 for name in mine)
+
+
+def test_a_mixed_precision_run_is_exported_in_float32(tiny_data, tmp_path):
+    """best.keras of a mixed_bfloat16 run computes in bfloat16, which the ONNX and LiteRT
+    converters refuse: the export and the check use its weights in float32."""
+    cfg = tiny_config(tiny_data, train={"epochs": 2, "learning_rate": 1e-3, "mixed_precision": "mixed_bfloat16"})
+    (tmp_path / "mixed.yaml").write_text(yaml.safe_dump(cfg))
+    trained = invoke("train", tmp_path / "mixed.yaml", "--runs-dir", tmp_path / "runs")
+    assert trained.exit_code == 0, trained.output
+    [run] = (tmp_path / "runs").iterdir()
+    for format, quantize in (("onnx", "none"), ("litert", "none"), ("litert", "int8")):
+        result, _, record = export(run, tmp_path, f"mixed-{format}-{quantize}", "--format", format,
+                                   "--quantize", quantize, "--force")
+        assert result.exit_code == 0, result.output
+        assert record["source_dtype_policy"] == "mixed_bfloat16"
+        assert "best.keras computed in float32 (it trained in mixed_bfloat16)" in " ".join(result.stdout.split())
+        if quantize == "none":
+            assert record["check"]["passed"] and record["check"]["max_abs_difference"] <= 1e-4
 
 
 def test_no_converter_noise_reaches_the_terminal(trained_run, tmp_path):

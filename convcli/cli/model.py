@@ -121,7 +121,7 @@ def export(run: Optional[str] = typer.Argument(None, help="A run directory or a 
 
     exported = export_run(run, runs_dir, format, quantize, out, force)
     console = new_console()
-    console.print(check_table(exported.record.check, format, quantize))
+    console.print(check_table(exported.record.check, format, quantize, exported.record.source_dtype_policy))
     if exported.folder is None:
         raise ModelError(failure_message(exported))
     if not exported.record.check.passed:

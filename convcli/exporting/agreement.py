@@ -106,14 +106,16 @@ def size_bytes(path: Path) -> int:
 # --- what a person sees ---------------------------------------------------------------
 
 
-def check_table(check: Check, format: str, quantize: str) -> Fitted:
+def check_table(check: Check, format: str, quantize: str, mixed_policy: str | None = None) -> Fitted:
     """best.keras and the export side by side; fits 80 columns."""
     name = format if quantize == "none" else f"{format} {quantize}"
+    computed = (f"; best.keras computed in float32 (it trained in {mixed_policy})"
+                if mixed_policy else "")
     table = Table(title=f"{name} against best.keras on the {check.split} split ({check.images} "
                         "images)", title_justify="left",
                   caption=f"top-1: images whose most probable class is best.keras's; max |dp|: "
                           f"the largest probability difference; latency: median per image at batch "
-                          f"1; runtime: {check.runtime}", caption_justify="left")
+                          f"1; runtime: {check.runtime}{computed}", caption_justify="left")
     for column in ("model", "accuracy", "top-1", "max |dp|", "size", "latency"):
         table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
     table.add_row("best.keras", percent(check.accuracy_keras, 2), "", "",

@@ -27,6 +27,36 @@ from convcli.models.saved import first_line
 KERAS_FORMATS = {"saved_model": "tf_saved_model", "litert": "litert", "onnx": "onnx"}
 
 
+def in_float32(model) -> tuple[object, str | None]:
+    """(the model computing in float32 with the same weights, the mixed policy it had).
+
+    A mixed-precision run's best.keras computes in float16 or bfloat16 (its weights are
+    float32), which the ONNX and LiteRT converters refuse; an export is float32 (or
+    quantized on LiteRT's own terms). Returns (model, None) for a float32 model.
+    """
+    import keras
+
+    mixed = set()
+    config = _float32_policies(keras.saving.serialize_keras_object(model), mixed)
+    if not mixed:
+        return model, None
+    rebuilt = keras.saving.deserialize_keras_object(config)
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt, sorted(mixed)[0]
+
+
+def _float32_policies(node, mixed: set):
+    """A serialized model with every mixed DTypePolicy made float32; `mixed` collects them."""
+    if isinstance(node, list):
+        return [_float32_policies(item, mixed) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("class_name") == "DTypePolicy" and node["config"]["name"].startswith("mixed_"):
+        mixed.add(node["config"]["name"])
+        return {**node, "config": {**node["config"], "name": "float32"}}
+    return {key: _float32_policies(value, mixed) for key, value in node.items()}
+
+
 def serving_model(model):
     """The model with input `images` and output `probabilities` (batch, classes)."""
     import keras

@@ -50,12 +50,14 @@ def export_run(ref: str | None, runs_dir: Path, format: str = "saved_model", qua
     if quantize == "int8":
         calibration = splits.calibration_images(splits.calibration_split(run, cfg, class_names),
                                                 len(class_names), cfg.data.image_size, cfg.data.channels)
-    model = load_model_file(run.best, compile=False)
+    # A mixed-precision model is exported, and checked, computing in float32.
+    model, mixed_policy = converters.in_float32(load_model_file(run.best, compile=False))
     made_parent = not folder.parent.exists()
     try:
         with staged_folder(folder) as temp:
             record = _write_and_check(run, cfg, class_names, model, format, quantize, temp, split,
                                       calibration)
+            record.source_dtype_policy = mixed_policy
             if not record.check.passed and not force:
                 raise _NotKept(record)
             (temp / RECORD_NAME).write_text(record.model_dump_json(indent=2) + "\n")

@@ -60,6 +60,9 @@ class ExportRecord(BaseModel):
     created: str
     versions: dict[str, Optional[str]]
     check: Check
+    # A mixed-precision run's policy (e.g. mixed_bfloat16): its best.keras computes in 16
+    # bits; the export, and best.keras in the check, compute in float32 with its weights.
+    source_dtype_policy: Optional[str] = None
 
     @property
     def image_size(self) -> tuple[int, int]:
