@@ -90,6 +90,19 @@ def test_labels_from_a_csv_with_or_without_header(tmp_path):
             assert (int(row["source"].split("img")[1][:2]) % 2 == 1) == (row["label"] == "yes")
 
 
+def test_a_csv_of_missing_files_is_read_no_further_than_the_limit(tmp_path):
+    """A CSV costs no more than the images it names: after 1,000 files that do not exist
+    the reader stops (row 1,002 is malformed and never read), and says so."""
+    from convcli.data.labels import MAX_MISSING
+
+    lines = [f"nowhere/{i}.jpg,cat" for i in range(MAX_MISSING + 1)] + ["nowhere/last.jpg,"]
+    (tmp_path / "labels.csv").write_text("file,label\n" + "\n".join(lines) + "\n")
+    result = invoke("data", "split", tmp_path / "labels.csv", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "names more than 1,000 (read no further) file(s) that do not exist: nowhere/0.jpg" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_class_folders_copied(tmp_path, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     source = tmp_path / "animals"

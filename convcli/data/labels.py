@@ -8,9 +8,11 @@ folder with no images, a pattern that matches no file name).
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from convcli.data.check import listing
 from convcli.data.folders import IMAGE_EXTENSIONS, class_folders, list_images
@@ -21,6 +23,7 @@ DEFAULT_PATTERN = r"^[^._0-9]+"
 LABEL_COLUMNS = ("label", "class", "category", "target")
 FILE_COLUMNS = ("file", "filename", "path", "image", "filepath", "image_path")
 SOURCES = ("folders", "filename", "csv")
+MAX_MISSING = 1_000  # a CSV is read no further than this many files that do not exist
 
 
 @dataclass(frozen=True)
@@ -107,26 +110,36 @@ def _label(found: re.Match) -> str:
 
 
 def from_csv(csv_file: Path) -> list[Labelled]:
-    """The images a CSV names (file,label rows; a header is optional), relative to its folder."""
-    rows = _csv_rows(csv_file)
-    file_column, label_column, rows = _columns(csv_file, rows)
-    images, missing, seen = [], [], set()
-    for number, row in enumerate(rows, start=1):
-        name = row[file_column].strip() if len(row) > file_column else ""
-        label = row[label_column].strip() if len(row) > label_column else ""
-        if not name or not label:
-            missing_cell = "file" if not name else "label"
-            raise DataError(f"{csv_file} row {number} ({','.join(row)}) has no {missing_cell}")
-        path = csv_file.parent / name
-        if path in seen:
-            raise DataError(f"{csv_file} names {name} twice; each image needs one row, one label")
-        seen.add(path)
-        if not path.is_file():
-            missing.append(name)
-        check_label(label, f"{csv_file} row {number}")
-        images.append(Labelled(path, label))
+    """The images a CSV names (file,label rows; a header is optional), relative to its folder.
+
+    Read row by row, and no further than MAX_MISSING files that do not exist: a CSV
+    costs no more than the images it names (a repeated file is refused where it repeats).
+    """
+    images, missing, seen, more = [], [], set(), False
+    try:
+        with open(csv_file, newline="", encoding="utf-8-sig") as handle:
+            rows = (row for row in csv.reader(handle) if any(cell.strip() for cell in row))
+            file_column, label_column, rows = _columns(csv_file, rows)
+            for number, row in enumerate(rows, start=1):
+                image = _labelled(csv_file, number, row, file_column, label_column)
+                if image.path in seen:
+                    raise DataError(f"{csv_file} names {row[file_column].strip()} twice; each image "
+                                    "needs one row, one label")
+                seen.add(image.path)
+                if not image.path.is_file():
+                    more = len(missing) == MAX_MISSING
+                    if more:
+                        break
+                    missing.append(row[file_column].strip())
+                    continue
+                images.append(image)
+    except FileNotFoundError:
+        raise DataError(f"--csv {csv_file} does not exist") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DataError(f"cannot read --csv {csv_file}: {error}") from None
     if missing:
-        raise DataError(f"{csv_file} names {len(missing)} file(s) that do not exist: {listing(missing)} "
+        count = f"more than {MAX_MISSING:,} (read no further)" if more else f"{len(missing)}"
+        raise DataError(f"{csv_file} names {count} file(s) that do not exist: {listing(missing)} "
                         f"(paths are relative to the CSV's folder, {csv_file.parent})")
     others = [image.path.name for image in images if image.path.suffix.lower() not in IMAGE_EXTENSIONS]
     if others:
@@ -137,33 +150,34 @@ def from_csv(csv_file: Path) -> list[Labelled]:
     return images
 
 
-def _csv_rows(csv_file: Path) -> list[list[str]]:
-    try:
-        with open(csv_file, newline="", encoding="utf-8-sig") as handle:
-            return [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
-    except FileNotFoundError:
-        raise DataError(f"--csv {csv_file} does not exist") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise DataError(f"cannot read --csv {csv_file}: {error}") from None
+def _labelled(csv_file: Path, number: int, row: list[str], file_column: int, label_column: int) -> Labelled:
+    """One row's image and label, or a DataError naming the row."""
+    name = row[file_column].strip() if len(row) > file_column else ""
+    label = row[label_column].strip() if len(row) > label_column else ""
+    if not name or not label:
+        raise DataError(f"{csv_file} row {number} ({','.join(row)}) has no {'file' if not name else 'label'}")
+    check_label(label, f"{csv_file} row {number}")
+    return Labelled(csv_file.parent / name, label)
 
 
-def _columns(csv_file: Path, rows: list[list[str]]) -> tuple[int, int, list[list[str]]]:
+def _columns(csv_file: Path, rows: Iterator[list[str]]) -> tuple[int, int, Iterator[list[str]]]:
     """(file column, label column, the rows after any header)."""
-    if not rows:
+    first = next(rows, None)
+    if first is None:
         raise DataError(f"{csv_file} is empty; it needs file,label rows")
-    names = [cell.strip().lower() for cell in rows[0]]
-    is_file = (csv_file.parent / rows[0][0].strip()).is_file()
+    names = [cell.strip().lower() for cell in first]
+    is_file = (csv_file.parent / first[0].strip()).is_file()
     if not is_file and set(names) & set(LABEL_COLUMNS + FILE_COLUMNS):  # a header
         label = next((names.index(n) for n in LABEL_COLUMNS if n in names), None)
         if label is None:
-            raise DataError(f"{csv_file} has no label column: its header names {', '.join(rows[0])}; "
+            raise DataError(f"{csv_file} has no label column: its header names {', '.join(first)}; "
                             f"name the column of classes {' or '.join(LABEL_COLUMNS[:2])}")
         file = next((names.index(n) for n in FILE_COLUMNS if n in names), 0 if label != 0 else 1)
-        return file, label, rows[1:]
-    if len(rows[0]) < 2:
-        raise DataError(f"{csv_file} has no label column: its rows have one column ({rows[0][0]}); "
+        return file, label, rows
+    if len(first) < 2:
+        raise DataError(f"{csv_file} has no label column: its rows have one column ({first[0]}); "
                         "it needs file,label rows")
-    return 0, 1, rows
+    return 0, 1, itertools.chain([first], rows)
 
 
 def check_label(label: str, where: str) -> None:
