@@ -4,13 +4,12 @@ Every file convcli keeps is written to a temporary name beside its place and ren
 onto it with `os.replace`, so a process killed mid-write leaves the previous file (or
 none), never half of one; folders are built the same way (`staged_folder`). Every
 module that writes (runs, data, training, the exporters, ...) uses these; this one
-imports only convcli.errors.
+imports only convcli.errors and convcli.safeyaml (JSON read within bounds).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from convcli.errors import RunError
+from convcli.safeyaml import load_json
 
 
 @contextlib.contextmanager
@@ -81,7 +81,7 @@ def make_folder(folder: Path) -> None:
 def read_json(path: Path) -> dict:
     """A JSON file's object; {} when it is missing, unreadable or not an object."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = load_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}

@@ -9,9 +9,15 @@ refuses a document past any of the LIMITS as it composes it, before building a s
 Python object; deep nesting, long numbers and a key written twice in one mapping
 (PyYAML keeps the last without a word) are refused too. Every refusal is a
 `LimitError`, a `yaml.MarkedYAMLError` that points at the line and column.
+
+JSON, a subset of YAML, is read by `load_json`: the JSON files convcli reads back
+(meta.json, summary.json, export.json) may come from elsewhere too, and Python's parser
+meets a deep enough nesting with a RecursionError instead of its ValueError.
 """
 
 from __future__ import annotations
+
+import json
 
 import yaml
 from yaml.events import AliasEvent
@@ -117,3 +123,12 @@ def load(text: str):
         return loader.get_single_data()
     finally:
         loader.dispose()
+
+
+def load_json(text: str | bytes):
+    """json.loads, with a nesting too deep for Python's parser a ValueError like any other
+    damaged document (not a RecursionError)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("lists and objects nest too deep to read") from None

@@ -14,7 +14,7 @@ LEVELS = {
     "formats": 0,  # how numbers are written for a person, which table layout fits
     "html_parts": 0,  # the style and pieces of the report pages (no convcli imports)
     "config": 1, "devices": 1,
-    "files": 1,  # atomic writes, staged folders, read_json, cache_dir (imports errors only)
+    "files": 1,  # atomic writes, staged folders, read_json, cache_dir (imports level 0 only)
     "records": 1,  # meta.json, summary.json, the checkpoint state, sweep.yaml: typed, versioned
     "runs": 2, "data": 2, "models": 2,
     "curves": 2,  # the figures, matplotlib only: below evaluation, which draws its confusion matrix

@@ -6,13 +6,13 @@ model is loaded.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ValidationError
 
 from convcli.errors import ModelError, RunError
+from convcli.safeyaml import load_json
 
 FORMATS = ("saved_model", "litert", "onnx")
 QUANTIZATIONS = ("none", "float16", "dynamic-int8", "int8")
@@ -96,7 +96,7 @@ def default_folder(format: str, quantize: str) -> str:
 def read_record(path: Path) -> ExportRecord:
     """export.json at `path`, parsed; a ModelError if it is missing or not one."""
     try:
-        return ExportRecord.model_validate(json.loads(path.read_text()))
+        return ExportRecord.model_validate(load_json(path.read_text()))
     except FileNotFoundError:
         raise ModelError(f"no {RECORD_NAME} at {path}; convcli reads exported models with the "
                          "export.json that `convcli export` writes beside them") from None

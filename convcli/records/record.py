@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from convcli.errors import RecordError
+from convcli.safeyaml import load_json
 
 
 Upgrade = Callable[[dict], dict]  # a record of version n as read -> the same at version n + 1
@@ -64,7 +65,7 @@ class Record(Part):
     @classmethod
     def read(cls, path: Path):
         """The record in a JSON file; RecordError if missing, damaged or too new."""
-        return cls.parse(load_file(path, json.loads, "JSON", cls.REMEDY), str(path))
+        return cls.parse(load_file(path, load_json, "JSON", cls.REMEDY), str(path))
 
     def as_written(self) -> dict:
         """The mapping the file holds (or will): schema_version first, then every key set."""

@@ -4,13 +4,13 @@ checkpoints/last.keras (where training was); docs/run-directory.md names their k
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar, Optional
 
 from pydantic import ValidationError
 
 from convcli.errors import RecordError
 from convcli.records.record import Part, Record, first_problem
+from convcli.safeyaml import load_json
 
 
 # --- meta.json ------------------------------------------------------------------------
@@ -174,7 +174,7 @@ class CheckpointState(Record):
     @classmethod
     def loads(cls, text: bytes | str, where: str) -> "CheckpointState":
         try:
-            data = json.loads(text)
+            data = load_json(text)
         except ValueError:
             raise RecordError(f"{where} is not valid JSON: {cls.REMEDY}") from None
         return cls.parse(data, where)

@@ -16,6 +16,7 @@ from convcli.config import to_yaml
 from convcli.files import atomic_write_text
 from convcli.sweeps.directory import SweepDir
 from convcli.sweeps.spec import Sweep
+from convcli.safeyaml import load_json
 from convcli.stats import Summary, summarize
 
 STATES = {"RUNNING": "running", "COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "interrupted",
@@ -155,7 +156,7 @@ def read_points(folder: SweepDir, sweep: Sweep) -> list[PointRow]:
 def _value(text: str | None):
     """A points.csv cell as the value it was: a number or a JSON list where it reads as one."""
     try:
-        return json.loads(text)
+        return load_json(text)
     except (TypeError, ValueError):
         return text
 
