@@ -2,10 +2,15 @@
 
 Domain code raises these with a message that says what happened and how to fix it;
 `convcli.cli` alone turns them into one red line on stderr and exit code 1 (as it does
-a full disk, found by `disk_full`, wherever the write happened).
+a full disk, found by `disk_full`, wherever the write happened). Ctrl-C and SIGTERM
+(through `sigterm_as_interrupt`) stop a command as KeyboardInterrupt, so its `finally`
+blocks clean up.
 """
 
+import contextlib
 import errno
+import signal
+import threading
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -71,3 +76,65 @@ def disk_full(error: BaseException | None) -> OSError | None:
             return error
         error = error.__cause__ or error.__context__
     return None
+
+
+# The signals that have stopped this command (set inside `interrupts_raised` only): a
+# library may swallow the KeyboardInterrupt a handler raised and raise an error of its own.
+_RECEIVED: list[int] = []
+
+
+def reraise_interruption(error: BaseException) -> None:
+    """Raise the Ctrl-C or SIGTERM that a library turned into an error of its own, if one
+    came: TensorFlow's C++ code, interrupted, raises a SystemError or a TypeError, with or
+    without the KeyboardInterrupt as its context. Call it first in an `except Exception`
+    that reports a failure."""
+    cause = error
+    while cause is not None:
+        if isinstance(cause, KeyboardInterrupt):
+            raise cause
+        cause = cause.__cause__ or cause.__context__
+    raise_if_interrupted()
+
+
+def raise_if_interrupted() -> None:
+    """Raise the Ctrl-C or SIGTERM that came, if one did, even if a library swallowed it:
+    for the moment before a result is committed (a staged folder renamed into place)."""
+    if _RECEIVED:
+        raise Terminated() if signal.SIGTERM in _RECEIVED else KeyboardInterrupt()
+
+
+@contextlib.contextmanager
+def interruptions_unwrapped():
+    """Inside the block, an error that stands for a Ctrl-C or SIGTERM is raised as it."""
+    try:
+        yield
+    except Exception as error:
+        reraise_interruption(error)
+        raise
+
+
+@contextlib.contextmanager
+def interrupts_raised():
+    """Inside the block Ctrl-C raises KeyboardInterrupt and SIGTERM raises Terminated (a
+    KeyboardInterrupt), each remembered for `reraise_interruption`.
+
+    Python's default for SIGTERM ends the process at once, with no `finally`: no word in
+    meta.json, a staged folder left behind. Schedulers (Slurm preemption, Kubernetes,
+    `docker stop`) send it first, and SIGKILL only after a grace period.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def stop(number, frame):
+        _RECEIVED.append(number)
+        raise Terminated() if number == signal.SIGTERM else KeyboardInterrupt()
+
+    _RECEIVED.clear()
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        _RECEIVED.clear()

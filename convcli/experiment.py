@@ -22,7 +22,8 @@ from pathlib import Path
 from convcli.config import Config, flatten, load_config, to_yaml
 from convcli.data import folders
 from convcli.devices import devices_of, training_scope
-from convcli.errors import ConvcliError, Interrupted, RecordError, RunError, Terminated, TrainingError
+from convcli.errors import (ConvcliError, Interrupted, RecordError, RunError, Terminated, TrainingError,
+                            interruptions_unwrapped)
 from convcli.files import atomic_write_text
 from convcli.records import Meta, Summary
 from convcli.report_page import write_page
@@ -92,8 +93,6 @@ def _prepare(cfg: Config):
 
 def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed: dict | None) -> Summary:
     """Train and finish in the run directory, keeping meta.json's status true throughout."""
-    from convcli.training import sigterm_as_interrupt
-
     began = time.perf_counter()
     try:
         atomic_write_text(run.config, to_yaml(cfg))
@@ -106,7 +105,7 @@ def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed:
                         host=os.uname().nodename, devices=devices_of(cfg.distribute),
                         dataset={"fingerprint": files.fingerprint(), "counts": files.counts(),
                                  "left_out": files.left_out, "cache": _cache(cfg, files)})
-        with sigterm_as_interrupt():
+        with interruptions_unwrapped():  # the CLI turns SIGTERM into Terminated
             result = stage.train(cfg, run, files, model)
             summary = finish(cfg, run, files, result, began)
     except KeyboardInterrupt as stop:

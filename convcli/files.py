@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from convcli.errors import RunError
+from convcli.errors import RunError, raise_if_interrupted
 from convcli.safeyaml import load_json
 
 
@@ -62,6 +62,7 @@ def staged_folder(folder: str | os.PathLike) -> Iterator[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         yield staging
+        raise_if_interrupted()  # a stop some library swallowed still keeps the folder out
         staging.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; folders get the usual mode
         os.replace(staging, folder)
     finally:

@@ -11,6 +11,7 @@ after its temp file is complete and before the rename: the worst moment to die.
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -177,3 +178,18 @@ def test_sigterm_is_handled_like_ctrl_c_and_exits_143(tmp_path, write_config, ti
     result = CliRunner().invoke(app, [*command[1:], "--set", f"train.epochs={epoch + 1}", "--force"])
     assert result.exit_code == 0, result.output
     assert epochs_on_record(run) == list(range(1, epoch + 2))
+
+
+def test_sigterm_during_an_export_leaves_nothing_and_exits_143(tmp_path, trained_run):
+    """Every command, not only train, stops on SIGTERM as on Ctrl-C: its staged folder is
+    removed (Python's default would end the process with it left beside RUN/export/)."""
+    run = shutil.copytree(trained_run, tmp_path / "runs" / trained_run.name)
+    process = subprocess.Popen([sys.executable, "-m", "convcli", "export", str(run), "--format", "onnx"],
+                               env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"}, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: (run / "export").is_dir() and any((run / "export").glob(".onnx.*")), process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143 and "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted by SIGTERM"
+    assert not (run / "export").exists()

@@ -1,7 +1,7 @@
 """The command line's root: the app, its groups, the options commands share, and errors.
 
 `ConvcliGroup.invoke` is the one place a ConvcliError (or a full disk) becomes a red
-line on stderr and exit code 1, and Ctrl-C becomes exit code 130. TensorFlow is
+line on stderr and exit code 1, Ctrl-C exit code 130 and SIGTERM 143. TensorFlow is
 imported only inside the commands that need it, so `convcli --help` answers at once.
 """
 
@@ -13,9 +13,10 @@ from typing import List, Optional
 import typer
 from typer.core import TyperGroup
 
-from convcli.errors import ConvcliError, Interrupted, SweepInterrupted, disk_full
+from convcli.errors import (ConvcliError, Interrupted, SweepInterrupted, Terminated, disk_full,
+                            interruptions_unwrapped, interrupts_raised)
 
-EXIT_USER_ERROR, EXIT_INTERRUPTED = 1, 130
+EXIT_USER_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 130, 143
 
 
 class ConvcliGroup(TyperGroup):
@@ -30,8 +31,14 @@ class ConvcliGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: typer.Context):
+        # SIGTERM, like Ctrl-C, stops a command with a KeyboardInterrupt, so it cleans up.
+        with interrupts_raised():
+            return self._reported(ctx)
+
+    def _reported(self, ctx: typer.Context):
         try:
-            return super().invoke(ctx)
+            with interruptions_unwrapped():
+                return super().invoke(ctx)
         except ConvcliError as error:
             typer.secho(f"error: {error}", fg="red", err=True)
             raise typer.Exit(EXIT_USER_ERROR) from None
@@ -45,6 +52,9 @@ class ConvcliGroup(TyperGroup):
                         f"{stop.epoch}; resume it with: {getattr(stop, 'command', '--resume')}",
                         fg="red", err=True)
             raise typer.Exit(stop.exit_code) from None
+        except Terminated:
+            typer.secho("interrupted by SIGTERM", fg="red", err=True)
+            raise typer.Exit(EXIT_TERMINATED) from None
         except KeyboardInterrupt:
             typer.secho("interrupted", fg="red", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -7,7 +7,7 @@ from convcli.training.checkpoints import (
     OPTIMIZER_ENTRY, STATE_ENTRY, AtomicCheckpoints, checkpoint_epoch, read_checkpoint_state,
     restore_checkpoint, write_checkpoint_state,
 )
-from convcli.training.interrupts import EpochRecord, NonFiniteLoss, held_interrupts, sigterm_as_interrupt
+from convcli.training.interrupts import EpochRecord, NonFiniteLoss, held_interrupts
 from convcli.training.metrics_log import METRIC_COLUMNS, MetricsLog
 from convcli.training.progress import ProgressDisplay
 from convcli.training.trainer import Result, Trainer, class_weights, compile_model, seed_everything
@@ -16,5 +16,5 @@ __all__ = [
     "METRIC_COLUMNS", "OPTIMIZER_ENTRY", "STATE_ENTRY", "AtomicCheckpoints", "EpochRecord",
     "MetricsLog", "NonFiniteLoss", "ProgressDisplay", "Result", "Trainer", "checkpoint_epoch",
     "class_weights", "compile_model", "held_interrupts", "read_checkpoint_state",
-    "restore_checkpoint", "seed_everything", "sigterm_as_interrupt", "write_checkpoint_state",
+    "restore_checkpoint", "seed_everything", "write_checkpoint_state",
 ]

@@ -80,25 +80,3 @@ def held_interrupts():
         raise Terminated
     if received:
         raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt():
-    """Inside the block SIGTERM raises Terminated, a KeyboardInterrupt, as Ctrl-C does.
-
-    Python's default for SIGTERM ends the process at once, with no `finally` and no
-    word in meta.json; schedulers (Slurm preemption, Kubernetes, `docker stop`) send it
-    first, and SIGKILL only after a grace period.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def terminate(number, frame):
-        raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
