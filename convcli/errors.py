@@ -83,19 +83,6 @@ def disk_full(error: BaseException | None) -> OSError | None:
 _RECEIVED: list[int] = []
 
 
-def reraise_interruption(error: BaseException) -> None:
-    """Raise the Ctrl-C or SIGTERM that a library turned into an error of its own, if one
-    came: TensorFlow's C++ code, interrupted, raises a SystemError or a TypeError, with or
-    without the KeyboardInterrupt as its context. Call it first in an `except Exception`
-    that reports a failure."""
-    cause = error
-    while cause is not None:
-        if isinstance(cause, KeyboardInterrupt):
-            raise cause
-        cause = cause.__cause__ or cause.__context__
-    raise_if_interrupted()
-
-
 def raise_if_interrupted() -> None:
     """Raise the Ctrl-C or SIGTERM that came, if one did, even if a library swallowed it:
     for the moment before a result is committed (a staged folder renamed into place)."""
@@ -105,18 +92,25 @@ def raise_if_interrupted() -> None:
 
 @contextlib.contextmanager
 def interruptions_unwrapped():
-    """Inside the block, an error that stands for a Ctrl-C or SIGTERM is raised as it."""
+    """Inside the block, an error that stands for a Ctrl-C or SIGTERM is raised as the
+    interruption: TensorFlow's C++ code, interrupted, raises a SystemError or a TypeError,
+    with or without the KeyboardInterrupt as its context, or goes on as if nothing came."""
     try:
         yield
     except Exception as error:
-        reraise_interruption(error)
+        cause = error
+        while cause is not None:
+            if isinstance(cause, KeyboardInterrupt):
+                raise cause from None
+            cause = cause.__cause__ or cause.__context__
+        raise_if_interrupted()
         raise
 
 
 @contextlib.contextmanager
 def interrupts_raised():
     """Inside the block Ctrl-C raises KeyboardInterrupt and SIGTERM raises Terminated (a
-    KeyboardInterrupt), each remembered for `reraise_interruption`.
+    KeyboardInterrupt), each remembered for `interruptions_unwrapped`.
 
     Python's default for SIGTERM ends the process at once, with no `finally`: no word in
     meta.json, a staged folder left behind. Schedulers (Slurm preemption, Kubernetes,

@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Callable, Iterator
 
-from convcli.errors import ModelError, reraise_interruption
+from convcli.errors import ModelError
 from convcli.exporting.record import INPUT_NAME, OUTPUT_NAME
 from convcli.models.saved import first_line
 
@@ -81,7 +81,6 @@ def write_model(model, format: str, quantize: str, path: Path,
             serving.export(str(path), format=KERAS_FORMATS[format], input_signature=signature,
                            verbose=False, **options)
     except Exception as error:  # converters raise many types
-        reraise_interruption(error)
         raise ModelError(f"converting the model to {format} failed: {first_line(error)[:300]}") from None
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convcli.errors import ModelError, reraise_interruption
+from convcli.errors import ModelError
 from convcli.exporting.converters import quiet
 from convcli.exporting.record import INPUT_NAME, OUTPUT_NAME
 
@@ -97,7 +97,6 @@ def load_runtime(format: str, path: Path) -> Runtime:
     try:
         return RUNTIMES[format](path)
     except Exception as error:  # runtimes raise many types for a bad file
-        reraise_interruption(error)
         text = str(error).strip().splitlines()
         raise ModelError(f"cannot load {path} as a {format} model: "
                          f"{(text[0] if text else type(error).__name__)[:300]}") from None

@@ -21,7 +21,7 @@ import numpy as np
 from keras import layers
 
 from convcli.bases import BASES, BUILTIN, BUILTIN_FILTERS
-from convcli.errors import ModelError, reraise_interruption
+from convcli.errors import ModelError
 from convcli.models.heads import dense_head
 from convcli.models.saved import first_line, load_model_file
 
@@ -130,7 +130,6 @@ def load_weights_file(base: keras.Model, path: Path, name: str) -> None:
             warnings.simplefilter("ignore")
             base.load_weights(path)
     except Exception as error:  # Keras raises ValueError, KeyError, OSError... for a bad file
-        reraise_interruption(error)
         raise ModelError(f"weights file {path} does not fit base {name}: "
                          f"{_describe_mismatch(error)}") from None
 

@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 from typing import Iterator
 
-from convcli.errors import ModelError, reraise_interruption
+from convcli.errors import ModelError
 from convcli.models.legacy import readable_copy
 
 HDF5_SUFFIXES = (".h5", ".hdf5")  # Keras 2's legacy format, under either name
@@ -37,7 +37,6 @@ def load_model_file(path: Path, compile: bool = False):
                 contextlib.nullcontext(path) as readable:
             return keras.models.load_model(readable, compile=compile, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file
-        reraise_interruption(error)
         if "`Lambda` layer" in str(error):
             raise ModelError(f"model {path} contains a Lambda layer, whose code would run when it "
                              "loads; convcli loads model files in Keras' safe mode only and refuses "
