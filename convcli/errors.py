@@ -3,7 +3,7 @@
 Domain code raises these with a message that says what happened and how to fix it;
 `convcli.cli` alone turns them into one red line on stderr and exit code 1 (as it does
 a full disk, found by `disk_full`, wherever the write happened). Ctrl-C and SIGTERM
-(through `sigterm_as_interrupt`) stop a command as KeyboardInterrupt, so its `finally`
+(through `interrupts_raised`) stop a command as KeyboardInterrupt, so its `finally`
 blocks clean up.
 """
 
@@ -71,11 +71,15 @@ class SweepInterrupted(KeyboardInterrupt):
 
 def disk_full(error: BaseException | None) -> OSError | None:
     """The out-of-space OSError behind an exception, if any (libraries may wrap it)."""
+    return next((cause for cause in _chain(error)
+                 if isinstance(cause, OSError) and cause.errno in DISK_FULL), None)
+
+
+def _chain(error: BaseException | None):
+    """The exception, then what it was raised from or while handling, and so on."""
     while error is not None:
-        if isinstance(error, OSError) and error.errno in DISK_FULL:
-            return error
+        yield error
         error = error.__cause__ or error.__context__
-    return None
 
 
 # The signals that have stopped this command (set inside `interrupts_raised` only): a
@@ -98,11 +102,9 @@ def interruptions_unwrapped():
     try:
         yield
     except Exception as error:
-        cause = error
-        while cause is not None:
-            if isinstance(cause, KeyboardInterrupt):
-                raise cause from None
-            cause = cause.__cause__ or cause.__context__
+        interruption = next((cause for cause in _chain(error) if isinstance(cause, KeyboardInterrupt)), None)
+        if interruption is not None:
+            raise interruption from None
         raise_if_interrupted()
         raise
 

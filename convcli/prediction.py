@@ -117,8 +117,8 @@ def predict_exported(images: list[Path], model_path: Path, run_ref: str | None =
     results = []
     for start in range(0, len(paths), batch_size):
         chunk = paths[start:start + batch_size]
-        images = model_inputs(chunk, record.image_size, record.channels)
-        for path, probabilities in zip(chunk, runtime(images)):
+        pixels = model_inputs(chunk, record.image_size, record.channels)
+        for path, probabilities in zip(chunk, runtime(pixels)):
             results.append((path, ranked(probabilities, record.class_names)))
     quantized = "" if record.quantize == "none" else f" {record.quantize}"
     return results, f"predictions — {model_path} ({record.format}{quantized}, {runtime.name})"
