@@ -126,6 +126,9 @@ def find_run(ref: str | os.PathLike | None, runs_dir: str | os.PathLike = "runs"
     """The run a user means: a run directory, a unique prefix of a run's name (with or
     without its start time: `2026-11-25_10` or `augment`), or (None) the latest."""
     if ref is not None and Path(ref).is_dir():
+        if (Path(ref) / "saved_model.pb").is_file():
+            raise RunError(f"{ref} is an exported SavedModel, not a run: `convcli predict --model {ref}` "
+                           "runs it; give this command the run it came from")
         return Run(Path(ref))
     runs = list_runs(runs_dir)
     if ref is None:
