@@ -50,12 +50,12 @@ EXPORT_SUFFIXES = {".tflite": "LiteRT", ".onnx": "ONNX"}  # what `convcli export
 def check_model_file(path: Path) -> None:
     """A ModelError unless the file is, by its name and first bytes, a Keras model file."""
     suffix = path.suffix.lower()
+    shown = ", ".join(MODEL_SUFFIXES[:-1]) + f" and {MODEL_SUFFIXES[-1]}"
     if suffix in EXPORT_SUFFIXES:
         raise ModelError(f"{path} is an exported model ({EXPORT_SUFFIXES[suffix]}): `convcli predict "
-                         "--model` runs it; this command needs a Keras model file (.keras, .h5, .hdf5), "
-                         "such as the run's checkpoints/best.keras")
+                         f"--model` runs it; this command needs a Keras model file ({shown}), such "
+                         "as the run's checkpoints/best.keras")
     if suffix not in MODEL_SUFFIXES:
-        shown = ", ".join(MODEL_SUFFIXES[:-1]) + f" and {MODEL_SUFFIXES[-1]}"
         raise ModelError(f"{path} is not a Keras model file: convcli reads {shown} files, not "
                          f"{suffix or 'files without a suffix'}")
     if suffix == ".keras" and not zipfile.is_zipfile(path):
