@@ -82,9 +82,10 @@ def predict(images: List[Path] = typer.Argument(..., help="Image files or folder
     """Class probabilities of each image under a run's best model, a model file or an
     exported model, most probable first."""
     import_tensorflow()
+    from convcli.models.saved import EXPORT_SUFFIXES
     from convcli.prediction import predict_exported, predict_images, predictions_json, predictions_table
 
-    if model is not None and (model.is_dir() or model.suffix in (".tflite", ".onnx")):
+    if model is not None and (model.is_dir() or model.suffix in EXPORT_SUFFIXES):
         results, title = predict_exported(images, model, run)
     else:
         results, title = predict_images(images, run, runs_dir, model_file=model, classes=parse_names(classes))

@@ -12,6 +12,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ValidationError
 
 from convcli.errors import ModelError, RunError
+from convcli.models.saved import EXPORT_SUFFIXES
 from convcli.safeyaml import load_json
 
 FORMATS = ("saved_model", "litert", "onnx")
@@ -111,15 +112,14 @@ def locate(path: Path) -> tuple[ExportRecord, Path]:
     file, a SavedModel folder, or any export folder, each with export.json beside it."""
     if not path.exists():
         raise ModelError(f"model {path} does not exist")
-    suffix = {"litert": ".tflite", "onnx": ".onnx"}
     if path.is_dir():
         record = read_record(path / RECORD_NAME)
         return record, path / record.model
-    if path.suffix.lower() not in suffix.values():
+    if path.suffix.lower() not in EXPORT_SUFFIXES:
         raise ModelError(f"{path} is not an exported model: convcli reads .tflite and .onnx files "
                          "and SavedModel folders written by `convcli export`")
     record = read_record(path.parent / RECORD_NAME)
-    if suffix.get(record.format) != path.suffix.lower():
+    if Path(MODEL_FILES[record.format]).suffix != path.suffix.lower():
         raise ModelError(f"{path.parent / RECORD_NAME} describes a {record.format} export, not "
                          f"{path.name}; keep each exported model in its own folder with its export.json")
     return record, path
