@@ -4,21 +4,26 @@ Safe mode refuses Lambda layers, whose code would run on load. Files are loaded
 without their training configuration (`compile=False`): the commands that read them
 only run the model, and a file saved by Keras 2 names its optimizer's arguments the old
 way (`lr`, `decay`), which Keras 3 refuses when it compiles ("Argument(s) not
-recognized: {'lr': ...}"); an old Sequential file is read through legacy.py. Keras' own
-warnings while loading are not the user's concern.
+recognized: {'lr': ...}"); a Keras 2 file is read through legacy.py, and what cannot be
+loaded is said in one line by refusals.py. Keras' own warnings while loading are not
+the user's concern.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import tempfile
 import warnings
 import zipfile
 from pathlib import Path
 from typing import Iterator
 
 from convcli.errors import ModelError
-from convcli.models.legacy import readable_copy
+from convcli.models.legacy import h5_config, readable_copy
+from convcli.models.refusals import first_line, load_failure, refuse_unloadable
+
+__all__ = ["first_line"]  # re-exported: the callers of Keras read a message's first line here
 
 HDF5_SUFFIXES = (".h5", ".hdf5")  # Keras 2's legacy format, under either name
 MODEL_SUFFIXES = (".keras", *HDF5_SUFFIXES)
@@ -29,19 +34,30 @@ def load_model_file(path: Path, compile: bool = False):
     """A Keras model from a .keras/.h5/.hdf5 file, in safe mode; ModelError if it cannot be."""
     import keras
 
-    if not path.is_file():
-        raise ModelError(f"model file {path} does not exist")
     check_model_file(path)
+    hdf5 = path.suffix.lower() in HDF5_SUFFIXES
+    config = h5_config(path) if hdf5 else None
+    if config is not None:
+        refuse_unloadable(path, config)
     try:
-        with quiet_keras(), readable_copy(path) if path.suffix.lower() in HDF5_SUFFIXES else \
-                contextlib.nullcontext(path) as readable:
-            return keras.models.load_model(readable, compile=compile, safe_mode=True)
+        with quiet_keras(), readable_copy(path, config) if hdf5 else contextlib.nullcontext(path) \
+                as readable, keras_named(readable) as named:
+            return keras.models.load_model(named, compile=compile, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file
-        if "`Lambda` layer" in str(error):
-            raise ModelError(f"model {path} contains a Lambda layer, whose code would run when it "
-                             "loads; convcli loads model files in Keras' safe mode only and refuses "
-                             "it") from None
-        raise ModelError(f"cannot load model {path}: {first_line(error)[:300]}") from None
+        raise ModelError(load_failure(path, error)) from None
+
+
+@contextlib.contextmanager
+def keras_named(path: Path) -> Iterator[Path]:
+    """`path`, or a link to it whose suffix is lower case: Keras reads `.keras` and `.h5` by
+    their suffix, as written ("File format not supported: filepath=x.KERAS")."""
+    if path.suffix == path.suffix.lower():
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="convcli-model-") as folder:
+        link = Path(folder) / f"model{path.suffix.lower()}"
+        link.symlink_to(path.resolve())
+        yield link
 
 
 EXPORT_SUFFIXES = {".tflite": "LiteRT", ".onnx": "ONNX"}  # what `convcli export` writes
@@ -49,6 +65,11 @@ EXPORT_SUFFIXES = {".tflite": "LiteRT", ".onnx": "ONNX"}  # what `convcli export
 
 def check_model_file(path: Path) -> None:
     """A ModelError unless the file is, by its name and first bytes, a Keras model file."""
+    if path.is_dir():
+        raise ModelError(f"{path} is a folder, not a model file: a Keras model is one file (.keras, "
+                         ".h5 or .hdf5)")
+    if not path.exists():
+        raise ModelError(f"model file {path} does not exist")
     suffix = path.suffix.lower()
     shown = ", ".join(MODEL_SUFFIXES[:-1]) + f" and {MODEL_SUFFIXES[-1]}"
     if suffix in EXPORT_SUFFIXES:
@@ -84,6 +105,25 @@ def model_classes(model, title: str, classes: list[str] | None) -> list[str]:
     return list(classes)
 
 
+def as_probabilities(model, title: str):
+    """(the model outputting class probabilities, a note for the user or None).
+
+    A model that outputs logits gets their softmax (one unit: sigmoid) appended, and the
+    note says so; one whose output is neither is refused (explain/output.py).
+    """
+    from convcli.explain.output import with_probabilities
+
+    try:
+        model, appended = with_probabilities(model)
+    except ValueError as error:
+        raise ModelError(f"model {title} ends in neither class probabilities (a softmax or sigmoid) "
+                         f"nor logits (no activation): {error}; convcli cannot read its outputs as "
+                         "classes") from None
+    if appended is None:
+        return model, None
+    return model, f"the model outputs logits: probabilities are their {appended}"
+
+
 def image_input(model, title: str) -> tuple[int, int]:
     """The (height, width) of the images a model takes, or a ModelError saying what it takes.
 
@@ -113,9 +153,3 @@ def quiet_keras() -> Iterator[None]:
             yield
     finally:
         absl.setLevel(level)
-
-
-def first_line(error: BaseException) -> str:
-    """The first line of an exception's message (Keras messages run to pages)."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
