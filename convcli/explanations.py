@@ -23,7 +23,8 @@ from convcli.resolve import class_index, explained_model
 def write_gradcams(images: list[Path], run: str | None, model_file: Path | None, layer: str | None,
             class_: str | None, alpha: float, out: Path, runs_dir: Path,
             classes: list[str] | None = None):
-    """Heatmaps for every image into `out`; (results, class names, model title).
+    """Heatmaps for every image into `out`; (results, class names, model title, the tensor
+    explained).
 
     `classes` names a model file's classes (--classes), else they are numbered."""
     paths = expand(images)
@@ -31,8 +32,9 @@ def write_gradcams(images: list[Path], run: str | None, model_file: Path | None,
     chosen = class_index(class_, class_names)
     if layer is not None:
         check_layer(model, layer, "--layer")
-    results = write_gradcam(GradCam(model, layer), paths, image_size, out, alpha, chosen)
-    return results, class_names, title
+    cam = GradCam(model, layer)
+    results = write_gradcam(cam, paths, image_size, out, alpha, chosen)
+    return results, class_names, title, cam.explained
 
 
 def augment_preview(config: Path, image: Path, count: int, out: Path, overrides=()) -> Path:
@@ -62,7 +64,7 @@ def write_activation_grids(image: Path, run: str | None, model_file: Path | None
 
     path = one_image(image)
     read_image(path)
-    model, _, image_size, _ = explained_model(run, model_file, runs_dir)
+    model, _, image_size, _ = explained_model(run, model_file, runs_dir, probabilities=False)
     names = [name for entry in layers for name in entry.split(",") if name] or feature_layers(model)
     _check_names(model, names, feature_layers(model), "--layers")
     maps = layer_activations(model, model_inputs([path], image_size, input_channels(model))[0], names)
@@ -83,7 +85,8 @@ def write_filter_grid(layer: str, run: str | None, base: str | None, weights: st
 
     if base is not None and run is not None:
         raise ConfigError("give --run or --base, not both")
-    model = _base_model(base, weights, size) if base else explained_model(run, None, runs_dir)[0]
+    model = _base_model(base, weights, size) if base else explained_model(run, None, runs_dir,
+                                                                           probabilities=False)[0]
     _check_names(model, [layer], feature_layers(model), "--layer")
     patterns = filter_patterns(model, layer, count=count)
     target = out / f"filters_{layer}.png"

@@ -12,7 +12,8 @@ from convcli.config import BUILTIN, load_config
 from convcli.data import folders, synthetic
 from convcli.errors import ConfigError, DataError, ModelError, RunError
 from convcli.explain.gradcam import feature_map_layers
-from convcli.models.saved import MODEL_SUFFIXES, image_input, load_model_file, model_classes
+from convcli.models.saved import (MODEL_SUFFIXES, as_probabilities, image_input, load_model_file,
+                                  model_classes)
 from convcli.runs import Run, find_run
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
@@ -60,12 +61,15 @@ def run_checkpoint(run: Run) -> Path:
 
 
 def explained_model(run: str | None, model_file: Path | None, runs_dir: Path,
-                    classes: list[str] | None = None, feature_map: bool = True):
+                    classes: list[str] | None = None, feature_map: bool = True,
+                    probabilities: bool = True):
     """(model, class names, image size, title) for the commands that run a model on images.
 
     --model FILE, else --run RUN (a run's best checkpoint; default: the latest run). A
     file's classes are `classes` (--classes), else numbered. `feature_map`: the model
-    must have a 2-D feature map to explain (not for predict).
+    must have a 2-D feature map to explain (not for predict). `probabilities`: the model
+    is made to output class probabilities (logits get their softmax, and the title says
+    so); not for the commands that only look inside it.
     """
     if run is not None and model_file is not None:
         raise RunError("give --run or --model, not both")
@@ -82,6 +86,9 @@ def explained_model(run: str | None, model_file: Path | None, runs_dir: Path,
     if feature_map and not feature_map_layers(model):
         raise ModelError(f"model {title} has no layer with a 2-D feature map (batch, height, width, "
                          "channels) after its input: nothing to explain")
+    if probabilities:
+        model, note = as_probabilities(model, title)
+        title = f"{title} ({note})" if note else title
     return model, class_names, image_size, title
 
 

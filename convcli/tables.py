@@ -68,9 +68,12 @@ def as_text(table: Table, width: int = 120) -> str:
     return buffer.getvalue()
 
 
-def gradcam_table(results: list[dict], class_names: list[str], title: str, top: int = 3) -> Fitted:
-    """Per image: the explained class and the top predictions with their probabilities."""
-    table = Table(title=f"Grad-CAM — {title}", title_justify="left")
+def gradcam_table(results: list[dict], class_names: list[str], title: str, explained: str | None = None,
+                  top: int = 3) -> Fitted:
+    """Per image: the explained class and the top predictions with their probabilities;
+    the caption names the tensor explained."""
+    table = Table(title=f"Grad-CAM — {title}", title_justify="left", caption_justify="left",
+                  caption=f"explained: the gradient of {explained}" if explained else None)
     table.add_column("image", no_wrap=True)
     table.add_column("explained", no_wrap=True)
     table.add_column("top predictions")

@@ -28,9 +28,9 @@ def gradcam(images: List[Path] = typer.Argument(..., help="Image files or folder
     from convcli.explanations import write_gradcams
     from convcli.tables import gradcam_table
 
-    results, class_names, title = write_gradcams(images, run, model, layer, class_, alpha, out,
-                                                 runs_dir, classes=parse_names(classes))
-    new_console().print(gradcam_table(results, class_names, title))
+    results, class_names, title, explained = write_gradcams(images, run, model, layer, class_, alpha,
+                                                            out, runs_dir, classes=parse_names(classes))
+    new_console().print(gradcam_table(results, class_names, title, explained))
     typer.echo(f"wrote {2 * len(results)} files to {out}/")
 
 

@@ -3,10 +3,10 @@ on a run or a model file (evaluator.py), and what a person sees of it (display.p
 The names below are the package's interface."""
 
 from convcli.evaluation.display import class_table, confusion_table, write_confusion_png
-from convcli.evaluation.evaluator import evaluate_model_file, evaluate_run
+from convcli.evaluation.evaluator import evaluate_model_file, evaluate_run, labelled_for_model
 from convcli.evaluation.scores import Evaluation, class_probabilities, evaluate
 
 __all__ = [
     "Evaluation", "class_probabilities", "class_table", "confusion_table", "evaluate",
-    "evaluate_model_file", "evaluate_run", "write_confusion_png",
+    "evaluate_model_file", "evaluate_run", "labelled_for_model", "write_confusion_png",
 ]

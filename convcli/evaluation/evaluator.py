@@ -14,7 +14,7 @@ from convcli.data.pipeline import make_dataset, to_channels
 from convcli.errors import DataError, ModelError, RunError
 from convcli.evaluation.display import write_confusion_png
 from convcli.evaluation.scores import Evaluation, evaluate
-from convcli.models.saved import image_input, load_model_file, model_classes
+from convcli.models.saved import as_probabilities, image_input, load_model_file, model_classes
 from convcli.runs import Run, find_run
 
 
@@ -49,16 +49,38 @@ def evaluate_run(ref: str | None, runs_dir: Path, split: str = "test",
 
 
 def evaluate_model_file(model_file: Path, data_dir: Path, classes: list[str] | None = None,
-                        batch_size: int = 32) -> tuple[Evaluation, Path]:
-    """Evaluate a model file (--model) on a folder of class folders (--data).
+                        batch_size: int = 32) -> tuple[Evaluation, Path, str]:
+    """Evaluate a model file (--model) on a folder of class folders (--data); and its title.
 
     The model's classes are `classes` (--classes, in the order of its outputs; the
     folders name some or all of them), else the folders in sorted order, as Keras'
-    image_dataset_from_directory numbers them. Writes <model stem>-confusion.png here.
+    image_dataset_from_directory numbers them. A model that outputs logits is scored,
+    loss included, on their softmax (sigmoid), and the title says so. Writes
+    <model stem>-confusion.png here.
     """
     model = load_model_file(model_file)
     title = str(model_file)
     image_size = image_input(model, title)
+    model, note = as_probabilities(model, title)
+    class_names, images = labelled_for_model(model, title, data_dir, classes)
+    channels = model.inputs[0].shape[-1]
+    dataset = make_dataset(images, len(class_names), image_size, batch_size, cache="none")
+    dataset = dataset.map(lambda batch, labels: (to_channels(batch, channels), labels))
+    evaluation = evaluate(model, dataset, class_names)
+    png = Path(f"{model_file.stem}-confusion.png")
+    write_confusion_png(evaluation, png, title=f"{model_file.name}: {data_dir}")
+    return evaluation, png, f"{title} ({note})" if note else title
+
+
+def labelled_for_model(model, title: str, data_dir: Path, classes: list[str] | None
+                       ) -> tuple[list[str], Split]:
+    """(the model's class names, the images of `data_dir` labelled with their indices).
+
+    The names are `classes` (--classes, in the order of the model's outputs; the folders
+    name some or all of them), else the folders in sorted order, as Keras'
+    image_dataset_from_directory numbers them, when there are as many as the model has
+    classes.
+    """
     found, images = _labelled_images(data_dir)
     class_names = model_classes(model, title, classes)
     if not classes:
@@ -71,14 +93,7 @@ def evaluate_model_file(model_file: Path, data_dir: Path, classes: list[str] | N
     if unknown:
         raise DataError(f"--data {data_dir} has class folders {', '.join(unknown)} that are not in "
                         f"--classes {','.join(class_names)}")
-    images = Split(images.paths, [class_names.index(found[label]) for label in images.labels])
-    channels = model.inputs[0].shape[-1]
-    dataset = make_dataset(images, len(class_names), image_size, batch_size, cache="none")
-    dataset = dataset.map(lambda batch, labels: (to_channels(batch, channels), labels))
-    evaluation = evaluate(model, dataset, class_names)
-    png = Path(f"{model_file.stem}-confusion.png")
-    write_confusion_png(evaluation, png, title=f"{model_file.name}: {data_dir}")
-    return evaluation, png
+    return class_names, Split(images.paths, [class_names.index(found[label]) for label in images.labels])
 
 
 def _labelled_images(data_dir: Path) -> tuple[list[str], Split]:

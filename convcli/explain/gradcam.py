@@ -3,7 +3,9 @@
 Selvaraju et al. (2017), as the book and keras-io compute it: the gradient of a class
 score with respect to a convolutional feature map, averaged over the map's height and
 width, weighs each channel; the weighted sum of the channels, with negatives cut off,
-is the heatmap. The score is the class's logit (before the sigmoid or softmax). A
+is the heatmap. The score is the class's logit (before the sigmoid or softmax), whether
+the last Dense applies the activation itself or a separate Activation or Softmax layer
+does (output.py): the same weights get the same explanation either way. A
 single-sigmoid binary head has one logit z: class 1's score is z and class 0's is -z,
 so the two classes get different maps (a frequent mistake, tf-keras-vis#78).
 
@@ -18,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from convcli.explain.output import final_activation
 from convcli.explain.overlay import upsample
 from convcli.explain.taps import all_layers, as_functional, tap_model
 
@@ -49,9 +52,15 @@ class GradCam:
 
     def __init__(self, model: keras.Model, layer: str | None = None):
         self.layer = layer or default_layer(model)
-        self.tapped = tap_model(model, [self.layer], last_input=True)
-        self.final = as_functional(model)[0].layers[-1]
+        self.final = final_activation(model)
+        input_of = self.final.layer.name if self.final.scores in ("input", "dense") else None
+        self.tapped = tap_model(model, [self.layer], input_of=input_of)
         self.step = tf.function(self._step, reduce_retracing=True)
+
+    @property
+    def explained(self) -> str:
+        """The tensor whose gradient the heatmaps show, for a person."""
+        return self.final.explained
 
     def __call__(self, images: np.ndarray, classes=None, batch_size: int = 32):
         """(heatmaps (n, h, w) in [0, 1], probabilities (n, num_classes)) for raw images.
@@ -70,8 +79,8 @@ class GradCam:
 
     def _step(self, images, classes):
         with tf.GradientTape() as tape:
-            feature_map, last_input, output = self.tapped(images, training=False)
-            logits, probabilities = self._logits(last_input, output)
+            feature_map, *last_input, output = self.tapped(images, training=False)
+            logits, probabilities = self._logits(last_input[0] if last_input else None, output)
             # -1: the predicted class
             classes = tf.where(classes < 0, tf.argmax(probabilities, axis=-1, output_type=tf.int32), classes)
             score = tf.gather(logits, classes, batch_dims=1)  # (n,): one score per image
@@ -85,12 +94,17 @@ class GradCam:
     def _logits(self, last_input, output):
         """(a score per class before the output activation, the class probabilities).
 
-        A final Dense layer with a sigmoid or softmax is re-applied without it; any other
-        output is taken as the scores themselves.
+        A separate final Activation/Softmax layer's input is the scores; a final Dense
+        with a sigmoid or softmax is re-applied without it; any other output is taken as
+        the scores themselves.
         """
         final = self.final
-        if isinstance(final, keras.layers.Dense) and final.activation.__name__ in ("sigmoid", "softmax"):
-            logits = tf.matmul(last_input, final.kernel) + (final.bias if final.use_bias else 0.0)
+        if final.scores == "input":
+            logits = last_input
+        elif final.scores == "dense":
+            dense = final.layer
+            inputs = tf.cast(last_input, dense.kernel.dtype)  # mixed precision: the layer's dtype
+            logits = tf.matmul(inputs, dense.kernel) + (dense.bias if dense.use_bias else 0.0)
         else:
             logits = output
         if output.shape[-1] == 1:  # one sigmoid unit: class 1 is z, class 0 is -z

@@ -62,15 +62,15 @@ def all_layers(model: keras.Model) -> list[keras.layers.Layer]:
     return found
 
 
-def tap_model(model: keras.Model, names: list[str], last_input: bool = False) -> keras.Model:
-    """A model: images -> [output of each named layer..., (input of the last layer,) output].
+def tap_model(model: keras.Model, names: list[str], input_of: str | None = None) -> keras.Model:
+    """A model: images -> [output of each named layer..., (input of layer `input_of`,) output].
 
-    The input of the last layer is what Grad-CAM turns into class logits. Taps must be
-    all top-level or all inside the same nested base.
+    `input_of` is a top-level layer, the last one, whose input Grad-CAM turns into class
+    logits. Taps must be all top-level or all inside the same nested base.
     """
     model, outputs = as_functional(model)
     located = [find_layer(model, name) for name in names]
-    last = [outputs[model.layers[-2].name]] if last_input else []
+    last = [own_node(model, model.get_layer(input_of)).input_tensors[0]] if input_of else []
     holders = {id(holder): holder for holder, _ in located}
     if any(holder is None for holder, _ in located):
         if len(holders) > 1:
