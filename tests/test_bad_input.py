@@ -204,6 +204,33 @@ def zip_without_model(path: Path) -> None:
         archive.writestr("readme.txt", "no config.json, no weights\n")
 
 
+def keras2_h5(change: Callable[[dict], None]) -> Callable[[Path], None]:
+    """An H5 model file whose layer config `change` edits (its one DepthwiseConv2D layer's),
+    standing for what Keras 2 wrote and Keras 3 cannot read."""
+    def write(path: Path) -> None:
+        import h5py
+        import keras
+
+        inputs = keras.Input((32, 32, 3))
+        x = keras.layers.DepthwiseConv2D(3, name="depthwise")(inputs)
+        x = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(x))
+        keras.Model(inputs, x).save(path)
+        with h5py.File(path, "r+") as handle:
+            config = json.loads(handle.attrs["model_config"])
+            [layer] = [layer for layer in config["config"]["layers"] if layer["name"] == "depthwise"]
+            change(layer)
+            handle.attrs["model_config"] = json.dumps(config)
+    return write
+
+
+def tanh_model(path: Path) -> None:
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+    keras.Model(inputs, keras.layers.Dense(2, activation="tanh", name="ends")(x)).save(path)
+
+
 def jpeg(tmp: Path) -> Path:
     """One good image of the data copy."""
     return sorted((tmp / "data" / "test" / "rectangle").glob("*.jpg"))[0]
@@ -693,6 +720,26 @@ CASES = [
       1, "--data data/test has class folders rectangle that are not in --classes ellipse,square"),
     C("model-weights-file-as-model", "summary of a .weights.h5 file (weights, not a model)",
       asset("base.weights.h5"), ["summary", "{file}"], 1, "cannot load model {file}"),
+    C("model-folder-named-keras", "summary of a folder named x.keras",
+      lambda tmp: (tmp / "x.keras").mkdir() or {}, ["summary", "x.keras"], 1,
+      "x.keras is a folder, not a model file"),
+    C("model-folder-named-keras-predict", "predict --model of a folder named x.keras (not an export)",
+      lambda tmp: (tmp / "x.keras").mkdir() or {}, lambda p: ["predict", jpeg(p["tmp"]), "--model", "x.keras"],
+      1, "x.keras is a folder, not a model file"),
+    C("model-keras2-tf-operations", "a Keras 2 H5 holding a TFOpLambda layer (x * 2 on a Keras tensor)",
+      put("tfop.h5", keras2_h5(lambda layer: layer.update(class_name="TFOpLambda"))), ["summary", "{file}"], 1,
+      ("model {file} holds TFOpLambda layers", "load its weights")),
+    C("model-keras2-custom-layer", "a Keras 2 H5 holding a layer class of its own program",
+      put("custom.h5", keras2_h5(lambda layer: layer.update(class_name="Doubling"))), ["summary", "{file}"], 1,
+      ("model {file} uses layer class 'Doubling', which is not one of Keras' own", "load its weights")),
+    C("model-keras2-argument-refused", "a Keras 2 H5 whose DepthwiseConv2D says groups: 2 (the cause, no config dump)",
+      put("groups.h5", keras2_h5(lambda layer: layer["config"].update(groups=2))), ["summary", "{file}"], 1,
+      "cannot load model {file}: layer class DepthwiseConv2D: Unrecognized keyword arguments passed to "
+      "DepthwiseConv2D: {{'groups': 2}}"),
+    C("model-output-not-probabilities", "predict --model of a model ending in tanh (neither probabilities nor logits)",
+      put("tanh.keras", tanh_model), lambda p: ["predict", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "ends in neither class probabilities (a softmax or sigmoid) nor logits (no activation): its last "
+      "layer 'ends' (Dense, activation tanh)"),
 
     # --- run records (meta.json, summary.json, the checkpoint state, sweep.yaml) and versions ---
     C("record-meta-truncated", "evaluate a run whose meta.json was cut short",
@@ -986,6 +1033,16 @@ CASES = [
       nothing, ["export", "--format", "onnx"], 1,
       "onnx models need the tf2onnx package, which is not installed; install the export extra: "
       "pip install 'convcli[export]'", hidden=("tf2onnx",)),
+    C("export-model-file-as-run", "export FILE (export takes runs, or --model FILE)",
+      asset("dense.keras"), ["export", "{file}"], 2,
+      ("export takes a run; to export the model file", "--model")),
+    C("export-model-without-data", "export --model FILE without --data (nothing to check it on)",
+      asset("dense.keras"), ["export", "--model", "{file}"], 2, ("--model FILE takes --data DIR", "--model")),
+    C("export-data-without-model", "export --data DIR of a run (a run is checked on its own split)",
+      nothing, ["export", "--data", "data/test"], 2, ("--data goes with --model FILE", "--data")),
+    C("export-model-classes-wrong-count", "export --model --classes with 3 names for a 2-class model",
+      asset("dense.keras"), ["export", "--model", "{file}", "--data", "data/test", "--classes", "a,b,c"], 1,
+      "--classes a,b,c names 3, but model {file} has 2 classes"),
     C("export-no-runs", "export with an empty runs directory",
       lambda tmp: (tmp / "none").mkdir() or {}, ["export", "--runs-dir", "none"], 1, "no runs in none"),
     C("predict-model-missing", "predict --model of a path that does not exist",

@@ -58,8 +58,8 @@ def evaluate(run: Optional[str] = typer.Argument(None, help="A run directory or 
     from convcli.formats import percent
 
     if model is not None:
-        evaluation, png = evaluate_model_file(model, data, parse_names(classes))
-        source = f"model {model}"
+        evaluation, png, title = evaluate_model_file(model, data, parse_names(classes))
+        source = f"model {title}"
     else:
         found, evaluation, png = evaluate_run(run, runs_dir, split or "test", data)
         source = f"run {found.name}"
@@ -82,10 +82,12 @@ def predict(images: List[Path] = typer.Argument(..., help="Image files or folder
     """Class probabilities of each image under a run's best model, a model file or an
     exported model, most probable first."""
     import_tensorflow()
-    from convcli.models.saved import EXPORT_SUFFIXES
+    from convcli.models.saved import EXPORT_SUFFIXES, MODEL_SUFFIXES
     from convcli.prediction import predict_exported, predict_images, predictions_json, predictions_table
 
-    if model is not None and (model.is_dir() or model.suffix in EXPORT_SUFFIXES):
+    # A folder is an export (a SavedModel), unless its name says it is meant as a Keras file.
+    if model is not None and (model.suffix.lower() in EXPORT_SUFFIXES or
+                              (model.is_dir() and model.suffix.lower() not in MODEL_SUFFIXES)):
         results, title = predict_exported(images, model, run)
     else:
         results, title = predict_images(images, run, runs_dir, model_file=model, classes=parse_names(classes))
@@ -98,34 +100,69 @@ def predict(images: List[Path] = typer.Argument(..., help="Image files or folder
 
 def export(run: Optional[str] = typer.Argument(None, help="A run directory or a unique prefix of its "
                                                "name (default: the latest run)."),
+           model: Optional[Path] = typer.Option(None, "--model", help="A .keras/.h5/.hdf5 model file "
+                                                "made elsewhere instead of a run, with --data."),
+           data: Optional[Path] = typer.Option(None, "--data", help="With --model: a folder of class "
+                                               "folders to check the export on (and calibrate int8)."),
+           classes: Optional[str] = typer.Option(None, "--classes", help="With --model: its class "
+                                                 "names, comma-separated, in the order of its outputs "
+                                                 "(default: --data's folders, sorted)."),
            format: str = typer.Option("saved_model", "--format", help="saved_model | litert (.tflite) "
                                       "| onnx."),
            quantize: str = typer.Option("none", "--quantize", help="none | float16 | dynamic-int8 (int8 "
                                         "weights) | int8 (full integer, calibrated on training "
                                         "images); quantized formats: litert only."),
            out: Optional[Path] = typer.Option(None, "--out", help="A new or empty folder (default: "
-                                              "RUN/export/FORMAT[-QUANTIZE])."),
+                                              "RUN/export/FORMAT[-QUANTIZE], or "
+                                              "FILESTEM-FORMAT[-QUANTIZE] here for --model)."),
            force: bool = typer.Option(False, "--force", help="Keep the export even if it does not "
-                                      "match best.keras closely enough."),
+                                      "match the Keras model closely enough."),
            runs_dir: Path = RUNS_DIR) -> None:
-    """A run's best model as a SavedModel, LiteRT or ONNX file, checked in its own runtime.
+    """A run's best model (or a model file) as a SavedModel, LiteRT or ONNX file, checked
+    in its own runtime.
 
     It takes raw images like best.keras (preprocessing inside). It is loaded
     in its runtime and compared with best.keras on the run's test split (else
     validation): float32 must agree on every image (max difference 1e-4),
     int8 on 99% with accuracy within a point; otherwise nothing is written
-    and the exit code is 1, unless --force.
+    and the exit code is 1, unless --force. With --model FILE --data DIR:
+    a model made elsewhere, checked against the file on DIR's images (int8
+    calibrated on up to 300 of them); its classes are --classes, else DIR's
+    class folders in sorted order; logits are exported as their softmax.
     """
+    _check_export_usage(run, model, data, classes)
     import_tensorflow()
     from convcli.exporting.agreement import check_table
-    from convcli.exporting.exporter import export_run, failure_message
+    from convcli.exporting.exporter import export_model_file, export_run, failure_message
 
-    exported = export_run(run, runs_dir, format, quantize, out, force)
+    if model is not None:
+        exported = export_model_file(model, data, parse_names(classes), format, quantize, out, force)
+    else:
+        exported = export_run(run, runs_dir, format, quantize, out, force)
     console = new_console()
-    console.print(check_table(exported.record.check, format, quantize, exported.record.source_dtype_policy))
+    console.print(check_table(exported.record.check, format, quantize, exported.record.source_dtype_policy,
+                              exported.source.name))
     if exported.folder is None:
         raise ModelError(failure_message(exported))
     if not exported.record.check.passed:
         typer.secho(f"warning: kept with --force: {'; '.join(exported.record.check.failures)}",
                     fg="yellow", err=True)
     console.print(f"wrote {exported.folder}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _check_export_usage(run: Optional[str], model: Optional[Path], data: Optional[Path],
+                        classes: Optional[str]) -> None:
+    """export takes a run, or --model FILE --data DIR: a model file given as RUN says so."""
+    from convcli.models.saved import MODEL_SUFFIXES
+
+    if run is not None and model is None and Path(run).suffix.lower() in MODEL_SUFFIXES:
+        raise typer.BadParameter(f"export takes a run; to export the model file {run}, give "
+                                 f"--model {run} --data DIR (class folders to check it on)",
+                                 param_hint="RUN")
+    if model is not None and (run is not None or data is None):
+        raise typer.BadParameter("--model FILE takes --data DIR (a folder of class folders to check "
+                                 "the export on), and no RUN", param_hint="--model")
+    if model is None and (data is not None or classes is not None):
+        raise typer.BadParameter(f"{'--data' if data is not None else '--classes'} goes with --model "
+                                 "FILE; a run is checked on its own split, with its own classes",
+                                 param_hint="--data" if data is not None else "--classes")

@@ -106,19 +106,22 @@ def size_bytes(path: Path) -> int:
 # --- what a person sees ---------------------------------------------------------------
 
 
-def check_table(check: Check, format: str, quantize: str, mixed_policy: str | None = None) -> Fitted:
-    """best.keras and the export side by side; fits 80 columns."""
+def check_table(check: Check, format: str, quantize: str, mixed_policy: str | None = None,
+                source: str = "best.keras") -> Fitted:
+    """The Keras model (`source`: best.keras, or a model file's name) and the export side by
+    side; fits 80 columns."""
     name = format if quantize == "none" else f"{format} {quantize}"
-    computed = (f"; best.keras computed in float32 (it trained in {mixed_policy})"
+    computed = (f"; {source} computed in float32 (it trained in {mixed_policy})"
                 if mixed_policy else "")
-    table = Table(title=f"{name} against best.keras on the {check.split} split ({check.images} "
-                        "images)", title_justify="left",
-                  caption=f"top-1: images whose most probable class is best.keras's; max |dp|: "
+    split = f"the {check.split} split" if source == "best.keras" else check.split
+    table = Table(title=f"{name} against {source} on {split} ({check.images} images)",
+                  title_justify="left",
+                  caption=f"top-1: images whose most probable class is {source}'s; max |dp|: "
                           f"the largest probability difference; latency: median per image at batch "
                           f"1; runtime: {check.runtime}{computed}", caption_justify="left")
     for column in ("model", "accuracy", "top-1", "max |dp|", "size", "latency"):
         table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
-    table.add_row("best.keras", percent(check.accuracy_keras, 2), "", "",
+    table.add_row(Text(source), percent(check.accuracy_keras, 2), "", "",
                   size(check.size_bytes_keras), f"{check.latency_ms_keras:.2f} ms")
     table.add_row(Text(name), percent(check.accuracy_export, 2),
                   percent(check.top1_agreement, 2),

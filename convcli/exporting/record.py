@@ -1,4 +1,5 @@
-"""ExportRecord: export.json, what an export is and how it did against best.keras.
+"""ExportRecord: export.json, what an export is and how it did against best.keras (or the
+model file it was made from).
 
 Also the options an export takes (format and quantization), checked here, before any
 model is loaded.
@@ -56,8 +57,8 @@ class ExportRecord(BaseModel):
     output_name: str = OUTPUT_NAME
     output_shape: list[Optional[int]]  # [None, number of classes]: probabilities
     class_names: list[str]
-    source_run: str
-    source_checkpoint: str
+    source_run: Optional[str]  # None: exported from a model file (`export --model`)
+    source_checkpoint: str  # the Keras file exported
     created: str
     versions: dict[str, Optional[str]]
     check: Check

@@ -57,9 +57,13 @@ def calibration_split(run: Run, cfg: Config, class_names: list[str]) -> Split:
                         f"cannot be read: {error}; restore them (run from where it was trained), or "
                         "pass --quantize dynamic-int8, which quantizes the weights without images") from None
     _same_classes(files.class_names, class_names, run)
-    train = files.train
-    chosen = np.random.default_rng(cfg.seed).permutation(len(train))[:CALIBRATION_IMAGES]
-    return Split([train.paths[i] for i in sorted(chosen)], [train.labels[i] for i in sorted(chosen)])
+    return sample(files.train, cfg.seed)
+
+
+def sample(split: Split, seed: int) -> Split:
+    """Up to CALIBRATION_IMAGES of a split's images, drawn by `seed`, in their order."""
+    chosen = sorted(np.random.default_rng(seed).permutation(len(split))[:CALIBRATION_IMAGES])
+    return Split([split.paths[i] for i in chosen], [split.labels[i] for i in chosen])
 
 
 def calibration_images(split: Split, num_classes: int, image_size: tuple[int, int], channels: int
