@@ -47,7 +47,10 @@ def resume_experiment(cfg: Config, ref: str, runs_dir: str | Path,
     run = find_run(ref, runs_dir)
     meta = _resumable_meta(run, force)
     epoch = checkpoint_epoch(run)
-    changed = _config_changes(load_config(run.config), cfg)
+    earlier = load_config(run.config)
+    if cfg.tracking.mlflow is None:  # a tracked run stays tracked, into the same MLflow run
+        cfg = cfg.model_copy(update={"tracking": earlier.tracking})
+    changed = _config_changes(earlier, cfg)
     if changed and not force:
         raise RunError(f"the config differs from run {run.name}'s in {listing(changed, 6)}; resume "
                        "with the config it was started with, or add --force to continue with this one")
@@ -84,6 +87,10 @@ def _prepare(cfg: Config):
         Console(stderr=True).print(f"[yellow]warning:[/] leaving out {len(files.left_out)} image "
                                    f"file(s) that cannot be decoded (data.on_bad_file: skip): "
                                    f"{listing(files.left_out)}", highlight=False, soft_wrap=True)
+    if cfg.tracking.mlflow is not None:  # a URI MLflow does not understand: no run yet
+        from convcli.tracking import check_uri
+
+        check_uri(cfg.tracking.mlflow)
     seed_everything(cfg.seed, cfg.deterministic)
     model = stage.build_model(cfg, files.class_names)  # bad bases, weights, layers: no run yet
     if cfg.explain.gradcam_images and cfg.explain.layer:
@@ -93,7 +100,7 @@ def _prepare(cfg: Config):
 
 def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed: dict | None) -> Summary:
     """Train and finish in the run directory, keeping meta.json's status true throughout."""
-    began = time.perf_counter()
+    began, tracking = time.perf_counter(), None
     try:
         atomic_write_text(run.config, to_yaml(cfg))
         if resumed is None:
@@ -105,6 +112,7 @@ def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed:
                         host=os.uname().nodename, devices=devices_of(cfg.distribute),
                         dataset={"fingerprint": files.fingerprint(), "counts": files.counts(),
                                  "left_out": files.left_out, "cache": _cache(cfg, files)})
+        tracking = _start_tracking(cfg, run)
         with interruptions_unwrapped():  # the CLI turns SIGTERM into Terminated
             result = stage.train(cfg, run, files, model)
             summary = finish(cfg, run, files, result, began)
@@ -114,6 +122,7 @@ def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed:
         cause = "by SIGTERM" if name == "SIGTERM" else "by the user (Ctrl-C)"
         finish_meta(run, "interrupted", reason=f"interrupted {cause} after epoch {epoch}", signal=name)
         _try_page(run)
+        _finish_tracking(tracking, "interrupted")
         raise Interrupted(run.name, epoch, name) from None
     except BaseException as error:
         try:
@@ -121,12 +130,32 @@ def _execute(cfg: Config, run: Run, stage, files: folders.Files, model, resumed:
         except OSError:  # the disk is full: meta.json keeps "running", which --resume accepts
             pass
         _try_page(run)
+        _finish_tracking(tracking, "failed")
         raise
     finally:
         shutil.rmtree(run.scratch, ignore_errors=True)
     finish_meta(run, "completed")
     write_page(run)
+    _finish_tracking(tracking, "completed")
     return summary
+
+
+def _start_tracking(cfg: Config, run: Run):
+    """The run's MLflow tracking (a thread of its own: docs/tracking.md), or None."""
+    if cfg.tracking.mlflow is None:
+        return None
+    from convcli.tracking import LiveTracking, target_of
+
+    return LiveTracking(run, target_of(cfg.tracking)).start()
+
+
+def _finish_tracking(tracking, status: str) -> None:
+    """Send the run's end; a tracking problem is a warning already, never the run's error."""
+    if tracking is not None:
+        try:
+            tracking.finish(status)
+        except (OSError, ConvcliError):  # meta.json cannot be written: the run's own error shows
+            pass
 
 
 def _try_page(run: Run) -> None:
@@ -167,8 +196,9 @@ def _resumable_meta(run: Run, force: bool) -> Meta:
 def _config_changes(earlier: Config, now: Config) -> list[str]:
     """The key paths whose values differ (the run's name aside)."""
     before, after = flatten(earlier.model_dump(mode="json")), flatten(now.model_dump(mode="json"))
-    return sorted(key for key in before.keys() | after.keys()
-                  if key != "name" and before.get(key) != after.get(key))
+    # where a run is tracked does not change what it trains
+    return sorted(key for key in before.keys() | after.keys() if key != "name"
+                  and not key.startswith("tracking.") and before.get(key) != after.get(key))
 
 
 def _last_epoch(run: Run) -> int:

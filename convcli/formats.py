@@ -12,6 +12,15 @@ from __future__ import annotations
 import copy
 
 
+def redact(url: str) -> str:
+    """A storage or tracking URL without its password (user:pw@host -> user:***@host)."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest and ":" in rest.split("@", 1)[0]:
+        user = rest.split("@", 1)[0].split(":", 1)[0]
+        rest = f"{user}:***@{rest.split('@', 1)[1]}"
+    return scheme + sep + rest
+
+
 def percent(value: float | None, digits: int = 1) -> str:
     """A fraction as a percentage: 0.975 -> 97.5%; None -> -."""
     return "-" if value is None else f"{100 * value:.{digits}f}%"

@@ -15,6 +15,7 @@ import platform
 import re
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -26,6 +27,9 @@ from convcli.records import Meta, Summary
 
 STATUSES = ("running", "completed", "failed", "interrupted", "pruned")  # pruned: by a sweep
 SWEEPS_FOLDER = "sweeps"  # <runs_dir>/sweeps/ holds sweep directories, not runs
+# meta.json is read, changed and written whole: the training thread and the tracking
+# thread (convcli/tracking/live.py) must not interleave those steps and lose a change.
+_META_LOCK = threading.Lock()
 _RUN_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_(.+)")
 
 
@@ -86,8 +90,9 @@ class Run:
 
     def update_meta(self, **fields) -> Meta:
         """Set fields in meta.json (made if missing), atomically."""
-        meta = (self.read_meta() if self.meta.exists() else Meta()).updated(**fields)
-        atomic_write_text(self.meta, meta.to_json())
+        with _META_LOCK:
+            meta = (self.read_meta() if self.meta.exists() else Meta()).updated(**fields)
+            atomic_write_text(self.meta, meta.to_json())
         return meta
 
 

@@ -18,11 +18,13 @@ LEVELS = {
     "records": 1,  # meta.json, summary.json, the checkpoint state, sweep.yaml: typed, versioned
     "runs": 2, "data": 2, "models": 2,
     "curves": 2,  # the figures, matplotlib only: below evaluation, which draws its confusion matrix
+    "tracking": 3,  # MLflow runs, a sweep's parent run, TensorBoard HParams (mlflow imported lazily)
     "training": 3, "tables": 3, "run_tables": 3, "image_files": 3, "report_page": 3, "evaluation": 3,
     "draft": 3, "shipped": 3,
     "pretraining": 4,  # the built-in base, trained on the source task (uses training)
     "sweeps": 4,
     "stages": 5,
+    "push": 5,  # `runs push`: runs and sweeps (sweeps/tracked.py) sent to MLflow later
     "experiment": 6, "resolve": 6,
     "exporting": 6,
     "explanations": 7, "prediction": 7, "demo": 7,

@@ -121,3 +121,29 @@ CLASSES_OPTION = typer.Option(None, "--classes", help="With --model: its class n
 def parse_names(classes: Optional[str]) -> Optional[List[str]]:
     """--classes a,b,c as ["a", "b", "c"]; None when not given."""
     return [name.strip() for name in classes.split(",") if name.strip()] if classes else None
+
+
+# --- tracking options (train, sweep, demo; docs/tracking.md) ----------------------------
+
+MLFLOW_OPTION = typer.Option(None, "--mlflow", metavar="URI", help="Send the run(s) to this MLflow "
+                             "tracking server or store (http://HOST:PORT, file:PATH, sqlite:///FILE, "
+                             "postgresql://...); sets tracking.mlflow.")
+MLFLOW_EXPERIMENT_OPTION = typer.Option(None, "--mlflow-experiment", metavar="NAME", help="The MLflow "
+                                        "experiment (tracking.experiment, default convcli); "
+                                        "without --mlflow, $MLFLOW_TRACKING_URI is the server.")
+MLFLOW_MODEL_OPTION = typer.Option(False, "--mlflow-model", help="Also send checkpoints/best.keras "
+                                   "to MLflow (tracking.log_model).")
+
+
+def with_tracking(tracking, uri: Optional[str], experiment: Optional[str], model: bool):
+    """A config's tracking section with the flags applied and its URI resolved and checked
+    (a URI MLflow does not understand is refused here, before anything is made)."""
+    from convcli.config import Tracking
+    from convcli.tracking import resolve_tracking, target_of
+
+    given = {"mlflow": uri, "experiment": experiment, "log_model": model or None}
+    tracking = Tracking.model_validate({**tracking.model_dump(),
+                                        **{k: v for k, v in given.items() if v is not None}})
+    tracking = resolve_tracking(tracking, asked=bool(experiment or model))
+    target_of(tracking)
+    return tracking

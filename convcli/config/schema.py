@@ -8,7 +8,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, Field, model_validator
 
 from convcli.config.rules import apply_rules
-from convcli.config.sections import Augment, Data, Explain, Extract, FineTune, Model, Section, Train
+from convcli.config.sections import Augment, Data, Explain, Extract, FineTune, Model, Section, Tracking, Train
 
 # The config format's version; loading.py's UPGRADES read older ones
 # (docs/architecture.md#record-and-config-versions).
@@ -34,6 +34,8 @@ class Config(Section):
     fine_tune: Optional[FineTune] = Field(None, description="stage fine-tune only")
     train: Train = Field(default_factory=Train, description="the optimizer and the epochs")
     explain: Explain = Field(default_factory=Explain, description="Grad-CAM at the end of a run")
+    tracking: Tracking = Field(default_factory=Tracking, description="sending runs to an MLflow "
+                               "tracking server (docs/tracking.md); off by default")
     distribute: Literal["none", "mirrored", "multi_worker"] = Field(
         "none", description="none | mirrored (tf.distribute.MirroredStrategy over this machine's "
         "GPUs); multi_worker is refused: Keras 3.15 cannot fit under it")

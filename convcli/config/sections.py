@@ -227,6 +227,23 @@ class Explain(Section):
                                  "last feature map before the final pooling")
 
 
+class Tracking(Section):
+    mlflow: Optional[str] = Field(None, description="an MLflow tracking URI (http://HOST:PORT, "
+                                  "file:PATH, sqlite:///FILE, postgresql://..., databricks) that "
+                                  "each run is sent to; null: no tracking (default). --mlflow URI "
+                                  "sets it; $MLFLOW_TRACKING_URI is used when tracking is asked for "
+                                  "without one")
+    experiment: str = Field("convcli", min_length=1, max_length=500,
+                            description="the MLflow experiment the runs go to (made if missing)")
+    log_model: bool = Field(False, description="also send checkpoints/best.keras as an artifact "
+                            "(--mlflow-model)")
+
+    @field_validator("mlflow", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if value in ("", "null", "none") else value
+
+
 def closest(word: str, choices) -> list[str]:
     """The choices nearest to a misspelt word, all of them when they tie (vgg61: vgg16, vgg19)."""
     scores = {c: difflib.SequenceMatcher(None, word, c).ratio()

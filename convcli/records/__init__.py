@@ -6,12 +6,12 @@ package's interface."""
 from convcli.records.record import Part, Record, Upgrade, newer_message, upgrade
 from convcli.records.run_files import (
     CheckpointState, ClassMetrics, Dataset, EpochMetrics, Gradcam, Meta, Phase, PointingGame,
-    Pruned, Resumption, Summary, TestMetrics, Timings,
+    Pruned, Resumption, Summary, TestMetrics, Timings, Tracked,
 )
 from convcli.records.sweep_file import SweepRecord
 
 __all__ = [
     "CheckpointState", "ClassMetrics", "Dataset", "EpochMetrics", "Gradcam", "Meta", "Part",
     "Phase", "PointingGame", "Pruned", "Record", "Resumption", "Summary", "SweepRecord",
-    "TestMetrics", "Timings", "Upgrade", "newer_message", "upgrade",
+    "TestMetrics", "Timings", "Tracked", "Upgrade", "newer_message", "upgrade",
 ]

@@ -35,6 +35,19 @@ class Pruned(Part):
     rule: str
 
 
+class Tracked(Part):
+    """Where a run is sent on an MLflow tracking server, and what has not reached it yet
+    (`convcli runs push` sends that; docs/tracking.md)."""
+
+    uri: Optional[str] = None  # the tracking URI, any password left out
+    experiment: Optional[str] = None
+    run_id: Optional[str] = None  # the MLflow run's id, once the server made it
+    parent_run_id: Optional[str] = None  # a sweep's parent run
+    unsent: list[str] = []  # what did not reach the server: params, metrics, artifacts, ...
+    problem: Optional[str] = None  # why (the first failure)
+    too_long: list[str] = []  # config keys whose values exceed MLflow's param length
+
+
 class Meta(Record):
     """meta.json: what a run is doing or did, and with what. Written piece by piece (a run
     that failed early has only a few keys), so every key may be absent."""
@@ -57,6 +70,7 @@ class Meta(Record):
     signal: Optional[str] = None  # SIGINT | SIGTERM for an interrupted run
     resumed: list[Resumption] = []
     pruned: Optional[Pruned] = None  # by its sweep
+    mlflow: Optional[Tracked] = None  # tracking.mlflow: the MLflow run and what it lacks
 
     def updated(self, **fields) -> "Meta":
         """This record with `fields` set (checked as a read is)."""

@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 
 from convcli.errors import ConvcliError
+from convcli.formats import redact
 from convcli.sweeps.spec import Sweep, suggest
 
 HEARTBEAT_SECONDS, GRACE_SECONDS = 10, 60  # a trial unheard of for a minute is taken as dead
@@ -75,15 +76,6 @@ def open_storage(url: str):
 def _creating_tables_race(error: Exception) -> bool:
     text = str(error).lower()
     return any(word in text for word in ("already exists", "duplicate key", "unique constraint"))
-
-
-def redact(url: str) -> str:
-    """A storage URL without its password."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest and ":" in rest.split("@", 1)[0]:
-        user = rest.split("@", 1)[0].split(":", 1)[0]
-        rest = f"{user}:***@{rest.split('@', 1)[1]}"
-    return scheme + sep + rest
 
 
 def open_study(storage, name: str, sweep: Sweep):
