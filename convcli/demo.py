@@ -39,8 +39,9 @@ STEPS = (
 )
 
 
-def run_demo(runs_dir: Path, quick: bool, console) -> list[dict]:
-    """Train every step into runs_dir; one row per stage for `run_tables.demo_table`."""
+def run_demo(runs_dir: Path, quick: bool, console, tracking=None) -> list[dict]:
+    """Train every step into runs_dir; one row per stage for `run_tables.demo_table`.
+    `tracking` (a config's tracking section, from --mlflow) replaces each config's."""
     from convcli.experiment import run_experiment
     from convcli.run_tables import results_table
 
@@ -50,7 +51,8 @@ def run_demo(runs_dir: Path, quick: bool, console) -> list[dict]:
     for step, cfg in zip(STEPS, configs):
         console.rule(f"{step.stage}: configs/{step.config}" + (" (quick)" if quick else ""))
         began = time.perf_counter()
-        run, summary = run_experiment(cfg, runs_dir)
+        run, summary = run_experiment(cfg.model_copy(update={"tracking": tracking}) if tracking else cfg,
+                                      runs_dir)
         console.print(results_table(summary, run.path))
         rows.append({"stage": step.stage, "run": run.name, "book": step.book,
                      "val_accuracy": summary.best.val_accuracy,
@@ -61,8 +63,9 @@ def run_demo(runs_dir: Path, quick: bool, console) -> list[dict]:
 
 
 def run_seeded_demo(runs_dir: Path, quick: bool, seeds: int, workers: int | None,
-                    console) -> list[dict]:
-    """Each step as a sweep of `seeds` seeds; one row per stage with every seed's numbers."""
+                    console, target=None) -> list[dict]:
+    """Each step as a sweep of `seeds` seeds; one row per stage with every seed's numbers.
+    `target` (tracking.Target, from --mlflow) tracks each sweep on MLflow."""
     from convcli.sweeps.display import Display
     from convcli.sweeps.session import execute
 
@@ -72,7 +75,7 @@ def run_seeded_demo(runs_dir: Path, quick: bool, seeds: int, workers: int | None
     for step, sweep in zip(STEPS, sweeps):
         console.rule(f"{step.stage}: configs/{step.config}, {seeds} seeds" + (" (quick)" if quick else ""))
         began = time.perf_counter()
-        result = execute(sweep, runs_dir, workers, None, None, True, Display(console))
+        result = execute(sweep, runs_dir, workers, None, None, True, Display(console), target)
         runs = [Path(t.run) for t in result.points[0].trials if t.status == "completed" and t.run]
         rows.append({"stage": step.stage, "book": step.book, "seconds": time.perf_counter() - began,
                      "sweep": str(result.folder.path), **seed_results(runs)})

@@ -30,6 +30,7 @@ configs_app.command("copy", **summary(configs.configs_copy))(configs.configs_cop
 runs_app.callback(invoke_without_command=True)(runs.runs_list)
 runs_app.command("show", **summary(runs.runs_show))(runs.runs_show)
 runs_app.command("compare", **summary(runs.runs_compare))(runs.runs_compare)
+runs_app.command("push", **summary(runs.runs_push))(runs.runs_push)
 data_app.command("synth", **summary(data.data_synth))(data.data_synth)
 data_app.command("check", **summary(data.data_check))(data.data_check)
 data_app.command("split", **summary(data.data_split))(data.data_split)

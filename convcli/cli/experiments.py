@@ -9,7 +9,8 @@ from typing import List, Optional
 import typer
 
 from convcli.bases import BASE_NAMES
-from convcli.cli.main import RUNS_DIR, new_console
+from convcli.cli.main import (MLFLOW_EXPERIMENT_OPTION, MLFLOW_MODEL_OPTION, MLFLOW_OPTION, RUNS_DIR,
+                              new_console, with_tracking)
 from convcli.errors import Interrupted
 from convcli.tfenv import import_tensorflow
 
@@ -26,7 +27,10 @@ def train(config: Path = typer.Argument(..., help="The experiment's YAML config,
                                                "killed or failed run (a directory or name prefix) "
                                                "from its last completed epoch."),
           force: bool = typer.Option(False, "--force", help="With --resume: continue even if the "
-                                     "config or the data changed.")) -> None:
+                                     "config or the data changed."),
+          mlflow: Optional[str] = MLFLOW_OPTION,
+          mlflow_experiment: Optional[str] = MLFLOW_EXPERIMENT_OPTION,
+          mlflow_model: bool = MLFLOW_MODEL_OPTION) -> None:
     """Run one experiment into a new dated run directory (or continue one with --resume)."""
     from convcli.config import load_config
     from convcli.shipped import config_path
@@ -34,6 +38,8 @@ def train(config: Path = typer.Argument(..., help="The experiment's YAML config,
     if force and resume is None:
         raise typer.BadParameter("--force only applies with --resume RUN", param_hint="--force")
     cfg = load_config(config_path(config), set_)
+    cfg = cfg.model_copy(update={"tracking": with_tracking(cfg.tracking, mlflow, mlflow_experiment,
+                                                           mlflow_model)})
     import_tensorflow()
     from convcli.experiment import resume_experiment, run_experiment
     from convcli.run_tables import results_table
@@ -73,19 +79,26 @@ def demo(quick: bool = typer.Option(False, "--quick", help="A few epochs per sta
                                    "gain with its 95% interval."),
          workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64, help="With --seeds: "
                                                "trials at once (default: one per GPU, else 1)."),
-         runs_dir: Path = RUNS_DIR) -> None:
+         runs_dir: Path = RUNS_DIR,
+         mlflow: Optional[str] = MLFLOW_OPTION,
+         mlflow_experiment: Optional[str] = MLFLOW_EXPERIMENT_OPTION,
+         mlflow_model: bool = MLFLOW_MODEL_OPTION) -> None:
     """The whole workflow on the built-in data: scratch, augment, extract (features and
     frozen), fine-tune, with Grad-CAM; then a table of every stage beside the book's."""
     import time
 
+    from convcli.config import Tracking
+    from convcli.tracking import target_of
+
     began, console = time.perf_counter(), new_console()
+    tracking = with_tracking(Tracking(), mlflow, mlflow_experiment, mlflow_model)
     if seeds > 1:
         if quick:
             import_tensorflow()  # --quick may pretrain a small built-in base in this process
         from convcli.demo import run_seeded_demo, write_demo_curves
         from convcli.run_tables import seeded_demo_table
 
-        rows = run_seeded_demo(runs_dir, quick, seeds, workers, console)
+        rows = run_seeded_demo(runs_dir, quick, seeds, workers, console, target_of(tracking))
         console.print(seeded_demo_table(rows, time.perf_counter() - began, seeds))
         console.print(f"validation curves, mean ± std: {write_demo_curves(rows, runs_dir)}",
                       highlight=False, soft_wrap=True)
@@ -94,7 +107,7 @@ def demo(quick: bool = typer.Option(False, "--quick", help="A few epochs per sta
     from convcli.demo import run_demo
     from convcli.run_tables import demo_table
 
-    rows = run_demo(runs_dir, quick, console)
+    rows = run_demo(runs_dir, quick, console, tracking if tracking.mlflow else None)
     console.print(demo_table(rows, time.perf_counter() - began))
     console.print(f"Grad-CAM of the fine-tuned model: {rows[-1]['gradcam']}", highlight=False,
                   soft_wrap=True)

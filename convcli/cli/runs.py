@@ -81,3 +81,21 @@ def runs_compare(runs: List[str] = typer.Argument(..., help="Two or more runs (d
     if len(runs) < 2:
         raise typer.BadParameter("give at least two runs to compare", param_hint="RUNS")
     new_console().print(comparison_table(*compare(runs, runs_dir)))
+
+
+def runs_push(refs: List[str] = typer.Argument(..., metavar="RUN_OR_SWEEP...", help="Runs or sweeps "
+                                               "(directories or name prefixes)."),
+              mlflow: Optional[str] = typer.Option(None, "--mlflow", metavar="URI", help="The MLflow "
+                                                   "tracking URI (default: the one the run was "
+                                                   "tracked with, else $MLFLOW_TRACKING_URI)."),
+              mlflow_experiment: Optional[str] = typer.Option(None, "--mlflow-experiment",
+                                                              metavar="NAME", help="The experiment "
+                                                              "(default: the run's tracking.experiment)."),
+              runs_dir: Path = RUNS_DIR) -> None:
+    """Send finished runs (and sweeps with their trials) to MLflow; what the server already
+    holds is not sent again."""
+    from convcli.push import push
+
+    for pushed in push(refs, runs_dir, mlflow, mlflow_experiment):
+        what = "sent" if pushed.sent else "already complete"
+        typer.echo(f"{pushed.kind} {pushed.name}: {what} (MLflow run {pushed.run_id})")

@@ -7,7 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from convcli.cli.main import RUNS_DIR, new_console
+from convcli.cli.main import (MLFLOW_EXPERIMENT_OPTION, MLFLOW_MODEL_OPTION, MLFLOW_OPTION, RUNS_DIR,
+                              new_console, with_tracking)
 from convcli.errors import SweepInterrupted
 
 
@@ -29,7 +30,10 @@ def sweep_command(
         new: bool = typer.Option(False, "--new", help="Start a new sweep even if one of this "
                                  "name is unfinished."),
         status: bool = typer.Option(False, "--status", help="Show the study's progress and "
-                                    "points (from any machine, with --storage) and start nothing.")
+                                    "points (from any machine, with --storage) and start nothing."),
+        mlflow: Optional[str] = MLFLOW_OPTION,
+        mlflow_experiment: Optional[str] = MLFLOW_EXPERIMENT_OPTION,
+        mlflow_model: bool = MLFLOW_MODEL_OPTION,
 ) -> None:
     """Many runs from one sweep file: a grid or a search over config keys, each point over
     several seeds, with mean, std and 95% interval per point. Rerun to continue."""
@@ -42,8 +46,10 @@ def sweep_command(
         return
     from convcli.sweeps.session import run_sweep
 
+    target = _target(sweep_file, set_, mlflow, mlflow_experiment, mlflow_model)
     try:
-        result = run_sweep(sweep_file, set_, runs_dir, workers, storage, study, new, Display(console))
+        result = run_sweep(sweep_file, set_, runs_dir, workers, storage, study, new, Display(console),
+                           target)
     except SweepInterrupted as stop:
         stop.command = " ".join(["convcli sweep", str(given), *(f"--set {s}" for s in set_),
                                  *([f"--runs-dir {runs_dir}"] if runs_dir != Path("runs") else []),
@@ -57,6 +63,17 @@ def sweep_command(
         console.print(f"best point: {result.folder.best_yaml} (convcli train it)", highlight=False,
                       soft_wrap=True)
     console.print(f"sweep directory: {result.folder.path}", highlight=False, soft_wrap=True)
+
+
+def _target(sweep_file: Path, set_: List[str], mlflow: Optional[str], experiment: Optional[str],
+            model: bool):
+    """Where the sweep is tracked (the flags over the base config's tracking), or None."""
+    from convcli.config import Tracking
+    from convcli.sweeps.spec import load_sweep
+    from convcli.tracking import target_of
+
+    base = load_sweep(sweep_file, set_).base.get("tracking") or {}
+    return target_of(with_tracking(Tracking.model_validate(base), mlflow, experiment, model))
 
 
 def _print_status(console, sweep_file: Path, set_: List[str], runs_dir: Path, storage: Optional[str],

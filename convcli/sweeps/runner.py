@@ -44,6 +44,9 @@ class Running:
     attrs: dict  # the trial's attributes, read once when claimed
     epochs: int  # what it trains, every phase counted
     process: TrialProcess | None = None
+    params: dict = field(default_factory=dict)  # the point's swept keys
+    seed: int | None = None
+    name: str = ""  # <sweep>-p<point>-s<seed>
 
     def wrapping_up(self) -> bool:
         """It has trained its last epoch (or been told to stop) and only writes its results."""
@@ -65,8 +68,10 @@ class Progress:
 class Sweeper:
     """Runs a sweep's trials on this machine's workers until the study has no more."""
 
-    def __init__(self, sweep: Sweep, folder: SweepDir, study, slots_env: list[dict], display):
+    def __init__(self, sweep: Sweep, folder: SweepDir, study, slots_env: list[dict], display,
+                 tracking=None):
         self.sweep, self.folder, self.study, self.display = sweep, folder, study, display
+        self.tracking = tracking  # tracked.SweepTracking: the MLflow parent run, or None
         self.slots = slots_env  # each worker's environment
         self.running: list[Running] = []
         self.host, self.progress = ledger.this_host(), Progress()
@@ -135,9 +140,10 @@ class Sweeper:
         params = ledger.params_of(trial, self.sweep)
         if seed_index == 0 and self.rule == "none":
             ledger.enqueue_other_seeds(self.study, trial, self.sweep)
-        entry = Running(slot, trial, attrs, self.sweep.epochs_of(params))
+        entry = Running(slot, trial, attrs, self.sweep.epochs_of(params), params=params, seed=seed)
         self.running.append(entry)
         name = f"{self.sweep.name}-p{point:0{len(str(self.sweep.point_count))}d}-s{seed}"
+        entry.name = name
         recorded = attrs.get("resume") if attrs.get("resume_host") == self.host else None
         run = earlier_run(self.folder.trials, name, recorded)
         if run is not None and run.status() == "completed":
@@ -149,8 +155,9 @@ class Sweeper:
                    "--set", f"seed={seed}", "--set", f"name={name}", "--runs-dir", str(self.folder.trials)]
         if run is not None:
             command += ["--resume", str(run.path)]
-        entry.process = TrialProcess(name, command, self.folder.logs / f"{name}.log", self.folder.trials,
-                                     {**os.environ, **self.slots[slot]}, run=run)
+        sets, env = self.tracking.trial_options() if self.tracking else ([], {})
+        entry.process = TrialProcess(name, [*command, *sets], self.folder.logs / f"{name}.log",
+                                     self.folder.trials, {**os.environ, **self.slots[slot], **env}, run=run)
         entry.process.start()
 
     # --- watching -------------------------------------------------------------------
@@ -196,10 +203,14 @@ class Sweeper:
             self.study.tell(trial, outcome.value)
         elif outcome.status == "pruned":
             self.study.tell(trial, state=TrialState.PRUNED)
+            if self.tracking and entry.process and entry.process.run:
+                self.tracking.pruned(entry.process.run, outcome.reason or "pruned")
         else:
             self.study.tell(trial, state=TrialState.FAIL)
             if outcome.status == "interrupted":
                 ledger.requeue(self.study, trial)
+        if outcome.status != "interrupted":
+            self._write_session(entry, outcome)
         if outcome.status in self.progress.counts:
             self.progress.counts[outcome.status] += 1
             self.progress.trial_seconds.append(outcome.seconds)
@@ -207,6 +218,16 @@ class Sweeper:
                               self.sweep.spec.metric)
         self.running.remove(entry)
         self._changed = True
+
+    def _write_session(self, entry: Running, outcome: Outcome) -> None:
+        """The trial in TensorBoard's HParams dashboard (tensorboard --logdir on the sweep)."""
+        from convcli.tracking.hparams import write_session
+
+        name = entry.name or f"trial-{entry.trial.number}"
+        hparams = {**entry.params, "point": entry.attrs["point"], "seed": entry.seed,
+                   "status": outcome.status}
+        write_session(self.folder.path, name, hparams, self.sweep.spec.metric, outcome.value,
+                      outcome.best_epoch, entry.process.rows if entry.process else [])
 
     def _busy(self) -> bool:
         return bool(self.running)
@@ -253,6 +274,8 @@ class Sweeper:
         points = point_rows(trials, self.sweep)
         self.progress.best = best_point(points, self.sweep)
         write_records(self.folder, self.sweep, trials, points)
+        if self.tracking is not None:
+            self.tracking.points(points, self.progress.best)
         return self.progress.best
 
 

@@ -33,14 +33,17 @@ class SweepResult:
 
 
 def run_sweep(path: Path, overrides: list[str], runs_dir: Path, workers: int | None,
-              storage: str | None, study_name: str | None, new: bool, display) -> SweepResult:
+              storage: str | None, study_name: str | None, new: bool, display,
+              target=None) -> SweepResult:
     """Run (or continue) a sweep file; returns its points once no trial is left."""
-    return execute(load_sweep(path, overrides), runs_dir, workers, storage, study_name, new, display)
+    return execute(load_sweep(path, overrides), runs_dir, workers, storage, study_name, new, display,
+                   target)
 
 
 def execute(sweep: Sweep, runs_dir: Path, workers: int | None, storage: str | None,
-            study_name: str | None, new: bool, display) -> SweepResult:
-    """Run (or continue) a resolved sweep (from a file, or made by `convcli demo`)."""
+            study_name: str | None, new: bool, display, target=None) -> SweepResult:
+    """Run (or continue) a resolved sweep (from a file, or made by `convcli demo`); with
+    `target` (tracking.Target) it is tracked on MLflow as a parent run of its trials."""
     from convcli.sweeps.runner import Sweeper, slot_environments, visible_gpus
 
     gpus = visible_gpus()
@@ -58,13 +61,33 @@ def execute(sweep: Sweep, runs_dir: Path, workers: int | None, storage: str | No
         return _result(folder, sweep, study, started=False)
     display.plan(sweep, folder, workers, gpus)
     envs = slot_environments(workers, gpus, os.cpu_count() or 1)
-    with display.live():
-        Sweeper(sweep, folder, study, envs, display).run()
+    from convcli.tracking.hparams import write_experiment
+
+    write_experiment(folder.path, list(sweep.spec.params), sweep.spec.metric)
+    tracking = _tracking(target, folder, sweep)
+    try:
+        with display.live():
+            Sweeper(sweep, folder, study, envs, display, tracking).run()
+    except KeyboardInterrupt:
+        if tracking is not None:
+            tracking.finish("interrupted")
+        raise
     result = _result(folder, sweep, study, started=True)
     from convcli.sweeps.outputs import write_outputs
 
     write_outputs(folder, sweep, result.points, result.best)
+    if tracking is not None:
+        tracking.finish("completed")
     return result
+
+
+def _tracking(target, folder: SweepDir, sweep: Sweep):
+    """The sweep's MLflow parent run (tracked.py), or None without a target."""
+    if target is None:
+        return None
+    from convcli.sweeps.tracked import SweepTracking
+
+    return SweepTracking(target, folder).open(sweep.resolved())
 
 
 def _choose_folder(sweep: Sweep, runs_dir: Path, new: bool) -> SweepDir | None:
