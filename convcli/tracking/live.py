@@ -47,6 +47,9 @@ class LiveTracking:
         self._thread = threading.Thread(target=self._work, daemon=True, name="convcli-mlflow")
 
     def start(self) -> "LiveTracking":
+        earlier = self.run.read_meta().mlflow  # a resumed run keeps its sweep's parent
+        if self.parent is None and earlier is not None:
+            self.parent = earlier.parent_run_id
         self._record()
         self._thread.start()
         return self
@@ -102,13 +105,12 @@ class LiveTracking:
 
     def _end(self, client) -> None:
         self.sent.add("metrics")
-        summary = self.run.summary_or_none()
-        if summary is not None:
-            sync.send_results(client, self.run_id, summary)
+        meta = self.run.read_meta()
+        sync.send_results(client, self.run_id, self.run.summary_or_none(), tags=sync.status_tags(meta))
         self.sent.add("results")
         sync.send_artifacts(client, self.run_id, self.run, self.target.log_model, replace=True)
         self.sent.add("artifacts")
-        sync.send_status(client, self.run_id, self.run.read_meta())
+        sync.send_status(client, self.run_id, meta, tagged=True)
         self.sent.add("status")
 
     # --- what happened ----------------------------------------------------------------

@@ -113,13 +113,18 @@ def set_tags(client, run_id: str, tags: dict[str, str]) -> None:
         client.log_batch(run_id, tags=[RunTag(key, str(value)) for key, value in chunk], synchronous=True)
 
 
-def log_metrics(client, run_id: str, points: list[tuple[str, float, int, int]]) -> None:
-    """points: (key, value, step, timestamp in ms)."""
-    from mlflow.entities import Metric
+def log_metrics(client, run_id: str, points: list[tuple[str, float, int, int]],
+                tags: dict[str, str] | None = None) -> None:
+    """points: (key, value, step, timestamp in ms); `tags` (at most 100) ride along in the
+    first request."""
+    from mlflow.entities import Metric, RunTag
 
-    for chunk in batches(points, METRICS_PER_BATCH):
+    extra = [RunTag(key, str(value)) for key, value in (tags or {}).items()]
+    for chunk in batches(points, METRICS_PER_BATCH) or ([[]] if extra else []):
         client.log_batch(run_id, metrics=[Metric(key, value, timestamp, step)
-                                          for key, value, step, timestamp in chunk], synchronous=True)
+                                          for key, value, step, timestamp in chunk],
+                         tags=extra, synchronous=True)
+        extra = []
 
 
 def artifact_names(client, run_id: str, folder: str | None = None) -> set[str]:

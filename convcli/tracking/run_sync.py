@@ -135,10 +135,13 @@ def result_values(summary: Summary) -> dict[str, float]:
     return {key: float(value) for key, value in values.items() if value is not None}
 
 
-def send_results(client, run_id: str, summary: Summary, held: dict | None = None) -> None:
-    step, now = summary.epochs, api.milliseconds()
-    api.log_metrics(client, run_id, [(key, value, step, now) for key, value in
-                                     result_values(summary).items() if key not in (held or {})])
+def send_results(client, run_id: str, summary: Summary | None, held: dict | None = None,
+                 tags: dict | None = None) -> None:
+    """The results the server does not hold (and `tags`, in the same request)."""
+    step, now = (summary.epochs if summary else 0), api.milliseconds()
+    values = result_values(summary) if summary else {}
+    api.log_metrics(client, run_id, [(key, value, step, now) for key, value in values.items()
+                                     if key not in (held or {})], tags)
 
 
 def artifact_files(run: Run, log_model: bool) -> list[tuple[Path, str | None]]:
@@ -152,7 +155,10 @@ def artifact_files(run: Run, log_model: bool) -> list[tuple[Path, str | None]]:
 
 
 def send_artifacts(client, run_id: str, run: Run, log_model: bool, replace: bool) -> int:
-    """Upload the run's artifacts; with replace False only those the server lacks; how many."""
+    """Upload the run's artifacts, a few at once (each is one request); with replace False
+    only those the server lacks; how many."""
+    from concurrent.futures import ThreadPoolExecutor
+
     files = artifact_files(run, log_model)
     held = set()
     if not replace:
@@ -160,20 +166,26 @@ def send_artifacts(client, run_id: str, run: Run, log_model: bool, replace: bool
             held |= api.artifact_names(client, run_id, folder)
     wanted = [(path, folder) for path, folder in files
               if replace or f"{folder + '/' if folder else ''}{path.name}" not in held]
-    for path, folder in wanted:
-        api.log_artifact(client, run_id, path, folder)
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="convcli-mlflow-upload") as pool:
+        for done in [pool.submit(api.log_artifact, client, run_id, path, folder) for path, folder in wanted]:
+            done.result()  # the first failure, raised here
     return len(wanted)
 
 
-def send_status(client, run_id: str, meta: Meta) -> None:
-    """The MLflow status of the run's meta.json status (pruned: KILLED, tagged pruned)."""
-    status = meta.status or "failed"
-    api.set_tags(client, run_id, {"convcli.status": status, **({"convcli.reason": meta.reason[:5000]}
-                                                                 if meta.reason else {})})
-    if status == "running":
+def status_tags(meta: Meta) -> dict[str, str]:
+    return {"convcli.status": meta.status or "failed",
+            **({"convcli.reason": meta.reason[:5000]} if meta.reason else {})}
+
+
+def send_status(client, run_id: str, meta: Meta, tagged: bool = False) -> None:
+    """The MLflow status of the run's meta.json status (pruned: KILLED, tagged pruned);
+    `tagged`: status_tags were sent already."""
+    if not tagged:
+        api.set_tags(client, run_id, status_tags(meta))
+    if meta.status == "running":
         client.update_run(run_id, "RUNNING")
     else:
-        client.set_terminated(run_id, STATUSES.get(status, "FAILED"), api.milliseconds(ended(meta)))
+        client.set_terminated(run_id, STATUSES.get(meta.status, "FAILED"), api.milliseconds(ended(meta)))
 
 
 def started(meta: Meta) -> float | None:
