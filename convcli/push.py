@@ -119,7 +119,8 @@ def _push_sweep(client, target: Target, folder: SweepDir) -> list[Pushed]:
     _, sweep, points, best = recorded_sweep(str(folder.path), folder.path.parent.parent)
     try:
         parent = open_sweep_parent(client, target, folder, sweep.resolved())
-        sent = send_points(client, parent, points, best, client.get_run(parent).data.metrics)
+        held = client.get_run(parent).data
+        sent = send_points(client, parent, points, best, dict(held.metrics), dict(held.tags))
     except Exception as error:  # noqa: BLE001
         raise RunError(f"pushing sweep {folder.name} to MLflow at {target.shown} failed: "
                        f"{api.described(error)}") from None

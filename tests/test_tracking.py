@@ -233,6 +233,43 @@ def test_the_uri_check_knows_the_schemes_mlflow_knows():
         assert theirs is expected, uri
 
 
+def test_a_file_store_the_installed_mlflow_refuses_is_refused_before_anything_is_made(
+        tracked_config, tmp_path, monkeypatch):
+    from tests.conftest import assert_user_error
+
+    from convcli.tracking.target import refuses_file_store
+
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    if not refuses_file_store():
+        pytest.skip("this MLflow takes file stores")
+    result = invoke("train", tracked_config(), "--runs-dir", tmp_path / "runs", "--mlflow", tmp_path / "mlruns")
+    assert_user_error(result, "the installed MLflow refuses file stores")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "mlruns").exists()
+
+
+def test_demo_passes_its_tracking_to_every_stage(monkeypatch, tmp_path):
+    """`convcli demo --mlflow URI`: the demo trains with that tracking section (the stages
+    themselves are the demo's tests); a bad URI is refused before any stage."""
+    import convcli.demo
+    from convcli.errors import ConvcliError
+
+    seen = {}
+
+    def stand_in(runs_dir, quick, console, tracking=None):
+        seen["tracking"] = tracking
+        raise ConvcliError("stand-in demo")
+
+    monkeypatch.setattr(convcli.demo, "run_demo", stand_in)
+    result = invoke("demo", "--quick", "--runs-dir", tmp_path / "runs", "--mlflow", "http://127.0.0.1:5999",
+                    "--mlflow-experiment", "demo", "--mlflow-model")
+    assert "stand-in demo" in result.stderr
+    assert seen["tracking"].mlflow == "http://127.0.0.1:5999" and seen["tracking"].experiment == "demo"
+    assert seen["tracking"].log_model is True
+    seen.clear()
+    refused = invoke("demo", "--quick", "--runs-dir", tmp_path / "runs", "--mlflow", "htp://x")
+    assert refused.exit_code == 1 and "MLflow does not understand" in refused.stderr and not seen
+
+
 def test_params_too_long_are_named_never_cut_and_batches_hold_mlflow_limits(mlflow_server):
     from convcli.tracking import mlflow_client as api
     from convcli.tracking.params import config_params
@@ -421,6 +458,8 @@ def test_a_sweep_is_a_parent_run_with_nested_trials_hparams_and_a_dashboard_stud
         assert parent.data.metrics[f"point_{row['point']}.n"] == 1
     assert parent.data.tags["best.params.train.learning_rate"] in ("0.001", "0.0001")
     assert {"points.csv", "trials.csv", "best.yaml", "report.html"} <= artifacts(client, parent.info.run_id)
+    # a point's numbers are sent when they change, not at every rewrite of the records
+    assert len(client.get_metric_history(parent.info.run_id, "point_1.mean")) == 1
     for child in children:
         assert child.data.tags["convcli.sweep_id"] == folder.name
         assert child.data.params["train.learning_rate"] in ("0.001", "0.0001")

@@ -22,6 +22,7 @@ from convcli.sweeps.directory import SweepDir
 from convcli.tracking import mlflow_client as api
 from convcli.tracking import parent as parents
 from convcli.tracking.live import PARENT_ENV, SWEEP_ENV
+from convcli.tracking.params import PARAMS_PER_BATCH, batches
 from convcli.tracking.target import Target
 
 OPEN_SECONDS = 30.0
@@ -45,10 +46,10 @@ def open_sweep_parent(client, target: Target, folder: SweepDir, spec: dict) -> s
     return parent
 
 
-def send_points(client, parent: str, points: list, best, held: dict | None = None) -> int:
+def send_points(client, parent: str, points: list, best, held: dict, held_tags: dict) -> int:
     """Each point's mean, std, 95% interval and n as metrics (step: trials ended so far),
-    its params and status as tags; the best point's too. Values equal to those `held`
-    (the parent's latest) are not sent again; returns how many were."""
+    its params and status as tags; the best point's too. Only what differs from `held`
+    and `held_tags` (the parent's latest) is sent, and they are updated; how many values."""
     values = {key: value for point in points
               for key, value in parents.point_values(f"point_{point.point}", point.summary).items()}
     tags = {f"point_{p.point}.params": ", ".join(f"{k}={json.dumps(v)}" for k, v in p.params.items())
@@ -56,11 +57,16 @@ def send_points(client, parent: str, points: list, best, held: dict | None = Non
     if best is not None:
         tags |= parents.best_tags(best.point, best.params, best.summary)
         values |= parents.point_values("best", best.summary)
-    values = {k: v for k, v in values.items() if (held or {}).get(k) != v}
+    values = {k: v for k, v in values.items() if held.get(k) != v}
+    tags = {k: v for k, v in tags.items() if held_tags.get(k) != v}
     step, now = sum(p.summary.n for p in points), api.milliseconds()
-    api.log_metrics(client, parent, [(k, v, step, now) for k, v in values.items()])
-    api.set_tags(client, parent, tags)
-    return len(values)
+    unsent = [(k, v, step, now) for k, v in values.items()]
+    for chunk in batches(sorted(tags.items()), PARAMS_PER_BATCH) or ([[]] if unsent else []):
+        api.log_metrics(client, parent, unsent, dict(chunk))  # the tags ride with the values
+        unsent = []
+    held.update(values)
+    held_tags.update(tags)
+    return len(values) + len(tags)
 
 
 def send_sweep_end(client, parent: str, folder: SweepDir, status: str, replace: bool = True) -> int:
@@ -85,6 +91,8 @@ class SweepTracking:
         self.console = console or Console(stderr=True)
         self.parent: str | None = None
         self.problem: str | None = None
+        self._sent_values: dict = {}  # the parent's latest metrics and tags, as sent
+        self._sent_tags: dict = {}
         self._jobs: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._work, daemon=True, name="convcli-mlflow-sweep")
         self._client = None
@@ -115,7 +123,8 @@ class SweepTracking:
 
     def points(self, points: list, best) -> None:
         """Queue the points' mean, std and interval (and the best point) for the parent."""
-        self._queue(lambda client: send_points(client, self.parent, points, best))
+        self._queue(lambda client: send_points(client, self.parent, points, best, self._sent_values,
+                                               self._sent_tags))
 
     def pruned(self, run: Run, reason: str) -> None:
         """Mark a pruned trial's MLflow run (its own process ended it as KILLED)."""

@@ -30,6 +30,8 @@ class Unanswered(Exception):
 
 def connect(uri: str):
     """An MlflowClient for `uri`, its HTTP requests bounded by CLIENT_SETTINGS."""
+    import logging
+
     for name, value in CLIENT_SETTINGS.items():
         os.environ.setdefault(name, value)
     try:
@@ -37,6 +39,9 @@ def connect(uri: str):
     except ImportError:
         raise ConfigError("tracking runs needs MLflow, which is not installed: "
                           "pip install 'convcli[mlflow]'") from None
+    # a database store's first use logs "Creating initial MLflow database tables..." at INFO
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     return MlflowClient(tracking_uri=uri)
 
 

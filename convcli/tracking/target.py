@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from importlib import metadata
 from urllib.parse import urlparse
 
@@ -21,8 +22,8 @@ KNOWN_SCHEMES = {"", "file", "http", "https", "databricks", "databricks-uc", "uc
                  "postgresql", "mysql", "sqlite", "mssql"}
 DATABASE_ENGINES = ("postgresql", "mysql", "sqlite", "mssql")  # postgresql+psycopg too
 INSTALL = "pip install 'convcli[mlflow]'"
-URI_HELP = ("use http://HOST:PORT, https://..., file:PATH, sqlite:///FILE, "
-            "postgresql://USER@HOST/DB, mysql://... or databricks")
+URI_HELP = ("use http://HOST:PORT, https://..., sqlite:///FILE, postgresql://USER@HOST/DB, "
+            "mysql://..., databricks or file:PATH")
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,22 @@ def check_uri(uri: str) -> None:
                           f"{scheme!r}); {URI_HELP}")
     if scheme in ("http", "https") and not urlparse(uri).hostname:
         raise ConfigError(f"the tracking URI {redact(uri)!r} names no host; {URI_HELP}")
+    if scheme in ("", "file") and refuses_file_store():
+        raise ConfigError(f"the installed MLflow refuses file stores such as {redact(uri)!r} (its file "
+                          "backend is in maintenance mode): use sqlite:///FILE, or set "
+                          "MLFLOW_ALLOW_FILE_STORE=true")
+
+
+def refuses_file_store() -> bool:
+    """Whether the installed MLflow raises on a file store (MLflow 3.17 does, unless
+    MLFLOW_ALLOW_FILE_STORE is true), read from its source, not by importing it."""
+    if os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").strip().lower() in ("true", "1"):
+        return False
+    try:
+        source = metadata.distribution("mlflow").locate_file("mlflow/environment_variables.py")
+        return "MLFLOW_ALLOW_FILE_STORE" in Path(source).read_text()
+    except (metadata.PackageNotFoundError, OSError):
+        return False
 
 
 def uri_scheme(uri: str) -> str:
