@@ -101,7 +101,9 @@ class SweepTracking:
         """Find or make the parent run now: its id goes to every trial."""
         def opening():
             client = api.connect(self.target.uri)
-            return client, open_sweep_parent(client, self.target, self.folder, spec)
+            parent = open_sweep_parent(client, self.target, self.folder, spec)
+            client.update_run(parent, "RUNNING")  # a sweep continued, or another machine's
+            return client, parent
 
         try:
             self._client, self.parent = api.bounded(opening, OPEN_SECONDS)
