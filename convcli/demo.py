@@ -97,15 +97,21 @@ def step_sweep(step: Step, quick: bool, extra: tuple[str, ...], seeds: int):
 
 
 def seed_results(runs: list[Path]) -> dict:
-    """Every seed's best validation and test accuracy, and its validation curve."""
+    """Every seed's best validation and test accuracy, its last epoch's training and
+    validation accuracy, its Grad-CAM pointing game, and its validation curve."""
     from convcli.runs import Run
     from convcli.sweeps.trial import read_rows
 
-    found = {"val_accuracy": [], "test_accuracy": [], "curves": []}
+    found = {key: [] for key in ("val_accuracy", "test_accuracy", "final_accuracy",
+                                 "final_val_accuracy", "pointing_game", "curves")}
     for run in runs:
         summary = Run(run).summary_or_none()
+        game = summary and summary.gradcam and summary.gradcam.pointing_game
         found["val_accuracy"].append(summary.best.val_accuracy if summary else None)
         found["test_accuracy"].append(summary.metric("test_accuracy") if summary else None)
+        found["final_accuracy"].append(summary.final.accuracy if summary else None)
+        found["final_val_accuracy"].append(summary.final.val_accuracy if summary else None)
+        found["pointing_game"].append(game.score if game else None)
         found["curves"].append([row.get("val_accuracy") for row in read_rows(Run(run).metrics)])
     return found
 

@@ -1,9 +1,9 @@
 """The built-in base's weights: pretrained once on the built-in source task, then cached.
 
 What makes `extract` and `fine-tune` run on a fresh offline machine. The source task's
-eight shape classes are disjoint from the target task's two, so the base arrives at the
-target task the way an ImageNet base arrives at cats and dogs: knowing edges, corners
-and outlines, never having seen the classes. The weights are cached under a fingerprint
+ten shape classes are disjoint from the target task's two stars, so the base arrives at
+the target task the way an ImageNet base arrives at cats and dogs: knowing edges,
+corners, outlines and the ways shapes are drawn, never having seen the classes. The weights are cached under a fingerprint
 of everything that makes them (this recipe, the architecture, the source data); a
 cached file that does not load is rebuilt. `convcli pretrain` builds it ahead of time.
 

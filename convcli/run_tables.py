@@ -228,6 +228,37 @@ def seeded_demo_table(rows: list[dict], wall_seconds: float, seeds: int) -> Fitt
     return Fitted(table)
 
 
+def lessons_table(rows: list[dict]) -> Fitted:
+    """`convcli demo --seeds K`: the chapter's lessons, each as the numbers that show it.
+
+    Rows are found by stage name, so a demo of fewer stages shows the lessons it has.
+    """
+    from convcli.stats import difference, summarize
+
+    by_stage = {row["stage"]: row for row in rows}
+
+    def values(stage: str, key: str) -> list[float]:
+        return [v for v in by_stage[stage][key] if v is not None] if stage in by_stage else []
+
+    def beats(better: str, worse: str) -> str:
+        return difference(values(worse, "test_accuracy"), values(better, "test_accuracy")).as_change(100)
+
+    gaps = [a - b for a, b in zip(values("scratch", "final_accuracy"),
+                                  values("scratch", "final_val_accuracy"))]
+    table = Table(title="the chapter's lessons, measured", title_justify="left",
+                  box=box.SIMPLE_HEAD, caption_justify="left")
+    table.add_column("lesson", no_wrap=True)
+    table.add_column("points", justify="right", no_wrap=True)
+    table.add_row("scratch overfits: train - val acc, last epoch", summarize(gaps).as_text(100, count=False))
+    table.add_row("augmentation beats scratch (test)", beats("augment", "scratch"))
+    table.add_row("pretrained features beat augmentation", beats("extract (features)", "augment"))
+    table.add_row("fine-tuning beats features", beats("fine-tune", "extract (features)"))
+    table.add_row("fine-tune's Grad-CAM inside the object, %",
+                  summarize(values("fine-tune", "pointing_game")).as_text(100, count=False))
+    table.caption = "mean ± std, or a change in mean test accuracy with its 95% interval"
+    return Fitted(table)
+
+
 def demo_table(rows: list[dict], wall_seconds: float) -> Fitted:
     """`convcli demo`'s last word: every stage's accuracy and time, and the book's figures."""
     table = Table(title=f"the workflow on the built-in data, {duration(wall_seconds)} in all",
@@ -239,7 +270,7 @@ def demo_table(rows: list[dict], wall_seconds: float) -> Fitted:
                       duration(row["seconds"]), f"~{row['book']}%")
     table.caption = ("* the book's results on its own data (Deep Learning with Python, 1st ed., "
                      "ch. 5: cats vs dogs, 2000 training images, VGG16 with ImageNet weights), "
-                     "not on this data; here: two shape classes, 200 training images, the "
+                     "not on this data; here: two kinds of star, 200 training images, the "
                      "built-in base")
     return Fitted(table)
 

@@ -13,7 +13,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # `--dist worksteal` from pyproject.toml) they open the two workers' queues alternately,
 # so neither worker ends on a queue of long tests.
 LONGEST = ("test_pretraining_from_scratch_matches_the_shipped_base",
-           "test_scratch_overfits_augmentation_helps_and_a_pretrained_base_does_well",
+           "test_scratch_overfits_and_augmentation_helps",
+           "test_pretrained_features_beat_augmentation_over_three_seeds",
+           "test_fine_tuning_the_pretrained_base_beats_the_same_model_from_random_weights",
            "test_the_wheel_runs_outside_the_checkout",
            "test_builtin_base_is_pretrained_once_and_rebuilt_when_corrupt",
            "test_quick_demo_trains_every_stage_and_tabulates_them")

@@ -131,7 +131,7 @@ def both(*setups: Callable[[Path], dict]) -> Callable[[Path], dict]:
 def class_folders(root: str, classes: dict) -> Callable[[Path], dict]:
     """Folders tmp/root/<class>/ with n images copied from the data copy (or given files)."""
     def setup(tmp: Path) -> dict:
-        source = sorted((tmp / "data" / "train" / "ellipse").glob("*.jpg"))
+        source = sorted((tmp / "data" / "train" / "star4").glob("*.jpg"))
         for name, content in classes.items():
             folder = tmp / root / name
             folder.mkdir(parents=True, exist_ok=True)
@@ -194,7 +194,7 @@ def pillow_file(format: str, size=(32, 32)) -> Callable[[Path], None]:
 
 
 def truncated_jpeg(path: Path) -> None:
-    source = sorted((path.parent / "data" / "test" / "ellipse").glob("*.jpg"))[0]
+    source = sorted((path.parent / "data" / "test" / "star4").glob("*.jpg"))[0]
     data = source.read_bytes()
     path.write_bytes(data[:len(data) // 2])
 
@@ -233,7 +233,7 @@ def tanh_model(path: Path) -> None:
 
 def jpeg(tmp: Path) -> Path:
     """One good image of the data copy."""
-    return sorted((tmp / "data" / "test" / "rectangle").glob("*.jpg"))[0]
+    return sorted((tmp / "data" / "test" / "star6").glob("*.jpg"))[0]
 
 
 def good_and_bad_folder(tmp: Path) -> dict:
@@ -421,10 +421,10 @@ CASES = [
       config(), ["train", "{config}", "--set", "model.conv_filters=[" + ",".join(["8"] * 5000) + "]"], 1,
       "--set model.conv_filters: the value is not valid YAML"),
     C("config-class-weight-unknown-class", "train.class_weight names a class the data lacks",
-      config(train={"class_weight": {"ellipse": 2, "circle": 1}}), ["train", "{config}"], 1,
-      "train.class_weight names class(es) the data does not have: circle; its classes are ellipse, rectangle"),
+      config(train={"class_weight": {"star4": 2, "circle": 1}}), ["train", "{config}"], 1,
+      "train.class_weight names class(es) the data does not have: circle; its classes are star4, star6"),
     C("config-class-weight-negative", "train.class_weight with a negative weight",
-      config(train={"class_weight": {"ellipse": -1}}), ["train", "{config}"], 1,
+      config(train={"class_weight": {"star4": -1}}), ["train", "{config}"], 1,
       "train.class_weight: use none, balanced or {{class_name: weight}} with weights from 0 to 1e6"),
     C("config-class-weight-unknown-word", "train.class_weight: auto",
       config(train={"class_weight": "auto"}), ["train", "{config}"], 1,
@@ -583,22 +583,22 @@ CASES = [
       config(data=data_section(train_dir="data/boxes.csv")), ["train", "{config}"], 1,
       "data.train_dir {tmp}/data/boxes.csv is not a directory"),
     C("data-no-class-subfolders", "train_dir holds images but no class subfolders",
-      config(data=data_section(train_dir="data/train/ellipse")), ["train", "{config}"], 1,
-      "data.train_dir {tmp}/data/train/ellipse has no class subfolders"),
+      config(data=data_section(train_dir="data/train/star4")), ["train", "{config}"], 1,
+      "data.train_dir {tmp}/data/train/star4 has no class subfolders"),
     C("data-single-class", "train_dir has one class subfolder",
-      config(prepare=class_folders("one", {"ellipse": 3}), data=data_section(train_dir="one")),
-      ["train", "{config}"], 1, "data.train_dir {tmp}/one has a single class (ellipse)"),
+      config(prepare=class_folders("one", {"star4": 3}), data=data_section(train_dir="one")),
+      ["train", "{config}"], 1, "data.train_dir {tmp}/one has a single class (star4)"),
     C("data-empty-class-folder", "a class folder with no images",
-      config(prepare=class_folders("gap", {"ellipse": 3, "rectangle": 0}), data=data_section(train_dir="gap")),
-      ["train", "{config}"], 1, "class folder {tmp}/gap/rectangle holds no images"),
+      config(prepare=class_folders("gap", {"star4": 3, "star6": 0}), data=data_section(train_dir="gap")),
+      ["train", "{config}"], 1, "class folder {tmp}/gap/star6 holds no images"),
     C("data-class-folder-of-other-files", "a class folder of .txt and hidden ._x.jpg files only",
-      config(prepare=class_folders("junk", {"ellipse": 3, "rectangle": {"notes.txt": b"x", "._x.jpg": b"x"}}),
+      config(prepare=class_folders("junk", {"star4": 3, "star6": {"notes.txt": b"x", "._x.jpg": b"x"}}),
              data=data_section(train_dir="junk")),
-      ["train", "{config}"], 1, "class folder {tmp}/junk/rectangle holds no images"),
+      ["train", "{config}"], 1, "class folder {tmp}/junk/star6 holds no images"),
     C("data-validation-classes-differ", "validation classes differ from train's",
-      config(prepare=class_folders("val", {"ellipse": 2, "square": 2}), data=data_section(validation_dir="val")),
+      config(prepare=class_folders("val", {"star4": 2, "square": 2}), data=data_section(validation_dir="val")),
       ["train", "{config}"], 1,
-      "data.validation_dir {tmp}/val has classes ['ellipse', 'square'] but train_dir has ['ellipse', 'rectangle']"),
+      "data.validation_dir {tmp}/val has classes ['square', 'star4'] but train_dir has ['star4', 'star6']"),
     C("data-validation-dir-missing", "validation_dir does not exist",
       config(data=data_section(validation_dir="nosuch")), ["train", "{config}"], 1,
       "data.validation_dir {tmp}/nosuch does not exist"),
@@ -607,19 +607,19 @@ CASES = [
       "data.test_dir {tmp}/nosuch does not exist"),
     C("data-split-leaves-no-validation", "validation_split 0.01 of 12 images per class",
       config(data={"validation_dir": None, "validation_split": 0.01}), ["train", "{config}"], 1,
-      "validation_split 0.01 leaves class ellipse with no validation images (12 images)"),
+      "validation_split 0.01 leaves class star4 with no validation images (12 images)"),
     C("data-split-leaves-no-training", "validation_split 0.99 of 12 images per class",
       config(data={"validation_dir": None, "validation_split": 0.99}), ["train", "{config}"], 1,
-      "validation_split 0.99 leaves class ellipse with no training images (12 images)"),
+      "validation_split 0.99 leaves class star4 with no training images (12 images)"),
     C("data-damaged-image-in-train", "a text file named .jpg among the training images",
-      config(prepare=class_folders("dirty", {"ellipse": 4, "rectangle": {"broken.jpg": b"not a jpeg\n"}}),
+      config(prepare=class_folders("dirty", {"star4": 4, "star6": {"broken.jpg": b"not a jpeg\n"}}),
              data=data_section(train_dir="dirty", validation_dir="data/validation")),
-      ["train", "{config}"], 1, "cannot be decoded: {tmp}/dirty/rectangle/broken.jpg (corrupt)"),
+      ["train", "{config}"], 1, "cannot be decoded: {tmp}/dirty/star6/broken.jpg (corrupt)"),
     C("data-huge-file-in-train", "a 513 MiB (sparse) .jpg among the training images: refused unread",
-      config(prepare=both(class_folders("dirty", {"ellipse": 4, "rectangle": 4}),
-                          put("dirty/rectangle/huge.jpg", lambda path: path.open("wb").truncate((513 << 20)))),
+      config(prepare=both(class_folders("dirty", {"star4": 4, "star6": 4}),
+                          put("dirty/star6/huge.jpg", lambda path: path.open("wb").truncate((513 << 20)))),
              data=data_section(train_dir="dirty", validation_dir="data/validation")),
-      ["train", "{config}"], 1, "cannot be decoded: {tmp}/dirty/rectangle/huge.jpg (too_large)"),
+      ["train", "{config}"], 1, "cannot be decoded: {tmp}/dirty/star6/huge.jpg (too_large)"),
 
     # --- images ----------------------------------------------------------------------------
     C("image-missing", "the image does not exist (activations)",
@@ -633,7 +633,7 @@ CASES = [
       put("zero.png", b""), ["gradcam", "{file}"], 1, "{file} is not an image convcli can read"),
     C("image-truncated-jpeg", "a JPEG cut in half",
       put("half.jpg", truncated_jpeg), ["activations", "{file}"], 1,
-      "{file} is damaged and cannot be decoded (image file is truncated"),
+      "{file} is damaged and cannot be decoded ("),
     C("image-webp", "a WebP image",
       put("photo.webp", pillow_file("WEBP")), ["gradcam", "{file}"], 1, "{file} is a WEBP image; convcli reads"),
     C("image-tiff", "a TIFF image",
@@ -658,10 +658,10 @@ CASES = [
       both(config(stage="augment", augment={}), put("text.png", "hello\n")),
       ["augment", "{config}", "{file}"], 1, "{file} is not an image convcli can read"),
     C("image-folder-for-activations", "activations of a folder of 12 images (one image expected)",
-      nothing, lambda p: ["activations", p["data"] / "test" / "ellipse"], 1, "{data}/test/ellipse"),
+      nothing, lambda p: ["activations", p["data"] / "test" / "star4"], 1, "{data}/test/star4"),
     C("image-folder-for-augment", "augment of a folder of 12 images (one image expected)",
-      config(stage="augment", augment={}), lambda p: ["augment", p["config"], p["data"] / "test" / "ellipse"], 1,
-      "{data}/test/ellipse"),
+      config(stage="augment", augment={}), lambda p: ["augment", p["config"], p["data"] / "test" / "star4"], 1,
+      "{data}/test/star4"),
 
     # --- model files ------------------------------------------------------------------------
     C("model-missing", "summary of a model file that does not exist",
@@ -716,8 +716,8 @@ CASES = [
     C("model-evaluate-without-data", "evaluate --model without --data",
       asset("dense.keras"), ["evaluate", "--model", "{file}"], 2, "--model FILE takes --data DIR"),
     C("model-evaluate-classes-miss-a-folder", "evaluate --model --data with a folder not in --classes",
-      asset("dense.keras"), ["evaluate", "--model", "{file}", "--data", "data/test", "--classes", "ellipse,square"],
-      1, "--data data/test has class folders rectangle that are not in --classes ellipse,square"),
+      asset("dense.keras"), ["evaluate", "--model", "{file}", "--data", "data/test", "--classes", "star4,square"],
+      1, "--data data/test has class folders star6 that are not in --classes star4,square"),
     C("model-weights-file-as-model", "summary of a .weights.h5 file (weights, not a model)",
       asset("base.weights.h5"), ["summary", "{file}"], 1, "cannot load model {file}"),
     C("model-folder-named-keras", "summary of a folder named x.keras",
@@ -752,7 +752,7 @@ CASES = [
       old_run(edit_meta(schema_version=2)), lambda p: ["predict", jpeg(p["tmp"]), "--run", p["old"]], 1,
       "{old}/meta.json was written by a newer convcli (schema_version 2; this convcli reads up to 1)"),
     C("record-meta-wrong-type", "export a run whose meta.json names its classes as one string",
-      old_run(edit_meta(class_names="ellipse")), ["export", "{old}"], 1,
+      old_run(edit_meta(class_names="star4")), ["export", "{old}"], 1,
       "{old}/meta.json is not a valid meta.json record: class_names: Input should be a valid list"),
     C("record-meta-not-a-mapping", "gradcam with a run whose meta.json holds a list",
       old_run(lambda run: (run / "meta.json").write_text("[]")),
@@ -783,19 +783,19 @@ CASES = [
       put("labels.csv", "file,label\nmissing1.jpg,cat\nmissing2.jpg,dog\n"), ["data", "split", "{file}", "out"], 1,
       "{file} names 2 file(s) that do not exist: missing1.jpg, missing2.jpg (paths are relative to the CSV's folder"),
     C("split-csv-no-label-column", "data split of a CSV whose header has no label column",
-      put("labels.csv", "file,size\ndata/test/ellipse/ellipse_0000.jpg,3\n"), ["data", "split", "{file}", "out"], 1,
+      put("labels.csv", "file,size\ndata/test/star4/star4_0000.jpg,3\n"), ["data", "split", "{file}", "out"], 1,
       "{file} has no label column: its header names file, size"),
     C("split-csv-one-column", "data split of a CSV of file names only",
-      put("labels.csv", "data/test/ellipse/ellipse_0000.jpg\ndata/test/ellipse/ellipse_0001.jpg\n"),
+      put("labels.csv", "data/test/star4/star4_0000.jpg\ndata/test/star4/star4_0001.jpg\n"),
       ["data", "split", "{file}", "out"], 1, "{file} has no label column: its rows have one column"),
     C("split-csv-row-without-label", "data split of a CSV with a row that has no label",
-      put("labels.csv", "file,label\ndata/test/ellipse/ellipse_0000.jpg,\n"), ["data", "split", "{file}", "out"], 1,
-      "{file} row 1 (data/test/ellipse/ellipse_0000.jpg,) has no label"),
+      put("labels.csv", "file,label\ndata/test/star4/star4_0000.jpg,\n"), ["data", "split", "{file}", "out"], 1,
+      "{file} row 1 (data/test/star4/star4_0000.jpg,) has no label"),
     C("split-csv-labels-without-csv", "data split --labels-from csv without --csv",
       nothing, ["data", "split", "data/test", "out", "--labels-from", "csv"], 1, "--labels-from csv needs --csv FILE"),
     C("split-label-no-images", "data split of class folders, one of them empty",
-      class_folders("src", {"ellipse": 3, "rectangle": 0}), ["data", "split", "src", "out"], 1,
-      "class folder src/rectangle holds no images"),
+      class_folders("src", {"star4": 3, "star6": 0}), ["data", "split", "src", "out"], 1,
+      "class folder src/star6 holds no images"),
     C("split-pattern-matches-nothing", "data split --pattern that matches no file name (a few are named)",
       flat_folder("flat", CATS_AND_DOGS), ["data", "split", "flat", "out", "--pattern", "^(bird|fish)_"], 1,
       "--pattern '^(bird|fish)_' finds no label in no file name: cat.0.jpg, cat.1.jpg, cat.2.jpg and 9 more"),
@@ -818,11 +818,11 @@ CASES = [
       flat_folder("flat", CATS_AND_DOGS), ["data", "split", "flat", "out", "--validation", "0.6", "--test", "0.4"],
       1, "--validation 0.6 and --test 0.4 add up to 1, leaving no training images"),
     C("split-per-class-too-large", "data split --per-class 5 of classes of 3 images",
-      class_folders("src", {"ellipse": 3, "rectangle": 3}), ["data", "split", "src", "out", "--per-class", "5"], 1,
-      "--per-class 5 is more than 2 class(es) have: ellipse (3), rectangle (3)"),
+      class_folders("src", {"star4": 3, "star6": 3}), ["data", "split", "src", "out", "--per-class", "5"], 1,
+      "--per-class 5 is more than 2 class(es) have: star4 (3), star6 (3)"),
     C("split-class-too-small-for-fractions", "data split of 2 images per class into three splits",
-      class_folders("src", {"ellipse": 2, "rectangle": 2}), ["data", "split", "src", "out"], 1,
-      "class ellipse has 2 image(s): --validation 0.2 and --test 0.2 leave it no validation images"),
+      class_folders("src", {"star4": 2, "star6": 2}), ["data", "split", "src", "out"], 1,
+      "class star4 has 2 image(s): --validation 0.2 and --test 0.2 leave it no validation images"),
     C("split-dst-inside-src", "data split with DST inside SRC",
       flat_folder("flat", CATS_AND_DOGS), ["data", "split", "flat", "flat/split"], 1,
       "flat/split is inside flat, whose images it splits"),
@@ -907,7 +907,7 @@ CASES = [
       "--layer 'dense' names no layer with a 4-D feature map"),
     C("cli-gradcam-unknown-class", "gradcam --class nosuch",
       nothing, lambda p: ["gradcam", jpeg(p["tmp"]), "--class", "nosuch"], 1,
-      "--class 'nosuch' is not a class of this model; classes: 0 ellipse, 1 rectangle"),
+      "--class 'nosuch' is not a class of this model; classes: 0 star4, 1 star6"),
     C("cli-gradcam-class-index-out-of-range", "gradcam --class 2 of two classes",
       nothing, lambda p: ["gradcam", jpeg(p["tmp"]), "--class", "2"], 1, "--class '2' is not a class of this model"),
     C("cli-resume-no-match", "train CONFIG --resume nope",
@@ -1001,7 +1001,7 @@ CASES = [
       "cannot create a run in blocker/sweeps"),
     C("sweep-unknown-shipped-name", "sweep NAME where NAME is neither a file nor a shipped sweep",
       nothing, ["sweep", "lrs"], 1,
-      "sweep file lrs does not exist, nor is it the name of a shipped sweep: sweeps/lr, sweeps/seeds"),
+      "sweep file lrs does not exist, nor is it the name of a shipped sweep: sweeps/augment-epochs, sweeps/lr, sweeps/seeds, sweeps/unfreeze"),
     C("sweep-status-of-nothing", "--status of a sweep never started",
       sweep_file(""), ["sweep", "{file}", "--status"], 1, "no sweep named sweep in runs/sweeps"),
 

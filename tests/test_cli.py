@@ -85,7 +85,7 @@ def test_schema_is_json():
 
 def test_data_synth(tmp_path):
     result = invoke("data", "synth", tmp_path / "d", "--per-class", 2, "--image-size", 24, "--seed", 3)
-    assert result.exit_code == 0 and "wrote 12 images (ellipse, rectangle)" in result.stdout
+    assert result.exit_code == 0 and "wrote 12 images (star4, star6)" in result.stdout
     assert len(list((tmp_path / "d").rglob("*.jpg"))) == 12
     assert_user_error(invoke("data", "synth", tmp_path / "d"), "already exists")
     assert_user_error(invoke("data", "synth", tmp_path / "e", "--task", "cats"), "unknown task 'cats'")
@@ -104,7 +104,7 @@ def test_gradcam_refuses_a_model_file_with_a_lambda_layer(tmp_path, tiny_data):
 
     inputs = keras.Input((32, 32, 3))
     keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs)).save(tmp_path / "lambda.keras")
-    result = invoke("gradcam", tiny_data / "test" / "ellipse", "--model", tmp_path / "lambda.keras")
+    result = invoke("gradcam", tiny_data / "test" / "star4", "--model", tmp_path / "lambda.keras")
     assert_user_error(result, f"model {tmp_path}/lambda.keras contains a Lambda layer")
 
 
@@ -124,7 +124,7 @@ def test_nothing_reaches_the_network_without_imagenet_weights(tmp_path, write_co
     config = write_config(tiny_config(tiny_data, train={"epochs": 1}) | {"explain": {"gradcam_images": 2}})
     runs = tmp_path / "runs"
     assert invoke("train", config, "--runs-dir", runs).exit_code == 0
-    image = next((tiny_data / "test" / "ellipse").iterdir())
+    image = next((tiny_data / "test" / "star4").iterdir())
     for args in (["summary", "--runs-dir", runs], ["data", "check", tiny_data],
                  ["gradcam", image, "--runs-dir", runs, "--out", tmp_path / "g"]):
         result = invoke(*args)

@@ -338,7 +338,7 @@ def test_data_check_command_exit_codes_and_json(tmp_path, tiny_data):
     assert clean.exit_code == 0 and "ready to train" in clean.stdout
     broken = tmp_path / "broken"
     shutil.copytree(tiny_data, broken)
-    write(broken / "validation" / "ellipse" / "cut.jpg", image_bytes("JPEG", (64, 64))[:700])
+    write(broken / "validation" / "star4" / "cut.jpg", image_bytes("JPEG", (64, 64))[:700])
     report = invoke("data", "check", broken, "--json")
     assert report.exit_code == 1
     assert report.stderr.strip() == f"error: {broken}: 1 problem(s) would break or mislead training (truncated)"
@@ -356,9 +356,9 @@ def test_training_refuses_a_bad_image_in_each_split_or_skips_them(tmp_path, tiny
 
     data = tmp_path / "data"
     shutil.copytree(tiny_data, data)
-    bad = [write(data / "train" / "ellipse" / "cut.jpg", image_bytes("JPEG", (64, 64))[:700]),
-           write(data / "validation" / "rectangle" / "empty.png", b""),
-           write(data / "test" / "ellipse" / "noise.jpg", np.random.default_rng(3).bytes(2000))]
+    bad = [write(data / "train" / "star4" / "cut.jpg", image_bytes("JPEG", (64, 64))[:700]),
+           write(data / "validation" / "star6" / "empty.png", b""),
+           write(data / "test" / "star4" / "noise.jpg", np.random.default_rng(3).bytes(2000))]
     config = write_config(tiny_config(data, train={"epochs": 1}))
     runs = tmp_path / "runs"
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from conftest import assert_user_error, invoke, tiny_config
 
-CLASSES = ["ellipse", "rectangle"]
+CLASSES = ["star4", "star6"]
 PER_CLASS = 12  # tiny_data: images per class in each split
 
 
@@ -103,8 +103,8 @@ def test_evaluate_agrees_with_keras(tmp_path, tiny_data, write_config, num_class
     from convcli.training import compile_model
 
     data = tmp_path / "data"
-    sources = [tiny_data / "test" / "ellipse", tiny_data / "test" / "rectangle",
-               tiny_data / "validation" / "ellipse"][:num_classes]
+    sources = [tiny_data / "test" / "star4", tiny_data / "test" / "star6",
+               tiny_data / "validation" / "star4"][:num_classes]
     for index, source in enumerate(sources):
         shutil.copytree(source, data / f"class_{index}")
     cfg = load_config(write_config(tiny_config(tiny_data)))
@@ -149,17 +149,17 @@ def test_evaluate_refuses_bad_input(run, tmp_path, tiny_data):
                                                   "data.test_dir); use --split validation, or --data")
 
     other = tmp_path / "other"
-    for old, new in (("ellipse", "circle"), ("rectangle", "square")):
+    for old, new in (("star4", "circle"), ("star6", "square")):
         shutil.copytree(tiny_data / "test" / old, other / new)
     assert_user_error(invoke("evaluate", run, "--data", other),
                       f"--data {other} has classes ['circle', 'square'], but run {run.name} was "
-                      "trained on ['ellipse', 'rectangle']")
+                      "trained on ['star4', 'star6']")
     assert_user_error(invoke("evaluate", run, "--data", tmp_path / "missing"),
                       f"--data {tmp_path / 'missing'} does not exist")
 
     broken = tmp_path / "broken"
     shutil.copytree(tiny_data / "test", broken)
-    (broken / "ellipse" / "notes.jpg").write_text("not an image")
+    (broken / "star4" / "notes.jpg").write_text("not an image")
     assert_user_error(invoke("evaluate", run, "--data", broken),
                       "1 image file(s) in --data")
     assert pictures(run, first, second) == before  # a refusal writes nothing

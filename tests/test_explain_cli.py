@@ -16,7 +16,7 @@ def model_file(tmp_path_factory):
 
 @pytest.fixture
 def image(tiny_data):
-    return tiny_data / "test" / "rectangle" / "rectangle_0003.jpg"
+    return tiny_data / "test" / "star6" / "star6_0003.jpg"
 
 
 def test_activations_draw_every_feature_layer_of_a_nested_base(tmp_path, model_file, image):
@@ -71,7 +71,7 @@ def test_augment_preview(tmp_path, write_config, tiny_data, image):
     config = write_config(tiny_config(tiny_data, "augment", augment={"rotation_range": 30}))
     result = invoke("augment", config, image, "--count", "3", "--out", tmp_path / "aug")
     assert result.exit_code == 0, result.output
-    grid = Image.open(tmp_path / "aug" / "rectangle_0003_augmented.png")
+    grid = Image.open(tmp_path / "aug" / "star6_0003_augmented.png")
     assert grid.size == (4 * 32 + 3 * 2, 32)  # the image as the model sees it, then three versions
 
     assert_user_error(invoke("augment", write_config(tiny_config(tiny_data), "plain.yaml"), image),

@@ -14,7 +14,7 @@ import yaml
 
 from tests.conftest import invoke, tiny_config
 
-IMAGE = ("test", "ellipse")  # the images predict is tried on
+IMAGE = ("test", "star4")  # the images predict is tried on
 
 
 def export(run, tmp, name, *args):

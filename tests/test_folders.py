@@ -23,7 +23,7 @@ def copy(tiny_data, tmp_path):
 def test_resolves_splits_and_classes(tiny_data):
     files = resolve(data_config(tiny_data / "train", validation_dir=str(tiny_data / "validation"),
                                 test_dir=str(tiny_data / "test")), seed=1)
-    assert files.class_names == ["ellipse", "rectangle"]
+    assert files.class_names == ["star4", "star6"]
     assert files.counts() == {"train": 24, "validation": 24, "test": 24}
     assert sorted(set(files.train.labels)) == [0, 1]
 
@@ -38,18 +38,18 @@ def test_validation_split_is_stratified_and_seeded(tiny_data):
 
 
 def test_hidden_and_unreadable_extensions_are_skipped(copy):
-    (copy / "train" / "ellipse" / "._ellipse_0000.jpg").write_bytes(b"AppleDouble")
-    (copy / "train" / "ellipse" / "notes.txt").write_text("x")
+    (copy / "train" / "star4" / "._star4_0000.jpg").write_bytes(b"AppleDouble")
+    (copy / "train" / "star4" / "notes.txt").write_text("x")
     files = resolve(data_config(copy / "train", validation_dir=str(copy / "validation")), seed=1)
     assert len(files.train) == 24
 
 
 @pytest.mark.parametrize("break_it, expected", [
     (lambda d: shutil.rmtree(d / "train"), "data.train_dir .* does not exist"),
-    (lambda d: [shutil.rmtree(d / "train" / c) for c in ("ellipse", "rectangle")], "has no class subfolders"),
-    (lambda d: shutil.rmtree(d / "train" / "rectangle"), r"has a single class \(ellipse\)"),
-    (lambda d: [p.unlink() for p in (d / "train" / "rectangle").iterdir()], "holds no images"),
-    (lambda d: shutil.copytree(d / "validation" / "ellipse", d / "validation" / "circle"),
+    (lambda d: [shutil.rmtree(d / "train" / c) for c in ("star4", "star6")], "has no class subfolders"),
+    (lambda d: shutil.rmtree(d / "train" / "star6"), r"has a single class \(star4\)"),
+    (lambda d: [p.unlink() for p in (d / "train" / "star6").iterdir()], "holds no images"),
+    (lambda d: shutil.copytree(d / "validation" / "star4", d / "validation" / "circle"),
      "every split needs the same class subfolders"),
 ])
 def test_structural_problems(copy, break_it, expected):
@@ -64,5 +64,5 @@ def test_train_dir_that_is_a_file(copy):
 
 
 def test_split_too_small_for_a_class(copy):
-    with pytest.raises(DataError, match="leaves class ellipse with no validation images"):
+    with pytest.raises(DataError, match="leaves class star4 with no validation images"):
         resolve(data_config(copy / "train", validation_split=0.01), seed=1)

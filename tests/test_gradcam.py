@@ -130,13 +130,13 @@ def saved_models(tmp_path_factory):
 def test_gradcam_command_writes_overlays_at_original_size(tmp_path, tiny_data, saved_models):
     photo = tmp_path / "photo.png"
     Image.fromarray(RNG.integers(0, 255, (90, 120, 3), dtype=np.uint8)).save(photo)
-    result = invoke("gradcam", photo, tiny_data / "test" / "ellipse", "--model",
+    result = invoke("gradcam", photo, tiny_data / "test" / "star4", "--model",
                     saved_models / "transfer.keras", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert "photo.png" in result.stdout and "top predictions" in result.stdout
     assert Image.open(tmp_path / "out" / "photo.png").size == (120, 90)
     assert np.load(tmp_path / "out" / "photo.npy").shape == (4, 4)  # block4_relu2 at 32x32
-    assert len(list((tmp_path / "out").glob("ellipse_*.png"))) == 12
+    assert len(list((tmp_path / "out").glob("star4_*.png"))) == 12
 
     result = invoke("gradcam", photo, "--model", saved_models / "sequential.keras", "--class", "2",
                     "--out", tmp_path / "seq")
@@ -168,7 +168,7 @@ def bomb_png(path, side):
     (lambda d: None, ["--class", "7"], "--class '7' is not a class of this model; classes: 0 0, 1 1"),
 ])
 def test_gradcam_bad_input(tmp_path, tiny_data, saved_models, make, extra, expected):
-    image = make(tmp_path) or tiny_data / "test" / "ellipse" / "ellipse_0000.jpg"
+    image = make(tmp_path) or tiny_data / "test" / "star4" / "star4_0000.jpg"
     result = invoke("gradcam", image, "--model", saved_models / "transfer.keras", *extra,
                     "--out", tmp_path / "out")
     assert_user_error(result, expected.format(d=tmp_path))
@@ -176,7 +176,7 @@ def test_gradcam_bad_input(tmp_path, tiny_data, saved_models, make, extra, expec
 
 
 def test_gradcam_without_runs(tmp_path, tiny_data):
-    result = invoke("gradcam", tiny_data / "test" / "ellipse" / "ellipse_0000.jpg",
+    result = invoke("gradcam", tiny_data / "test" / "star4" / "star4_0000.jpg",
                     "--runs-dir", tmp_path / "runs")
     assert_user_error(result, "no runs in")
 

@@ -11,11 +11,11 @@ from tests.conftest import invoke, tiny_config
 
 @pytest.fixture(scope="session")
 def imbalanced_data(tmp_path_factory):
-    """Two classes, 20 ellipse : 100 rectangle training images; validation and test balanced."""
+    """Two classes, 20 star4 : 100 star6 training images; validation and test balanced."""
     from convcli.data.synthetic import generate
 
     root = generate(tmp_path_factory.mktemp("imbalanced") / "shapes", per_class=100, image_size=32)
-    for path in sorted((root / "train" / "ellipse").iterdir())[20:]:
+    for path in sorted((root / "train" / "star4").iterdir())[20:]:
         path.unlink()
     for split in ("validation", "test"):
         for folder in (root / split).iterdir():
@@ -35,14 +35,14 @@ def train_once(tmp_path, data, name, **train):
 
 
 def test_balanced_class_weight_raises_the_minority_class_recall(tmp_path, imbalanced_data):
-    # At 3e-3 the plain model calls every test image a rectangle (ellipse recall 0.00) and
+    # At 3e-3 the plain model calls every test image a star6 (star4 recall 0.00) and
     # the balanced one finds 0.27 of the ellipses; at 1e-3 neither learns much in 8 epochs.
     _, plain = train_once(tmp_path, imbalanced_data, "plain", learning_rate=3e-3)
     _, weighted = train_once(tmp_path, imbalanced_data, "balanced", class_weight="balanced",
                              learning_rate=3e-3)
     assert plain["class_weight"] is None
-    assert weighted["class_weight"] == {"ellipse": 3.0, "rectangle": 0.6}  # 120 / (2 * count)
-    recall = {name: summary["per_class"]["ellipse"]["recall"] for name, summary in
+    assert weighted["class_weight"] == {"star4": 3.0, "star6": 0.6}  # 120 / (2 * count)
+    recall = {name: summary["per_class"]["star4"]["recall"] for name, summary in
               (("plain", plain), ("balanced", weighted))}
     assert recall["balanced"] > recall["plain"] + 0.2, recall
 

@@ -20,7 +20,7 @@ def test_the_draft_validates_as_written(stage, tiny_data, tmp_path):
     assert result.exit_code == 0, result.output
     text = out.read_text()
     assert text.startswith("# Drafted by `convcli init")
-    assert "# Classes (2), one per folder: ellipse, rectangle." in text
+    assert "# Classes (2), one per folder: star4, star6." in text
     cfg = load_config(out)  # no --set: as written
     assert cfg.stage == stage
     assert (cfg.data.train_dir, cfg.data.validation_dir, cfg.data.test_dir) == tuple(
@@ -57,7 +57,7 @@ def test_gray_imbalanced_images_get_color_mode_and_class_weight(tiny_data, tmp_p
     folder = shutil.copytree(tiny_data, tmp_path / "gray")
     for path in folder.rglob("*.jpg"):
         Image.open(path).convert("L").save(path)
-    for path in sorted((folder / "train" / "ellipse").iterdir())[:7]:  # 5 ellipses, 12 rectangles
+    for path in sorted((folder / "train" / "star4").iterdir())[:7]:  # 5 ellipses, 12 rectangles
         path.unlink()
     result = invoke("init", folder, "--stage", "fine-tune", "--base", "builtin", "--out", tmp_path / "c.yaml")
     assert result.exit_code == 0, result.output

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import assert_user_error, invoke
 
-CLASSES = {"ellipse", "rectangle"}
+CLASSES = {"star4", "star6"}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def predicted_json(*args):
 
 
 def test_json_lists_every_image_with_sorted_probabilities(run, tiny_data):
-    folder, single = tiny_data / "test" / "rectangle", tiny_data / "test" / "ellipse" / "ellipse_0003.jpg"
+    folder, single = tiny_data / "test" / "star6", tiny_data / "test" / "star4" / "star4_0003.jpg"
     found = predicted_json(folder, single, "--run", run.name, "--runs-dir", run.parent)
     # The folder expands to its images, in order, then the file as given.
     assert [entry["image"] for entry in found] == sorted(str(p) for p in folder.iterdir()) + [str(single)]
@@ -54,12 +54,12 @@ def test_predictions_agree_with_evaluate(run, tiny_data):
 
 def test_table_shows_each_image_and_its_classes(run, tiny_data, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")  # rich: keep each row on one line
-    images = sorted((tiny_data / "test" / "ellipse").iterdir())[:3]
+    images = sorted((tiny_data / "test" / "star4").iterdir())[:3]
     result = invoke("predict", *images, "--runs-dir", run.parent)  # default: the latest run
     assert result.exit_code == 0, result.output
     assert f"predictions — {run.name} (best checkpoint)" in result.output
     assert f"images in {images[0].parent}" in result.output  # rows name them from there
-    rows = [line for line in result.output.splitlines() if "ellipse_00" in line]
+    rows = [line for line in result.output.splitlines() if "star4_00" in line]
     assert len(rows) == 3
     for line, image in zip(rows, images):
         assert f"│ {image.name} " in line
@@ -72,7 +72,7 @@ def test_table_shows_each_image_and_its_classes(run, tiny_data, monkeypatch):
 
 def test_json_stdout_of_a_real_process_is_only_json(run, tiny_data):
     """TensorFlow's start-up lines and Keras' progress output stay off stdout."""
-    image = tiny_data / "test" / "ellipse" / "ellipse_0000.jpg"
+    image = tiny_data / "test" / "star4" / "star4_0000.jpg"
     done = subprocess.run([sys.executable, "-m", "convcli", "predict", str(image), "--run", str(run),
                            "--json"], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"})
@@ -81,7 +81,7 @@ def test_json_stdout_of_a_real_process_is_only_json(run, tiny_data):
 
 
 def test_predict_refuses_bad_input(run, tmp_path, tiny_data):
-    image = tiny_data / "test" / "ellipse" / "ellipse_0000.jpg"
+    image = tiny_data / "test" / "star4" / "star4_0000.jpg"
     text = tmp_path / "notes.jpg"
     text.write_text("not an image")
     (tmp_path / "empty").mkdir()

@@ -148,14 +148,24 @@ def test_runs_lists_and_shows_old_runs(old_runs):
     assert "ellipse, rectangle" in html and "10,641 trainable parameters" in html
 
 
+def old_task(tiny_data, root: Path) -> Path:
+    """The fixture runs' classes (the built-in task of their day: ellipse, rectangle) as
+    folders, from today's images: the built-in task has other classes now."""
+    for split in ("train", "validation", "test"):
+        for old, new in (("ellipse", "star4"), ("rectangle", "star6")):
+            shutil.copytree(tiny_data / split / new, root / split / old)
+    return root
+
+
 def test_evaluate_predict_gradcam_summary_read_old_runs(old_runs, tiny_data, tmp_path):
     run = old_runs / DONE
-    evaluated = invoke("evaluate", run)
+    refused = invoke("evaluate", run)  # today's built-in task is not the one it trained on
+    assert_user_error(refused, "but it trained on ['ellipse', 'rectangle']; restore its data "
+                               "folders, or use --data DIR")
+    evaluated = invoke("evaluate", run, "--data", old_task(tiny_data, tmp_path / "old") / "test")
     assert evaluated.exit_code == 0, evaluated.output
-    # On today's built-in data (the generator has changed since), not the recorded 53%.
-    assert re.search(r"test split: loss \d+\.\d+, accuracy \d+\.\d\d% \(\d+ of 300 images\)",
-                     evaluated.stdout), evaluated.stdout
-    image = sorted((tiny_data / "test" / "ellipse").glob("*.jpg"))[0]
+    assert re.search(r"loss \d+\.\d+, accuracy \d+\.\d\d% \(\d+ of 24 images\)", evaluated.stdout), evaluated.stdout
+    image = sorted((tiny_data / "test" / "star4").glob("*.jpg"))[0]
     predicted = invoke("predict", image, "--run", run, "--json")
     assert predicted.exit_code == 0, predicted.output
     assert {p["class"] for p in json.loads(predicted.stdout)[0]["probabilities"]} == {"ellipse", "rectangle"}
@@ -165,8 +175,15 @@ def test_evaluate_predict_gradcam_summary_read_old_runs(old_runs, tiny_data, tmp
     assert layers.exit_code == 0 and "conv2" in layers.stdout, layers.output
 
 
-def test_export_reads_an_old_run(old_runs, tmp_path):
-    result = invoke("export", old_runs / DONE, "--out", tmp_path / "export")
+def test_export_reads_an_old_run(tiny_data, tmp_path):
+    runs = copy_fixture(tmp_path / "runs")
+    data = old_task(tiny_data, tmp_path / "old")
+    config = runs / DONE / "config.yaml"  # its data as folders, as a user restores them
+    raw = yaml.safe_load(config.read_text())
+    raw["data"].update(train_dir=str(data / "train"), validation_dir=str(data / "validation"),
+                       test_dir=str(data / "test"))
+    config.write_text(yaml.safe_dump(raw))
+    result = invoke("export", runs / DONE, "--out", tmp_path / "export")
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "export" / "export.json").read_text())
     assert record["class_names"] == ["ellipse", "rectangle"]

@@ -144,7 +144,7 @@ def test_resume_refuses_changed_data_unless_forced(tmp_path, write_config, tiny_
     interrupt_at(2)
     assert train(config, tmp_path / "runs").exit_code == 130
     run = only_run(tmp_path / "runs")
-    victim = next((data / "train" / "ellipse").iterdir())
+    victim = next((data / "train" / "star4").iterdir())
     victim.unlink()
     refused = train(config, tmp_path / "runs", "--resume", run.name)
     assert refused.exit_code == 1 and "the data changed since run" in refused.stderr

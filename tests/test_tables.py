@@ -21,7 +21,7 @@ WIDTHS = (80, 120)
 LONG_RUN = "an_experiment_config_name_of_forty_chars"
 RUN = f"2026-11-30_07-43-55_{LONG_RUN}"
 OTHER = "2026-11-30_08-00-00_scratch"
-LONG_CLASS = "ellipse_with_a_rather_long_class_name_xy"  # after ellipse, before rectangle
+LONG_CLASS = "star4_with_a_rather_long_class_name_xyzw"  # after star4, before star6
 LONG_LAYER = "a_convolution_with_a_rather_long_name_32"
 LONG_SWEEP = "a_sweep_over_learning_rates_of_40_chars"
 
@@ -37,17 +37,17 @@ def assert_whole(output: str, width: int, names) -> None:
 
 @pytest.fixture(scope="module")
 def long_names(tmp_path_factory, trained_run, tiny_data):
-    """Two runs (one of a 40-character name) whose classes are ellipse_with_... and rectangle,
+    """Two runs (one of a 40-character name) whose classes are star4_with_... and star6,
     and their test images under those class names."""
     root = tmp_path_factory.mktemp("long")
     for name in (RUN, OTHER):
         shutil.copytree(trained_run, root / "runs" / name)
         meta_path = root / "runs" / name / "meta.json"
         meta = json.loads(meta_path.read_text())
-        meta["class_names"] = [LONG_CLASS if c == "ellipse" else c for c in meta["class_names"]]
+        meta["class_names"] = [LONG_CLASS if c == "star4" else c for c in meta["class_names"]]
         meta_path.write_text(json.dumps(meta))
     shutil.copytree(tiny_data / "test", root / "data" / "test")
-    (root / "data" / "test" / "ellipse").rename(root / "data" / "test" / LONG_CLASS)
+    (root / "data" / "test" / "star4").rename(root / "data" / "test" / LONG_CLASS)
     return root
 
 
@@ -75,9 +75,9 @@ def test_runs_list_show_compare_and_summary(long_names, width):
 def test_evaluate_predict_and_gradcam(long_names, width, tmp_path):
     runs, test = long_names / "runs", long_names / "data" / "test"
     assert_whole(shown("evaluate", RUN, "--data", test, "--runs-dir", runs), width,
-                 [LONG_CLASS, "rectangle", "confusion matrix"])
-    predicted = shown("predict", test / LONG_CLASS, test / "rectangle", "--run", RUN, "--runs-dir", runs)
-    assert_whole(predicted, width, [LONG_CLASS, "rectangle", f"{LONG_CLASS}/ellipse_0000.jpg"])
+                 [LONG_CLASS, "star6", "confusion matrix"])
+    predicted = shown("predict", test / LONG_CLASS, test / "star6", "--run", RUN, "--runs-dir", runs)
+    assert_whole(predicted, width, [LONG_CLASS, "star6", f"{LONG_CLASS}/star4_0000.jpg"])
     images = sorted((test / LONG_CLASS).iterdir())[:2]
     explained = shown("gradcam", *images, "--run", RUN, "--runs-dir", runs, "--out", tmp_path / "cam")
     assert_whole(explained, width, [LONG_CLASS, images[0].name])
@@ -98,7 +98,7 @@ def test_a_layer_table_keeps_long_layer_names_and_shapes_whole(tmp_path, width):
 
 def test_data_check_split_and_init(long_names, width, tmp_path):
     test = long_names / "data" / "test"
-    assert_whole(shown("data", "check", test), width, [LONG_CLASS, "rectangle", "ready to train"])
+    assert_whole(shown("data", "check", test), width, [LONG_CLASS, "star6", "ready to train"])
     assert_whole(shown("data", "split", test, tmp_path / "split", "--copy"), width, [LONG_CLASS])
     assert_whole(shown("init", tmp_path / "split", "--out", tmp_path / "config.yaml"), width, [LONG_CLASS])
 
@@ -124,7 +124,7 @@ def test_runs_json_is_json_and_nothing_else(long_names):
     assert [row["name"] for row in listing["runs"]] == [RUN, OTHER] and listing["sweeps"] == []
     assert listing["runs"][0]["status"] == "completed" and 0 <= listing["runs"][0]["val_accuracy"] <= 1
     run = json.loads(shown("runs", "show", RUN, "--runs-dir", runs, "--json"))
-    assert run["name"] == RUN and run["meta"]["class_names"] == [LONG_CLASS, "rectangle"]
+    assert run["name"] == RUN and run["meta"]["class_names"] == [LONG_CLASS, "star6"]
     assert run["summary"]["best_epoch"] >= 1 and run["config"]["stage"] == "scratch"
     assert "checkpoints/best.keras" in [f["file"] for f in run["files"]]
 

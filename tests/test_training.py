@@ -35,7 +35,7 @@ def test_stage_writes_a_complete_run(tmp_path, write_config, tiny_data, stage, s
 
     meta = json.loads((run / "meta.json").read_text())
     assert meta["status"] == "completed" and meta["stage"] == stage
-    assert meta["class_names"] == ["ellipse", "rectangle"] and meta["versions"]["keras"].startswith("3.")
+    assert meta["class_names"] == ["star4", "star6"] and meta["versions"]["keras"].startswith("3.")
     assert meta["dataset"]["counts"] == {"train": 24, "validation": 24, "test": 24}
 
     saved = load_config(run / "config.yaml")  # the resolved config, reloadable
@@ -82,9 +82,9 @@ def test_multiclass_validation_split_and_disk_cache(tmp_path, write_config):
     assert result.exit_code == 0, result.output
     [run] = list((tmp_path / "runs").iterdir())
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["test"] is None and summary["counts"] == {"train": 24, "validation": 24, "test": 0}
+    assert summary["test"] is None and summary["counts"] == {"train": 30, "validation": 30, "test": 0}
     model = keras.models.load_model(run / "checkpoints" / "last.keras")
-    assert model.output_shape == (None, 8)  # softmax over the source task's classes
+    assert model.output_shape == (None, 10)  # softmax over the source task's classes
 
 
 def test_a_failure_mid_run_marks_it_failed(tmp_path, write_config, tiny_data, monkeypatch):

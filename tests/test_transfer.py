@@ -286,7 +286,7 @@ def test_feature_cache_miss_hit_and_invalidation(tmp_path, write_config, tiny_da
     assert second["status"] == "hit" and second["images_through_base"] == 0
     assert second["key"] == first["key"]
 
-    touched = next((data / "validation" / "ellipse").iterdir())
+    touched = next((data / "validation" / "star4").iterdir())
     os.utime(touched, (time.time() + 10, time.time() + 10))
     third = cache_record()
     assert third["status"] == "miss" and third["key"] != first["key"]

@@ -1,10 +1,10 @@
-"""The built-in data reproduces the small-data situation (slow: trains the shipped configs).
+"""The built-in data teaches the chapter's lessons (slow: trains the shipped configs).
 
-configs/scratch.yaml must overfit visibly, configs/augment.yaml must do clearly better
-on data it never trained on, and configs/extract.yaml, with the built-in base
-pretrained for real on the source task, must reach a high accuracy. Margins are about
-half of what was measured over five seeds (docs/workflow.md, after the demo table),
-so seed-to-seed noise does not fail them.
+configs/scratch.yaml must overfit visibly and configs/augment.yaml do clearly better;
+the shipped base's features must beat augmentation by a wide margin; fine-tuning the
+pretrained base must beat the same model trained from random weights. Margins are
+about half of what was measured over five seeds (docs/workflow.md, the demo table),
+so seed-to-seed noise does not fail them, while a stage that stopped working does.
 """
 
 import csv
@@ -15,50 +15,58 @@ import pytest
 from typer.testing import CliRunner
 
 from convcli.cli import app
+from convcli.stats import difference
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 
 
-def train(stage, runs_dir, *overrides) -> tuple[dict, list[dict]]:
-    args = ["train", str(CONFIGS / f"{stage}.yaml"), "--runs-dir", str(runs_dir)]
+def train(config, runs_dir, *overrides) -> tuple[dict, list[dict]]:
+    args = ["train", str(CONFIGS / f"{config}.yaml"), "--runs-dir", str(runs_dir)]
     result = CliRunner().invoke(app, args + [a for o in overrides for a in ("--set", o)])
     assert result.exit_code == 0, result.output
-    run = sorted(p for p in runs_dir.iterdir() if p.name.endswith(stage))[-1]
+    run = max(runs_dir.iterdir(), key=lambda path: path.stat().st_mtime_ns)
     summary = json.loads((run / "summary.json").read_text())
     return summary, list(csv.DictReader(open(run / "metrics.csv")))
 
 
-def gap(row) -> float:
-    return float(row["accuracy"]) - float(row["val_accuracy"])
+def test_accuracy(config, runs_dir, *overrides) -> float:
+    return train(config, runs_dir, *overrides)[0]["test"]["accuracy"]
 
 
 @pytest.mark.slow
-def test_scratch_overfits_augmentation_helps_and_a_pretrained_base_does_well(tmp_path, monkeypatch):
-    monkeypatch.setenv("CONVCLI_CACHE", str(tmp_path / "cache"))  # a fresh machine: pretrain for real
-    scratch, scratch_rows = train("scratch", tmp_path)
-    augment, augment_rows = train("augment", tmp_path)
-    extract, _ = train("extract", tmp_path)
-
-    measured = {name: {"final": {k: s["final"][k] for k in ("accuracy", "val_accuracy")},
-                       "best_val": s["best"]["val_accuracy"], "test": s["test"]["accuracy"]}
-                for name, s in (("scratch", scratch), ("augment", augment), ("extract", extract))}
-    print(measured)
-    # From scratch: training accuracy races to ~100% while validation stays far behind,
-    # yet above chance: the model learns something that carries to new images (~76% test).
-    assert float(scratch_rows[-1]["accuracy"]) >= 0.95, measured
-    assert gap(scratch_rows[-1]) >= 0.10, measured
-    assert scratch["test"]["accuracy"] >= 0.55, measured
-    # Augmentation + dropout: far better on validation and on the untouched test set
-    # (+23 points over five seeds), after a short stay near chance (left at epoch 6-15) ...
-    assert augment["best"]["val_accuracy"] >= scratch["best"]["val_accuracy"] + 0.10, measured
+def test_scratch_overfits_and_augmentation_helps(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVCLI_CACHE", str(tmp_path / "cache"))  # a fresh machine's first runs
+    scratch, rows = train("scratch", tmp_path / "scratch")
+    augment, _ = train("augment", tmp_path / "augment")
+    last = rows[-1]
+    measured = {"scratch last epoch": (last["accuracy"], last["val_accuracy"]),
+                "scratch test": scratch["test"]["accuracy"], "augment test": augment["test"]["accuracy"]}
+    # From scratch: training accuracy races to ~100% while validation stays far behind
+    # (~35 points over five seeds), yet above chance (~60% test on 1000 images).
+    assert float(last["accuracy"]) >= 0.95, measured
+    assert float(last["accuracy"]) - float(last["val_accuracy"]) >= 0.15, measured
+    assert scratch["test"]["accuracy"] >= 0.54, measured
+    # Augmentation and dropout: far better on the untouched test set (+25 over five seeds).
     assert augment["test"]["accuracy"] >= scratch["test"]["accuracy"] + 0.12, measured
-    leaves_chance = next((epoch for epoch, row in enumerate(augment_rows, 1)
-                          if float(row["val_accuracy"]) >= 0.6), None)
-    assert leaves_chance is not None and leaves_chance <= 15, (leaves_chance, measured)
-    # ... and the model it keeps is no longer far better on its training images than on new ones.
-    augment_gap = augment["best"]["accuracy"] - augment["best"]["val_accuracy"]
-    assert augment_gap < gap(scratch_rows[-1]) - 0.10, measured
-    # Features of a base pretrained on other shapes: far beyond scratch, and high.
-    assert extract["feature_cache"]["status"] == "miss"
-    assert extract["best"]["val_accuracy"] >= max(0.90, scratch["best"]["val_accuracy"] + 0.10), measured
-    assert extract["test"]["accuracy"] >= max(0.90, scratch["test"]["accuracy"] + 0.12), measured
+
+
+@pytest.mark.slow
+def test_pretrained_features_beat_augmentation_over_three_seeds(tmp_path):
+    """Both at half their shipped epochs (augment's gain comes late, which only widens the
+    margin here): three seeds each, the gain's 95% interval must lie above 5 points."""
+    seeds = ("seed=1", "seed=2", "seed=3")
+    augment = [test_accuracy("augment", tmp_path / "augment", s, "train.epochs=40") for s in seeds]
+    features = [test_accuracy("extract", tmp_path / "extract", s, "train.epochs=15") for s in seeds]
+    gain = difference(augment, features)
+    assert gain.low >= 0.05, (augment, features, gain)
+
+
+@pytest.mark.slow
+def test_fine_tuning_the_pretrained_base_beats_the_same_model_from_random_weights(tmp_path):
+    """The shipped base's weights are what fine-tuning starts from: without them the same
+    model and schedule stays far lower (measured: ~95% against ~65%, shortened)."""
+    short = ("fine_tune.head_epochs=4", "train.epochs=8")
+    pretrained = test_accuracy("finetune", tmp_path / "pretrained", *short)
+    random = test_accuracy("finetune", tmp_path / "random", *short, "model.weights=none")
+    assert pretrained >= random + 0.15, (pretrained, random)
+    assert pretrained >= 0.85, (pretrained, random)

@@ -96,10 +96,11 @@ def demo(quick: bool = typer.Option(False, "--quick", help="A few epochs per sta
         if quick:
             import_tensorflow()  # --quick may pretrain a small built-in base in this process
         from convcli.demo import run_seeded_demo, write_demo_curves
-        from convcli.run_tables import seeded_demo_table
+        from convcli.run_tables import lessons_table, seeded_demo_table
 
         rows = run_seeded_demo(runs_dir, quick, seeds, workers, console, target_of(tracking))
         console.print(seeded_demo_table(rows, time.perf_counter() - began, seeds))
+        console.print(lessons_table(rows))
         console.print(f"validation curves, mean ± std: {write_demo_curves(rows, runs_dir)}",
                       highlight=False, soft_wrap=True)
         return

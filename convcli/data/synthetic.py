@@ -22,15 +22,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageStat
 
 from convcli.errors import DataError
 
 # Bump when a task's pictures change, so cached copies are regenerated. The source task
 # has its own number: the built-in base's fingerprint covers it (pretraining.py),
 # so a change to the target task alone keeps the shipped pretrained weights valid.
-GENERATOR_VERSION = 3  # the target task
-SOURCE_GENERATOR_VERSION = 2  # the source task: what pretraining reads
+GENERATOR_VERSION = 4  # the target task
+SOURCE_GENERATOR_VERSION = 3  # the source task: what pretraining reads
 SPLITS = ("train", "validation", "test")
 SUPERSAMPLE = 4  # draw at 4x and downsample: smooth edges without a renderer
 
@@ -41,36 +41,52 @@ class Recipe:
 
     classes: tuple[str, ...]
     per_class: int  # training images per class
-    eval_per_class: int  # validation and test images per class, each
+    validation_per_class: int  # validation images per class
+    test_per_class: int  # test images per class
     scale: tuple[float, float]  # object radius as a fraction of the image side
     aspect: tuple[float, float]  # width / height stretch of the object
     clutter: int  # at most this many distracting strokes and blobs
     noise: float  # at most this pixel noise standard deviation (0-255 scale)
     blur: float  # at most this Gaussian blur radius, in output pixels
     occluders: int = 0  # at most this many blobs and strokes drawn over the object
+    styles: tuple[str, ...] = ("solid",)  # how the object is drawn: solid | outline | striped
+    inverted: float = 0.0  # the share of images drawn dark on light (negated)
+    distractors: tuple[str, ...] = ()  # shapes of other classes drawn smaller beside the object
+    distractor_count: int = 0  # at most this many of them
+    distractor_scale: tuple[float, float] = (0.1, 0.18)
 
 
 TASKS = {
     "target": Recipe(
-        classes=("ellipse", "rectangle"),
+        classes=("star4", "star6"),
         per_class=100,
-        eval_per_class=150,
+        validation_per_class=300,
+        test_per_class=500,
         scale=(0.25, 0.40),
         aspect=(1.0, 1.8),
         clutter=3,
         noise=14.0,
         blur=0.6,
         occluders=1,
+        styles=("solid", "outline", "striped"),
+        inverted=0.5,
+        distractors=("triangle", "pentagon", "hexagon", "cross", "arrow", "heart", "crescent",
+                     "trapezoid", "semicircle"),
+        distractor_count=1,
     ),
     "source": Recipe(
-        classes=("triangle", "pentagon", "hexagon", "star", "cross", "arrow", "heart", "crescent"),
+        classes=("triangle", "pentagon", "hexagon", "star", "cross", "arrow", "heart", "crescent",
+                 "trapezoid", "semicircle"),
         per_class=400,
-        eval_per_class=60,
+        validation_per_class=60,
+        test_per_class=60,
         scale=(0.18, 0.40),
         aspect=(1.0, 1.6),
         clutter=4,
         noise=14.0,
         blur=0.6,
+        styles=("solid", "outline", "striped"),
+        inverted=0.5,
     ),
 }
 DEFAULT_SEED = 0
@@ -90,18 +106,24 @@ def _regular(n: int, inner: float | None = None) -> np.ndarray:
 def _outline(name: str) -> np.ndarray:
     """The polygon of a class, centred on the origin, roughly within the unit disc."""
     t = np.linspace(0, 2 * np.pi, 96, endpoint=False)
+    polygons = {"triangle": 3, "square": 4, "pentagon": 5, "hexagon": 6, "heptagon": 7, "octagon": 8}
+    if name in polygons:
+        return _regular(polygons[name])
+    if name == "star":
+        return _regular(5, inner=0.45)
+    if name.startswith("star") and name[4:].isdigit():  # star4 ... star8
+        return _regular(int(name[4:]), inner=0.45)
     if name == "ellipse":
         return np.stack([np.cos(t), np.sin(t)], axis=1)
     if name == "rectangle":
         return np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], float) * 0.8
-    if name == "triangle":
-        return _regular(3)
-    if name == "pentagon":
-        return _regular(5)
-    if name == "hexagon":
-        return _regular(6)
-    if name == "star":
-        return _regular(5, inner=0.45)
+    if name == "trapezoid":
+        return np.array([[-1, 0.6], [1, 0.6], [0.45, -0.6], [-0.45, -0.6]])
+    if name == "parallelogram":
+        return np.array([[-1, 0.55], [0.45, 0.55], [1, -0.55], [-0.45, -0.55]])
+    if name == "semicircle":
+        half = np.linspace(0, np.pi, 48)
+        return np.stack([np.cos(half), np.sin(half) - 0.4], axis=1)
     if name == "cross":
         a, b = 1.0, 0.33
         return np.array([[-b, -a], [b, -a], [b, -b], [a, -b], [a, b], [b, b],
@@ -132,8 +154,11 @@ def _background(rng: np.random.Generator, big: int) -> Image.Image:
     """
     c0, c1 = rng.uniform(0, 100, 3), rng.uniform(0, 100, 3)
     angle = rng.uniform(0, 2 * np.pi)
-    yy, xx = np.mgrid[0:big, 0:big] / big
-    ramp = (np.cos(angle) * xx + np.sin(angle) * yy)
+    # Smooth patterns: computed at the output size and enlarged, 16 times fewer pixels.
+    small = big // SUPERSAMPLE
+    axis = (np.arange(small, dtype=np.float32) + 0.5) / small
+    xx, yy = axis[None, :], axis[:, None]
+    ramp = np.cos(angle) * xx + np.sin(angle) * yy
     ramp = (ramp - ramp.min()) / max(np.ptp(ramp), 1e-6)
     pixels = c0 + (c1 - c0) * ramp[..., None]
     kind = rng.integers(3)
@@ -145,7 +170,7 @@ def _background(rng: np.random.Generator, big: int) -> Image.Image:
         cells = rng.integers(3, 9)
         grid = ((xx * cells).astype(int) + (yy * cells).astype(int)) % 2
         pixels += rng.uniform(10, 35) * (grid[..., None] - 0.5)
-    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).resize((big, big), Image.BILINEAR)
     if kind == 2:  # soft blotches
         draw = ImageDraw.Draw(image)
         for _ in range(rng.integers(4, 10)):
@@ -193,34 +218,65 @@ def _occlude(rng: np.random.Generator, draw: ImageDraw.ImageDraw, points: np.nda
             draw.line([start, end], fill=colour, width=int(rng.uniform(0.02, 0.05) * big) + 1)
 
 
+def _place(rng: np.random.Generator, name: str, aspect, scale, big: int) -> np.ndarray:
+    """A class's outline stretched, rotated, scaled and moved to a random spot in the frame."""
+    points = _outline(name) * [rng.uniform(*aspect), 1.0]
+    angle = rng.uniform(0, 2 * np.pi)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    points = points @ rotation.T
+    points *= rng.uniform(*scale) * big / max(np.abs(points).max(), 1e-6)
+    half = np.abs(points).max(axis=0)
+    return points + rng.uniform(half, big - half)
+
+
+def _paint(rng: np.random.Generator, image: Image.Image, points: np.ndarray, style: str,
+           background_mean: np.ndarray, big: int) -> None:
+    """Draw a shape in one style: solid, outline only, or filled with stripes."""
+    colour = rng.uniform(160, 255, 3)  # bright, over the dark background
+    while np.abs(colour - background_mean).sum() < 150:  # keep the object visible
+        colour = rng.uniform(160, 255, 3)
+    fill = tuple(int(v) for v in colour)
+    polygon = [tuple(p) for p in points]
+    draw = ImageDraw.Draw(image)
+    if style == "solid":
+        draw.polygon(polygon, fill=fill)
+    elif style == "outline":
+        draw.polygon(polygon, outline=fill, width=int(rng.uniform(0.025, 0.045) * big) + 1)
+    elif style == "striped":  # stripes of the colour and a darker one, at a random angle
+        mask = Image.new("L", image.size)
+        ImageDraw.Draw(mask).polygon(polygon, fill=255)
+        axis = np.arange(big, dtype=np.float32) / big
+        theta, freq = rng.uniform(0, np.pi), rng.uniform(6, 12)
+        wave = np.sin(2 * np.pi * freq * (np.cos(theta) * axis[None, :] + np.sin(theta) * axis[:, None])) > 0
+        stripes = np.where(wave[..., None], colour, colour * rng.uniform(0.3, 0.6))
+        image.paste(Image.fromarray(stripes.astype(np.uint8)), mask=mask)
+        draw.polygon(polygon, outline=fill, width=max(1, big // 64))
+    else:
+        raise ValueError(f"unknown style {style!r}")
+
+
 def render(recipe: Recipe, label: int, rng: np.random.Generator, size: int):
     """One image of class `label` and the object's box (x_min, y_min, x_max, y_max)."""
     big = size * SUPERSAMPLE
     image = _background(rng, big)
-    draw = ImageDraw.Draw(image)
-    _clutter(rng, draw, big, recipe.clutter)
+    background_mean = np.array(ImageStat.Stat(image).mean)
+    _clutter(rng, ImageDraw.Draw(image), big, recipe.clutter)
+    # Smaller shapes of other classes first, so the object is drawn over them.
+    for _ in range(rng.integers(0, recipe.distractor_count + 1)):
+        name = recipe.distractors[rng.integers(len(recipe.distractors))]
+        other = _place(rng, name, recipe.aspect, recipe.distractor_scale, big)
+        _paint(rng, image, other, recipe.styles[rng.integers(len(recipe.styles))], background_mean, big)
 
-    # Place the object: stretch, rotate, scale, then move its centre inside the frame.
-    points = _outline(recipe.classes[label]) * [rng.uniform(*recipe.aspect), 1.0]
-    angle = rng.uniform(0, 2 * np.pi)
-    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    points = points @ rotation.T
-    points *= rng.uniform(*recipe.scale) * big / max(np.abs(points).max(), 1e-6)
-    half = np.abs(points).max(axis=0)
-    centre = rng.uniform(half, big - half)
-    points += centre
-
-    background_mean = np.asarray(image, float).mean(axis=(0, 1))
-    colour = rng.uniform(160, 255, 3)  # bright, over the dark background
-    while np.abs(colour - background_mean).sum() < 150:  # keep the object visible
-        colour = rng.uniform(160, 255, 3)
-    draw.polygon([tuple(p) for p in points], fill=tuple(int(v) for v in colour))
+    points = _place(rng, recipe.classes[label], recipe.aspect, recipe.scale, big)
+    _paint(rng, image, points, recipe.styles[rng.integers(len(recipe.styles))], background_mean, big)
     if recipe.occluders:
-        _occlude(rng, draw, points, background_mean, big, recipe.occluders)
+        _occlude(rng, ImageDraw.Draw(image), points, background_mean, big, recipe.occluders)
 
     image = image.resize((size, size), Image.LANCZOS)
     image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0, recipe.blur)))
     pixels = np.asarray(image, float) + rng.normal(0, rng.uniform(0, recipe.noise), (size, size, 3))
+    if rng.random() < recipe.inverted:  # dark on light: every edge changes sign
+        pixels = 255 - pixels
     box = np.concatenate([points.min(axis=0), points.max(axis=0)]) / SUPERSAMPLE
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)), np.round(box, 1)
 
@@ -249,8 +305,8 @@ def generate(directory: str | os.PathLike, task: str = "target", seed: int = DEF
                         f"Received: image_size={image_size}, per_class={per_class}")
     recipe = TASKS[task]
     counts = {"train": per_class or recipe.per_class,
-              "validation": per_class or recipe.eval_per_class,
-              "test": per_class or recipe.eval_per_class}
+              "validation": per_class or recipe.validation_per_class,
+              "test": per_class or recipe.test_per_class}
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
