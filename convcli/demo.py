@@ -120,7 +120,7 @@ def write_demo_curves(rows: list[dict], runs_dir: Path) -> Path:
     """One figure of every stage's validation curve, mean ± std over its seeds."""
     import datetime as dt
 
-    from convcli.curves import write_band_curves
+    from convcli.pages.plots import write_band_curves
 
     out = Path(runs_dir) / f"demo-curves_{dt.datetime.now():%Y-%m-%d_%H-%M-%S}.png"
     write_band_curves({row["stage"]: row["curves"] for row in rows}, out,

@@ -26,7 +26,7 @@ from convcli.errors import (ConvcliError, Interrupted, RecordError, RunError, Te
                             interruptions_unwrapped)
 from convcli.files import atomic_write_text
 from convcli.records import Meta, Summary
-from convcli.report_page import write_page
+from convcli.pages.run import write_page
 from convcli.runs import Run, create_run, find_run, finish_meta, now, process_alive, start_meta
 
 
@@ -223,7 +223,7 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
     from convcli.evaluation import evaluate, write_confusion_png
     from convcli.models.table import layer_rows
     from convcli.image_files import explain_validation
-    from convcli.curves import write_curves
+    from convcli.pages.plots import write_curves
     from convcli.tables import as_text, layer_table
     from convcli.training import class_weights
 

@@ -8,7 +8,7 @@ stay whole, never a name cut with "…".
 
 from __future__ import annotations
 
-# rich is imported where it draws: convcli.report_page uses these formatters and imports no heavy library.
+# rich is imported where it draws: convcli.pages.run uses these formatters and imports no heavy library.
 import copy
 
 

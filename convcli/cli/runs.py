@@ -65,7 +65,7 @@ def runs_show(run: Optional[str] = typer.Argument(None, help="A run directory or
         typer.echo(run_json(found))
         return
     if html:
-        from convcli.report_page import write_page
+        from convcli.pages.run import write_page
 
         typer.echo(write_page(found))
         return

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
-from convcli.curves import write_confusion_matrix
+from convcli.pages.plots import write_confusion_matrix
 from convcli.evaluation.scores import Evaluation
 from convcli.formats import Fitted, percent
 

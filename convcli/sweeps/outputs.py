@@ -12,8 +12,8 @@ import os
 from html import escape
 from pathlib import Path
 
-from convcli.curves import pyplot, save_figure
-from convcli.html_parts import STYLE, figure_html, html_table, section
+from convcli.pages.plots import pyplot, save_figure
+from convcli.pages.parts import STYLE, figure_html, html_table, section
 from convcli.files import atomic_write_text
 from convcli.sweeps.directory import SweepDir
 from convcli.sweeps.display import interval_text, short, summary_text, value_text

@@ -1,4 +1,4 @@
-"""Curves: the figures of training and evaluation, drawn with matplotlib into PNG files.
+"""Plots: the figures of training and evaluation, drawn with matplotlib into PNG files.
 
 curves.png (a run's accuracy and loss per epoch, as the book plots them), the demo's
 mean ± std bands over seeds, the confusion matrix's picture; `pyplot` and `save_figure`

@@ -1,4 +1,4 @@
-"""Report page: report.html, a run's one self-contained page.
+"""The run page: report.html, a run's one self-contained page.
 
 Built from whatever files the run directory holds, so a completed, failed or still
 running run each gets a page. Images are embedded as `data:` URIs and the styles are
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from convcli.files import atomic_write_text
 from convcli.formats import duration, metric, timestamp
-from convcli.html_parts import STYLE, definition_list, figure_html, html_table, section
+from convcli.pages.parts import STYLE, definition_list, figure_html, html_table, section
 from convcli.records import Dataset, Gradcam, Meta, Summary
 from convcli.runs import STATUSES, Run
 

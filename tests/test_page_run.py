@@ -1,4 +1,4 @@
-"""report_page.py: report.html is one self-contained, escaped page of whatever a run directory holds."""
+"""pages/run.py: report.html is one self-contained, escaped page of whatever a run directory holds."""
 
 import base64
 import io
@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 import pytest
 from PIL import Image
 
-from convcli.report_page import GALLERY_LIMIT, write_page
+from convcli.pages.run import GALLERY_LIMIT, write_page
 from convcli.runs import Run
 
 EMBEDDED = "data:image/png;base64,"
@@ -186,7 +186,7 @@ def test_rewriting_replaces_the_page_atomically(tmp_path, monkeypatch):
 
 
 def test_page_module_imports_no_heavy_library():
-    code = ("import sys\nimport convcli.report_page\n"
+    code = ("import sys\nimport convcli.pages.run\n"
             "heavy = {'tensorflow', 'keras', 'matplotlib', 'numpy', 'PIL', 'rich'} & set(sys.modules)\n"
             "assert not heavy, heavy\n")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,4 @@
-"""HTML parts shared by the report pages (a run's, a sweep's): the style, sections,
+"""Page parts shared by every page (a run's, a sweep's): the style, sections,
 figures embedded as `data:` URIs, tables and definition lists.
 
 Every text passed in as plain text is escaped here: a class name or a config value is
