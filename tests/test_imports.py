@@ -16,6 +16,7 @@ LEVELS = {
     "config": 1, "devices": 1,
     "files": 1,  # atomic writes, staged folders, read_json, cache_dir (imports level 0 only)
     "records": 1,  # meta.json, summary.json, the checkpoint state, sweep.yaml: typed, versioned
+    "cache": 1,  # the cache folder's entries: locks, last use, pruning (imports level 0 only)
     "runs": 2, "data": 2, "models": 2,
     "pages.plots": 2,  # the figures, matplotlib only: below evaluation, which draws its confusion matrix
     "tracking": 3,  # MLflow runs, a sweep's parent run, TensorBoard HParams (mlflow imported lazily)

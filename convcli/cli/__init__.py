@@ -8,7 +8,7 @@ that need it, so `convcli --help` answers at once.
 
 import inspect
 
-from convcli.cli import configs, data, experiments, explain, model, runs, sweep
+from convcli.cli import cache, configs, data, experiments, explain, model, runs, sweep
 from convcli.cli.main import app, configs_app, data_app, runs_app
 
 
@@ -34,5 +34,8 @@ runs_app.command("push", **summary(runs.runs_push))(runs.runs_push)
 data_app.command("synth", **summary(data.data_synth))(data.data_synth)
 data_app.command("check", **summary(data.data_check))(data.data_check)
 data_app.command("split", **summary(data.data_split))(data.data_split)
+app.add_typer(cache.cache_app, name="cache")
+cache.cache_app.callback(invoke_without_command=True)(cache.cache_list)
+cache.cache_app.command("prune", **summary(cache.cache_prune))(cache.cache_prune)
 
 __all__ = ["app"]

@@ -13,13 +13,12 @@ import hashlib
 import json
 
 import keras
-import tensorflow as tf
 
 from convcli.config import BUILTIN, Config
 from convcli.files import cache_dir
-from convcli.data.features import cached_features
+from convcli.data.features import cached_features, feature_batches
 from convcli.data.folders import Files
-from convcli.data.pipeline import make_augmenter, make_datasets, make_labels, pipeline_options
+from convcli.data.pipeline import make_augmenter, make_datasets
 from convcli.errors import ModelError
 from convcli.evaluation import evaluate
 from convcli.models.pretrained import (build_base, feature_extractor, find_base, head_layers,
@@ -76,9 +75,11 @@ def train_on_features(cfg: Config, run: Run, files: Files, model: keras.Model) -
     """Run the base once per image (or read the cache), then fit the head on the features."""
     base = find_base(model)
     extractor = feature_extractor(base, cfg.model.base, cfg.data.image_size, cfg.data.channels)
+    about = {"base": cfg.model.base, "image_size": list(cfg.data.image_size),
+             "color_mode": cfg.data.color_mode}
     features, record = cached_features(cache_dir() / "features", feature_key(cfg, base, files),
                                        extractor, files, cfg.data.image_size, cfg.data.batch_size,
-                                       cfg.data.channels)
+                                       cfg.data.channels, about)
 
     # A head-only model on the features. It shares its layers with `model`, so the
     # checkpoints of `model` hold the head as it is trained.
@@ -89,13 +90,10 @@ def train_on_features(cfg: Config, run: Run, files: Files, model: keras.Model) -
     head = keras.Model(inputs, x, name="head")
     compile_model(head, cfg.train, files.num_classes)
 
-    def batches(name: str, shuffle: bool = False) -> tf.data.Dataset:
-        split = getattr(files, name)
-        data = tf.data.Dataset.from_tensor_slices(
-            (features[name], make_labels(split.labels, files.num_classes)))
-        if shuffle:
-            data = data.shuffle(len(split), seed=cfg.seed, reshuffle_each_iteration=True)
-        return data.batch(cfg.data.batch_size).with_options(pipeline_options())
+    def batches(name: str, shuffle: bool = False):
+        # Memory-mapped features, gathered batch by batch (data/features.py, issue 28).
+        return feature_batches(features[name], getattr(files, name).labels, files.num_classes,
+                               cfg.data.batch_size, seed=cfg.seed if shuffle else None)
 
     trainer = Trainer(run, class_weight=class_weights(cfg.train, files))
     trainer.fit(head, batches("train", shuffle=True), batches("validation"), phase="train",
