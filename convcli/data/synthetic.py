@@ -60,7 +60,7 @@ TASKS = {
     "target": Recipe(
         classes=("star4", "star6"),
         per_class=100,
-        validation_per_class=300,
+        validation_per_class=200,
         test_per_class=500,
         scale=(0.25, 0.40),
         aspect=(1.0, 1.8),
