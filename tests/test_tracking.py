@@ -579,3 +579,26 @@ def test_sweeps_on_two_machines_sharing_a_postgresql_study_write_under_one_paren
             tracking.finish("completed")
     finally:
         server.stop()
+
+
+def test_the_hparams_records_are_written_without_importing_tensorflow(tmp_path):
+    """A sweep process writes them; tensorboard's own writer would import all of TensorFlow
+    there (3 s and its start-up lines on the terminal). TensorBoard still reads them."""
+    code = f"""
+import sys
+from pathlib import Path
+from convcli.tracking import hparams
+hparams.write_experiment(Path({str(tmp_path)!r}), ["train.learning_rate"], "val_accuracy")
+hparams.write_session(Path({str(tmp_path)!r}), "t-p1-s1", {{"train.learning_rate": 0.001, "point": 1,
+                      "seed": 1, "status": "completed"}}, "val_accuracy", 0.75, 2,
+                      [{{"epoch": 1, "val_accuracy": 0.5, "val_loss": 0.7}}])
+print("tensorflow" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    session = EventAccumulator(str(tmp_path / "tensorboard" / "t-p1-s1"))
+    session.Reload()
+    assert "_hparams_/session_start_info" in session.Tags()["tensors"]
+    assert [event.step for event in session.Tensors("sweep/val_accuracy")] == [2]
