@@ -120,10 +120,36 @@ def test_auto_cache_keeps_images_in_memory_only_when_they_fit(pipeline, tiny_dat
     assert pipeline.decoded_bytes(files, (64, 64)) == needed
     monkeypatch.setattr(pipeline, "memory_cache_limit", lambda: needed)
     assert pipeline.choose_cache("auto", files, (64, 64)) == "memory"
-    assert pipeline.choose_cache("auto", files, (65, 64)) == "none"  # a row more: streamed
+    assert pipeline.choose_cache("auto", files, (65, 64)) == "disk"  # a row more: the disk cache
     assert pipeline.choose_cache("memory", files, (650, 640)) == "memory"  # as the config says
     monkeypatch.undo()
     assert 0 < pipeline.memory_cache_limit() <= pipeline.MEMORY_CACHE_LIMIT
+
+
+def test_auto_disk_cache_lives_in_the_cache_folder_for_the_next_run(pipeline, tiny_data, tmp_path,
+                                                                     monkeypatch):
+    import gc
+
+    monkeypatch.setenv("CONVCLI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(pipeline, "memory_cache_limit", lambda: 0)
+    cfg = validate({"stage": "scratch", "data": {
+        "train_dir": str(tiny_data / "train"), "validation_dir": str(tiny_data / "validation")}})
+    files = resolve(cfg.data, cfg.seed)
+    folder = tmp_path / "cache" / "images" / pipeline.image_cache_key(files, cfg.data.image_size, 3)
+    folder.mkdir(parents=True)
+    (folder / "train.cache.lockfile").write_text("")  # left by a killed run: tf.data refuses it
+    first = pipeline.make_datasets(cfg, files, tmp_path / "scratch")
+    first_epoch = [y.numpy() for _, y in first.train]
+    assert (folder / "train.cache.index").exists() and not (tmp_path / "scratch").exists()
+    # A second process (here: a second lock) while the first trains caches privately.
+    second = pipeline.make_datasets(cfg, files, tmp_path / "scratch")
+    assert len([y for _, y in second.train]) == len(first_epoch)
+    assert (tmp_path / "scratch" / "train.cache.index").exists()
+    del first, second
+    gc.collect()
+    again = pipeline.make_datasets(cfg, files, tmp_path / "scratch2")
+    assert sum(len(y) for _, y in again.train) == len(files.train)
+    assert not (tmp_path / "scratch2").exists()  # read from the shared cache
 
 
 def test_available_memory_counts_what_linux_can_reclaim(pipeline, tmp_path):

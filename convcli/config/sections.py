@@ -50,8 +50,9 @@ class Data(Section):
         "augment models with one input channel; a pretrained base (3 channels) gets them repeated "
         "to 3 inside the model, so the saved model takes grayscale images either way")
     cache: Literal["auto", "memory", "disk", "none"] = Field(
-        "auto", description="decoded images: auto (memory when they fit in 1 GiB, else none) | "
-        "memory | disk (a file in the run directory, deleted at the end) | none (decode every epoch)")
+        "auto", description="decoded images: auto (memory when they fit in 1 GiB, else a disk "
+        "cache in the cache folder, kept for the next run: convcli cache) | memory | disk (a file "
+        "in the run directory, deleted at the end) | none (decode every epoch)")
     on_bad_file: Literal["error", "skip"] = Field(
         "error", description="an image that cannot be decoded: error (refuse to train, listing "
         "them) | skip (leave it out, with a warning)")

@@ -8,21 +8,30 @@ training and the saved model stays free of random layers (docs/notes.md#keras-3-
 model rescales them itself, so a saved model takes raw images.
 
 `data.cache: auto` keeps the decoded images in memory when they fit in
-MEMORY_CACHE_LIMIT (and a quarter of the memory available), and otherwise streams them
-from disk, decoding every epoch, so memory does not grow with the folder.
+MEMORY_CACHE_LIMIT (and a quarter of the memory available), and otherwise in a disk
+cache of the decoded, resized images in the cache folder (`images/`, keyed like the
+features by every file's size and modification time, so the next run on the same folder
+reads it too; `convcli cache prune` removes it), so memory does not grow with the folder
+and no epoch after the first decodes a JPEG (issue 28: decoding every epoch cost 9%).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import tensorflow as tf
 
+from convcli import cache as cache_entries
 from convcli.config import Augment, Config
 from convcli.data.augmentation import Augmenter
 from convcli.data.folders import Files, Split
+from convcli.files import cache_dir
 
 AUTOTUNE = tf.data.AUTOTUNE
 MEMORY_CACHE_LIMIT = 1 << 30  # bytes of decoded pixels `cache: auto` keeps in memory
@@ -115,10 +124,10 @@ def pipeline_options() -> tf.data.Options:
 
 
 def choose_cache(cache: str, files: Files, image_size: tuple[int, int], channels: int = 3) -> str:
-    """The cache a run uses: `auto` becomes memory when the decoded images fit, else none."""
+    """The cache a run uses: `auto` becomes memory when the decoded images fit, else disk."""
     if cache != "auto":
         return cache
-    return "memory" if decoded_bytes(files, image_size, channels) <= memory_cache_limit() else "none"
+    return "memory" if decoded_bytes(files, image_size, channels) <= memory_cache_limit() else "disk"
 
 
 def decoded_bytes(files: Files, image_size: tuple[int, int], channels: int = 3) -> int:
@@ -163,25 +172,63 @@ class Datasets:
     train: tf.data.Dataset
     validation: tf.data.Dataset
     test: tf.data.Dataset | None
+    held: list = field(default_factory=list)  # the disk cache's lock, released with these
+
+
+def image_cache_key(files: Files, image_size: tuple[int, int], channels: int) -> str:
+    """What the decoded images depend on: every file (size, mtime), the size, the channels."""
+    parts = {"files": files.fingerprint(), "image_size": list(image_size), "channels": channels,
+             "tensorflow": tf.__version__}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def shared_disk_cache(files: Files, image_size: tuple[int, int], channels: int,
+                      root: Path) -> tuple[Path | None, object]:
+    """The folder of `auto`'s disk cache under `root` and the open lock that keeps it ours,
+    or (None, None) when another process is using it (then the run caches privately)."""
+    folder = root / image_cache_key(files, image_size, channels)
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(cache_entries.lock_path(folder), "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None, None
+    # tf.data refuses a cache whose writer was killed (its .lockfile stays); ours is held.
+    for stale in folder.glob("*.lockfile"):
+        stale.unlink(missing_ok=True)
+    if not (folder / cache_entries.RECORD).exists():
+        first = Path(files.train.paths[0]).resolve().parents[1] if files.train.paths else ""
+        cache_entries.write_record(folder, {"dataset": str(first), "image_size": list(image_size),
+                                            "color_mode": "grayscale" if channels == 1 else "rgb"})
+        with contextlib.suppress(OSError):
+            cache_entries.replace_stale(folder, ("dataset", "image_size", "color_mode"))
+    cache_entries.record_use(folder)
+    return folder, handle
 
 
 def make_datasets(cfg: Config, files: Files, scratch_dir: Path,
                   augmenter: Augmenter | None = None) -> Datasets:
     """The three splits of a run; only the training split is shuffled and augmented.
 
-    scratch_dir holds the `cache: disk` files, which live only as long as the run.
+    scratch_dir holds the `cache: disk` files, which live only as long as the run;
+    `auto`'s disk cache lives in the cache folder, for the next run too.
     """
     data = cfg.data
     cache = choose_cache(data.cache, files, data.image_size, data.channels)
+    folder, lock = scratch_dir, None
+    if cache == "disk" and data.cache == "auto":
+        folder, lock = shared_disk_cache(files, data.image_size, data.channels, cache_dir() / "images")
+        folder = folder or scratch_dir
 
     def split(name: str, **training) -> tf.data.Dataset:
         return make_dataset(getattr(files, name), files.num_classes, data.image_size, data.batch_size,
-                            cache=cache, cache_file=scratch_dir / f"{name}.cache",
+                            cache=cache, cache_file=folder / f"{name}.cache",
                             channels=data.channels, **training)
 
     return Datasets(train=split("train", shuffle_seed=cfg.seed, augmenter=augmenter),
                     validation=split("validation"),
-                    test=split("test") if files.test else None)
+                    test=split("test") if files.test else None, held=[lock] if lock else [])
 
 
 def to_channels(images: tf.Tensor, channels: int) -> tf.Tensor:
