@@ -385,3 +385,17 @@ def test_a_file_larger_than_the_limit_is_refused_unread(tmp_path, monkeypatch):
     problem = image_check.inspect_file(path)
     assert (problem.kind, problem.severity) == ("too_large", "error")
     assert f"{image_check.MAX_FILE_BYTES + 1:,} bytes" in problem.detail
+
+
+def test_a_long_scan_shows_its_progress_and_keeps_the_order(tmp_path, monkeypatch):
+    from convcli.data import check
+
+    monkeypatch.setattr(check, "PROGRESS_FROM", 5)
+    monkeypatch.setattr(check, "PROGRESS_CHUNK", 2)
+    bar = tmp_path / "stderr"
+    found = check.with_progress(str.upper, list("abcdefg"), "checking images", open(bar, "w"))
+    assert found == list("ABCDEFG")
+    assert "checking images" in bar.read_text()
+    with open(tmp_path / "short", "w") as quiet:
+        assert check.with_progress(str.upper, list("abc"), "checking images", quiet) == list("ABC")
+    assert (tmp_path / "short").read_text() == ""  # below PROGRESS_FROM: no bar

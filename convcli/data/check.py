@@ -22,6 +22,7 @@ from convcli.errors import DataError
 from convcli.files import atomic_write_text, cache_dir
 from convcli.tfenv import import_tensorflow
 
+PROGRESS_FROM, PROGRESS_CHUNK = 1000, 256  # files: when a scan shows a bar, how often it moves
 SMALL_SIDE = 32  # images smaller than this on a side are counted in the size statistics
 SPLIT_NAMES = ("train", "validation", "val", "test")
 SPLITS = ("train", "validation", "test")  # the splits of Files
@@ -76,7 +77,7 @@ def scan_files(files: Files) -> list[Problem]:
         return cached
     owners = [(path, name, files.class_names[label]) for name in SPLITS if getattr(files, name)
               for path, label in zip(getattr(files, name).paths, getattr(files, name).labels)]
-    found = in_parallel(inspect_file, [path for path, _, _ in owners])
+    found = with_progress(inspect_file, [path for path, _, _ in owners], "checking images")
     problems = [replace(problem, split=split, class_name=class_name)
                 for problem, (_, split, class_name) in zip(found, owners)
                 if problem is not None and problem.severity == ERROR]
@@ -115,6 +116,29 @@ def screen(files: Files, on_bad_file: str) -> Files:
                  kept(files.test, "test"), left_out=bad)
 
 
+def with_progress(inspect, paths: list[str], what: str, stream=None) -> list:
+    """inspect(path) for every path, on threads (image_check.in_parallel), in chunks, with
+    a progress bar on the terminal for PROGRESS_FROM files or more (issue 28: 12,500 files
+    took 14 s without a sign of life).
+
+    The bar writes to its own copy of stderr, taken before the decoders' messages are
+    discarded (image_check._quiet_decoders points descriptor 2 at /dev/null meanwhile).
+    """
+    if len(paths) < PROGRESS_FROM or (stream is None and not os.isatty(2)):
+        return in_parallel(inspect, paths)
+    stream = stream or os.fdopen(os.dup(2), "w")
+    from rich.console import Console
+    from rich.progress import Progress
+
+    found = []
+    with stream, Progress(console=Console(file=stream, force_terminal=True), transient=True) as progress:
+        task = progress.add_task(what, total=len(paths))
+        for start in range(0, len(paths), PROGRESS_CHUNK):
+            found += in_parallel(inspect, paths[start:start + PROGRESS_CHUNK])
+            progress.update(task, completed=len(found))
+    return found
+
+
 def listing(items: list[str], shown: int = 3) -> str:
     """The first few items, then how many more: one line however many there are."""
     more = f" and {len(items) - shown} more" if len(items) > shown else ""
@@ -143,7 +167,7 @@ def check_dataset(directory: str | os.PathLike) -> Report:
                      for class_name in class_folders(folder)} for name, folder in splits.items()}
     images = [(path, name, class_name) for name, classes in listed.items()
               for class_name, (paths, _) in classes.items() for path in paths]
-    examined = in_parallel(examine, [path for path, _, _ in images])
+    examined = with_progress(examine, [path for path, _, _ in images], "checking images")
     counts = {name: {class_name: len(paths) for class_name, (paths, _) in classes.items()}
               for name, classes in listed.items()}
     problems = [replace(result.problem, split=name, class_name=class_name)
