@@ -161,14 +161,14 @@ def object_boxes(paths: list[Path]) -> dict[Path, tuple] | None:
 
 
 POINTING_IMAGES = 300  # a standard error of ~3 points; bigger folders are sampled (seeded)
+HARDEST = 6  # the hardest examples a run page shows, from the same scored sample
 
 
-def pointing_score(cam: GradCam, paths: list[Path], image_size: tuple[int, int]) -> dict | None:
+def pointing_score(cam: GradCam, paths: list[Path], heatmaps: np.ndarray) -> dict | None:
     """Where Grad-CAM points, on images whose object boxes are known: the pointing game."""
     boxes = object_boxes(paths)
     if boxes is None:
         return None
-    heatmaps, _ = cam(model_inputs(paths, image_size, input_channels(cam.tapped)))
     sizes = []
     for path in paths:
         with Image.open(path) as image:  # reads the header only
@@ -181,21 +181,51 @@ def pointing_score(cam: GradCam, paths: list[Path], image_size: tuple[int, int])
             "layer": cam.layer}
 
 
+def image_entry(path: Path, probabilities: np.ndarray, true: int, class_names: list[str]) -> dict:
+    """What a page captions an image with: `true → predicted (probability)`, and its loss."""
+    predicted = int(np.argmax(probabilities))
+    loss = -float(np.log(max(float(probabilities[true]), 1e-7)))  # the cross-entropy of this image
+    return {"image": Path(path).name, "true": class_names[true], "predicted": class_names[predicted],
+            "probability": round(float(probabilities[predicted]), 4), "loss": round(loss, 4)}
+
+
+def write_hardest(paths: list[Path], labels: list[int], heatmaps: np.ndarray, probabilities: np.ndarray,
+                  class_names: list[str], out: Path) -> list[dict]:
+    """The HARDEST highest-loss images' overlays into `out` (fastai's top losses), hardest first."""
+    entries = [image_entry(p, q, t, class_names) for p, q, t in zip(paths, probabilities, labels)]
+    order = sorted(range(len(entries)), key=lambda i: -entries[i]["loss"])[:HARDEST]
+    out.mkdir(parents=True, exist_ok=True)
+    taken: set = set()
+    for i in order:
+        stem = _unique(paths[i].stem, taken)
+        entries[i]["image"] = f"{stem}{paths[i].suffix}"
+        save_png(overlay(read_image(paths[i]), heatmaps[i]), out / f"{stem}.png")
+        with atomic_path(out / f"{stem}.npy") as temp:
+            np.save(temp, heatmaps[i])
+    return [entries[i] for i in order]
+
+
 def explain_validation(model, files, image_size: tuple[int, int], out: Path, count: int,
                        layer: str | None, seed: int) -> dict:
     """The end of a run: Grad-CAM of `count` sampled validation images into `out`, a
-    contact sheet of them, and the pointing game over (up to POINTING_IMAGES of) the
-    validation images with boxes."""
+    contact sheet of them; then one Grad-CAM pass over (up to POINTING_IMAGES of) the
+    validation images for the pointing game (images with boxes) and the hardest examples."""
     cam = GradCam(model, layer)
-    split = files.validation
+    split, names = files.validation, files.class_names
     chosen = sorted(np.random.default_rng(seed).choice(len(split), min(count, len(split)), replace=False))
     paths = [Path(split.paths[i]) for i in chosen]
     results = write_gradcam(cam, paths, image_size, out, keep_overlays=True)
-    contact_sheet(results, files.class_names, out / "contact_sheet.png",
-                  labels=[files.class_names[split.labels[i]] for i in chosen])
-    record = {"layer": cam.layer, "images": [r["path"].name for r in results]}
-    scored = np.random.default_rng(seed).permutation(len(split))[:POINTING_IMAGES]
-    pointing = pointing_score(cam, [Path(split.paths[i]) for i in sorted(scored)], image_size)
+    contact_sheet(results, names, out / "contact_sheet.png", labels=[names[split.labels[i]] for i in chosen])
+    record = {"layer": cam.layer, "images": [
+        image_entry(r["path"], r["probabilities"], split.labels[i], names) | {"image": f"{r['path'].name}"}
+        for r, i in zip(results, chosen)]}
+    scored = sorted(np.random.default_rng(seed).permutation(len(split))[:POINTING_IMAGES])
+    scored_paths = [Path(split.paths[i]) for i in scored]
+    heatmaps, probabilities = cam(model_inputs(scored_paths, image_size, input_channels(cam.tapped)))
+    pointing = pointing_score(cam, scored_paths, heatmaps)
     if pointing is not None:
         record["pointing_game"] = pointing
+    record["hardest"] = write_hardest(scored_paths, [split.labels[i] for i in scored], heatmaps,
+                                      probabilities, names, out / "hardest")
+    record["hardest_pool"] = len(scored_paths)
     return record

@@ -199,37 +199,52 @@ def run_details(run: Run) -> Group:
     return Group(*parts)
 
 
-def seeded_demo_table(rows: list[dict], wall_seconds: float, seeds: int) -> Fitted:
-    """`convcli demo --seeds K`: each stage's mean ± std over its seeds, and each step's
-    test-accuracy gain over the stage before it with its 95 % interval."""
+SEEDED_DEMO_HEADER = ("stage", "val acc %", "test acc %", "test gain (95% CI)", "wall", "book*")
+SEEDED_DEMO_CAPTION = ("mean ± std over the seeds; gain: the step's change in mean test accuracy, "
+                       "points, Welch's 95% interval; † within noise (the interval holds 0). "
+                       "* the book's validation accuracy on its own data (cats vs dogs, VGG16 "
+                       "ImageNet weights), not on this data")
+DEMO_HEADER = ("stage", "val acc", "test acc", "wall", "book val acc*")
+DEMO_CAPTION = ("* the book's results on its own data (Deep Learning with Python, 1st ed., "
+                "ch. 5: cats vs dogs, 2000 training images, VGG16 with ImageNet weights), "
+                "not on this data; here: two kinds of star, 200 training images, the "
+                "built-in base")
+LESSONS_CAPTION = "mean ± std, or a change in mean test accuracy with its 95% interval"
+
+
+def seeded_demo_rows(rows: list[dict]) -> list[list[str]]:
+    """`convcli demo --seeds K`'s cells (SEEDED_DEMO_HEADER): each stage's mean ± std over its
+    seeds, and each step's test-accuracy gain over the stage before it with its 95 % interval."""
     from convcli.stats import difference, summarize
 
-    table = Table(title=f"the workflow on the built-in data, {seeds} seeds a stage, "
-                  f"{duration(wall_seconds)} in all", title_justify="left", box=box.SIMPLE_HEAD,
-                  caption_justify="left")
-    for column in ("stage", "val acc %", "test acc %", "test gain (95% CI)", "wall", "book*"):
-        table.add_column(column, justify="left" if column == "stage" else "right", no_wrap=True)
-    previous = None
+    cells, previous = [], None
     for row in rows:
         val, test = (summarize([v for v in row[key] if v is not None])
                      for key in ("val_accuracy", "test_accuracy"))
         gain = "-"
         if previous is not None:
-            step = difference(previous, [v for v in row["test_accuracy"] if v is not None])
-            gain = step.as_change(scale=100)
+            gain = difference(previous, [v for v in row["test_accuracy"] if v is not None]).as_change(scale=100)
         previous = [v for v in row["test_accuracy"] if v is not None]
-        table.add_row(row["stage"], val.as_text(100, count=False), test.as_text(100, count=False),
-                      gain, duration(row["seconds"]),
-                      f"~{row['book']}%")
-    table.caption = ("mean ± std over the seeds; gain: the step's change in mean test accuracy, "
-                     "points, Welch's 95% interval; † within noise (the interval holds 0). "
-                     "* the book's validation accuracy on its own data (cats vs dogs, VGG16 "
-                     "ImageNet weights), not on this data")
+        cells.append([row["stage"], val.as_text(100, count=False), test.as_text(100, count=False),
+                      gain, duration(row["seconds"]), f"~{row['book']}%"])
+    return cells
+
+
+def seeded_demo_table(rows: list[dict], wall_seconds: float, seeds: int) -> Fitted:
+    """`convcli demo --seeds K`: seeded_demo_rows as a table."""
+    table = Table(title=f"the workflow on the built-in data, {seeds} seeds a stage, "
+                  f"{duration(wall_seconds)} in all", title_justify="left", box=box.SIMPLE_HEAD,
+                  caption_justify="left")
+    for column in SEEDED_DEMO_HEADER:
+        table.add_column(column, justify="left" if column == "stage" else "right", no_wrap=True)
+    for cells in seeded_demo_rows(rows):
+        table.add_row(*cells)
+    table.caption = SEEDED_DEMO_CAPTION
     return Fitted(table)
 
 
-def lessons_table(rows: list[dict]) -> Fitted:
-    """`convcli demo --seeds K`: the chapter's lessons, each as the numbers that show it.
+def lessons(rows: list[dict]) -> list[tuple[str, str]]:
+    """The chapter's lessons, each with the numbers (points) that show it.
 
     Rows are found by stage name, so a demo of fewer stages shows the lessons it has.
     """
@@ -245,33 +260,41 @@ def lessons_table(rows: list[dict]) -> Fitted:
 
     gaps = [a - b for a, b in zip(values("scratch", "final_accuracy"),
                                   values("scratch", "final_val_accuracy"))]
+    return [("scratch overfits: train - val acc, last epoch", summarize(gaps).as_text(100, count=False)),
+            ("augmentation beats scratch (test)", beats("augment", "scratch")),
+            ("pretrained features beat augmentation", beats("extract (features)", "augment")),
+            ("fine-tuning beats features", beats("fine-tune", "extract (features)")),
+            ("fine-tune's Grad-CAM inside the object, %",
+             summarize(values("fine-tune", "pointing_game")).as_text(100, count=False))]
+
+
+def lessons_table(rows: list[dict]) -> Fitted:
+    """`convcli demo --seeds K`: the chapter's lessons (`lessons`) as a table."""
     table = Table(title="the chapter's lessons, measured", title_justify="left",
                   box=box.SIMPLE_HEAD, caption_justify="left")
     table.add_column("lesson", no_wrap=True)
     table.add_column("points", justify="right", no_wrap=True)
-    table.add_row("scratch overfits: train - val acc, last epoch", summarize(gaps).as_text(100, count=False))
-    table.add_row("augmentation beats scratch (test)", beats("augment", "scratch"))
-    table.add_row("pretrained features beat augmentation", beats("extract (features)", "augment"))
-    table.add_row("fine-tuning beats features", beats("fine-tune", "extract (features)"))
-    table.add_row("fine-tune's Grad-CAM inside the object, %",
-                  summarize(values("fine-tune", "pointing_game")).as_text(100, count=False))
-    table.caption = "mean ± std, or a change in mean test accuracy with its 95% interval"
+    for lesson, points in lessons(rows):
+        table.add_row(lesson, points)
+    table.caption = LESSONS_CAPTION
     return Fitted(table)
 
 
+def demo_rows(rows: list[dict]) -> list[list[str]]:
+    """`convcli demo`'s cells (DEMO_HEADER): every stage's accuracy and time, the book's figure."""
+    return [[row["stage"], percent(row["val_accuracy"]), percent(row["test_accuracy"]),
+             duration(row["seconds"]), f"~{row['book']}%"] for row in rows]
+
+
 def demo_table(rows: list[dict], wall_seconds: float) -> Fitted:
-    """`convcli demo`'s last word: every stage's accuracy and time, and the book's figures."""
+    """`convcli demo`'s last word: demo_rows as a table."""
     table = Table(title=f"the workflow on the built-in data, {duration(wall_seconds)} in all",
                   title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("stage", "val acc", "test acc", "wall", "book val acc*"):
+    for column in DEMO_HEADER:
         table.add_column(column, justify="left" if column == "stage" else "right", no_wrap=True)
-    for row in rows:
-        table.add_row(row["stage"], percent(row["val_accuracy"]), percent(row["test_accuracy"]),
-                      duration(row["seconds"]), f"~{row['book']}%")
-    table.caption = ("* the book's results on its own data (Deep Learning with Python, 1st ed., "
-                     "ch. 5: cats vs dogs, 2000 training images, VGG16 with ImageNet weights), "
-                     "not on this data; here: two kinds of star, 200 training images, the "
-                     "built-in base")
+    for cells in demo_rows(rows):
+        table.add_row(*cells)
+    table.caption = DEMO_CAPTION
     return Fitted(table)
 
 

@@ -191,13 +191,20 @@ def test_a_run_explains_validation_images_and_scores_the_pointing_game(tmp_path,
     [run] = list((tmp_path / "runs").iterdir())
     gradcam = json.loads((run / "summary.json").read_text())["gradcam"]
     assert gradcam["layer"] == "conv2" and len(gradcam["images"]) == 4
-    for name in gradcam["images"]:
-        stem = name.rsplit(".", 1)[0]
+    for entry in gradcam["images"]:
+        stem = entry["image"].rsplit(".", 1)[0]
         assert Image.open(run / "gradcam" / f"{stem}.png").size == (32, 32)
         assert (run / "gradcam" / f"{stem}.npy").is_file()
+        assert entry["true"] == stem.split("_")[0]  # tiny_data names files by class
+        assert entry["predicted"] in ("star4", "star6") and 0.5 <= entry["probability"] <= 1
     assert Image.open(run / "gradcam" / "contact_sheet.png").format == "PNG"
     pointing = gradcam["pointing_game"]
     assert pointing["images"] == 24 and 0 <= pointing["score"] <= 1  # tiny_data has boxes.csv
+    # The hardest examples: the highest losses of the scored sample, hardest first, each drawn.
+    hardest, losses = gradcam["hardest"], [entry["loss"] for entry in gradcam["hardest"]]
+    assert gradcam["hardest_pool"] == 24 and len(hardest) == 6 and losses == sorted(losses, reverse=True)
+    for entry in hardest:
+        assert Image.open(run / "gradcam" / "hardest" / entry["image"].replace(".jpg", ".png")).size == (32, 32)
 
 
 def test_a_bad_explain_layer_is_refused_before_the_run(tmp_path, write_config, tiny_data):

@@ -13,17 +13,23 @@ LEVELS = {
     "errors": 0, "tfenv": 0, "explain": 0, "bases": 0, "stats": 0, "safeyaml": 0,
     "formats": 0,  # how numbers are written for a person, which table layout fits
     "pages.parts": 0,  # the style and pieces every page shares (no convcli imports)
+    "pages.charts": 0,  # the pages' line charts as inline SVG (no convcli imports)
+    "pages.curves": 1,  # a run's metrics.csv as charts
     "config": 1, "devices": 1,
     "files": 1,  # atomic writes, staged folders, read_json, cache_dir (imports level 0 only)
     "records": 1,  # meta.json, summary.json, the checkpoint state, sweep.yaml: typed, versioned
     "cache": 1,  # the cache folder's entries: locks, last use, pruning (imports level 0 only)
     "runs": 2, "data": 2, "models": 2,
+    "pages.gallery": 2,  # a run page's Grad-CAM gallery and hardest examples (reads records)
     "pages.plots": 2,  # the figures, matplotlib only: below evaluation, which draws its confusion matrix
     "tracking": 3,  # MLflow runs, a sweep's parent run, TensorBoard HParams (mlflow imported lazily)
     "training": 3, "tables": 3, "run_tables": 3, "image_files": 3, "pages.run": 3, "evaluation": 3,
+    "pages.sweep": 3,  # a sweep's page from its files, below sweeps/, which writes it
     "draft": 3, "shipped": 3,
     "pretraining": 4,  # the built-in base, trained on the source task (uses training)
     "sweeps": 4,
+    "pages.demo": 4,  # the demo's page, from run_tables' cells
+    "pages.index": 5,  # index.html of a runs folder: runs and sweeps (sweeps/directory.py)
     "stages": 5,
     "push": 5,  # `runs push`: runs and sweeps (sweeps/tracked.py) sent to MLflow later
     "experiment": 6, "resolve": 6,

@@ -86,16 +86,18 @@ def test_completed_run_page_embeds_every_picture_and_shows_the_results(tmp_path)
     text = path.read_text()
     assert path == run.path / "report.html"
     embedded = images(text)
-    # curves, confusion matrix and the two overlays; not the contact sheet (the same overlays again)
-    assert text.count(EMBEDDED) == 4
-    assert sorted(embedded) == ["cat_0001.png", "confusion.png", "curves.png", "dog_0002.png"]
-    assert embedded["curves.png"] == run.curves.read_bytes()  # byte for byte, not re-encoded
-    assert embedded["dog_0002.png"] == (run.gradcam / "dog_0002.png").read_bytes()
+    # confusion matrix and the two overlays; not the contact sheet (the same overlays again), not
+    # curves.png: the curves are charts drawn from metrics.csv
+    assert text.count(EMBEDDED) == 3
+    assert sorted(embedded) == ["cat_0001.png", "confusion.png", "dog_0002.png"]
+    assert embedded["dog_0002.png"] == (run.gradcam / "dog_0002.png").read_bytes()  # byte for byte
     visible = " ".join(Page(text).text)
     assert run.config.read_text() in visible  # verbatim
     assert "best epoch 3" in visible and "final epoch 4" in visible
     assert "87.5%" in visible  # test accuracy
-    assert "true cat, predicted cat, probability 93.0%" in visible  # what summary.json says of the image
+    assert "cat → cat (93.0%)" in visible  # true → predicted (probability), from summary.json
+    assert 'aria-label="accuracy"' in text and 'aria-label="loss"' in text  # the curves' charts
+    assert "best (val_loss)" in visible  # the best epoch marked on them
     assert "91.0% of 300 validation images" in visible  # the pointing game
     assert "conv1  Conv2D  (None, 62, 62, 32)" in visible  # model.txt
     assert '<tr class="best"><td>3</td>' in text  # metrics.csv, best epoch marked
@@ -105,7 +107,8 @@ def test_page_needs_no_server_network_or_javascript(tmp_path):
     text = write_page(completed_run(tmp_path)).read_text()
     page = Page(text)
     links = [value for name, value in page.attributes if name in ("src", "href", "srcset", "action")]
-    assert links and all(value.startswith((EMBEDDED, "#")) for value in links)
+    files = [value for value in links if not value.startswith((EMBEDDED, "#"))]
+    assert links and files and all((tmp_path / "2026-01-02_03-04-05_scratch" / f).exists() for f in files)
     assert "http" not in text and "url(" not in text and "@import" not in text
     assert not {"script", "link", "iframe", "object"} & set(page.tags)
     assert os.listdir(tmp_path / "2026-01-02_03-04-05_scratch").count("report.html") == 1  # one file
@@ -158,7 +161,7 @@ def test_gallery_embeds_at_most_the_limit_and_says_how_many_were_left_out(tmp_pa
     for index in range(GALLERY_LIMIT + 5):  # 2 already there: 71 overlays in all
         (run.gradcam / f"z_{index:03d}.png").write_bytes(png((index, 0, 0)))
     text = write_page(run).read_text()
-    assert text.count(EMBEDDED) == 2 + GALLERY_LIMIT  # curves, confusion, the first 64 overlays
+    assert text.count(EMBEDDED) == 1 + GALLERY_LIMIT  # confusion, the first 64 overlays
     assert f"7 more Grad-CAM image(s) left out of this page (it shows the first {GALLERY_LIMIT})" in text
     assert "z_061.png" in text and "z_062.png" not in text  # sorted by name: cat, dog, z_000..z_061
 
@@ -190,3 +193,54 @@ def test_page_module_imports_no_heavy_library():
             "heavy = {'tensorflow', 'keras', 'matplotlib', 'numpy', 'PIL', 'rich'} & set(sys.modules)\n"
             "assert not heavy, heavy\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_every_figure_is_a_table_or_a_sentence_never_json(tmp_path):
+    run = completed_run(tmp_path)
+    summary = json.loads(run.summary.read_text())
+    summary |= {"per_class": {"cat": {"precision": 0.7857142857142857, "recall": 0.9, "support": 20},
+                              "dog": {"precision": 0.88, "recall": 0.75, "support": 20}},
+                "confusion": [[18, 2], [5, 15]],
+                "feature_cache": {"status": "miss", "key": "abc", "images_through_base": 1200,
+                                  "seconds": 12.5, "path": "/home/someone/.cache/convcli/features/abc"},
+                "unfreezing": {"frozen_base": 2049, "unfrozen": 123456}}
+    summary["gradcam"]["images"][0] |= {"true": "dog", "loss": 2.66}  # a misclassified one
+    summary["gradcam"] |= {"hardest": [{"image": "cat_0007.jpg", "true": "cat", "predicted": "dog",
+                                        "probability": 0.97, "loss": 3.5}], "hardest_pool": 300}
+    run.summary.write_text(json.dumps(summary))
+    (run.gradcam / "hardest").mkdir()
+    (run.gradcam / "hardest" / "cat_0007.png").write_bytes(png("orange"))
+    text = write_page(run).read_text()
+    visible = " ".join(Page(text).text)
+    shown = " ".join(Page(text.split("</style>", 1)[1]).text)
+    assert "{" not in shown.replace(run.config.read_text(), "")  # no JSON outside config.yaml
+    assert "78.6%" in visible and "0.7857142857142857" not in text  # rounded as the tables round
+    assert "true dog" in visible and "predicted cat" in visible  # the confusion matrix, labelled
+    assert "miss: 1,200 images through the base, 12s" in visible and "/home/someone" not in text
+    assert "2,049 trainable parameters with the base frozen, 123,456 once unfrozen" in visible
+    assert "✗ misclassified: dog → cat (93.0%), loss 2.66" in visible
+    assert '<figure class="wrong">' in text
+    assert "hardest examples" in visible and "of 300 scored" in visible
+    assert "cat → dog (97.0%), loss 3.50" in visible
+    assert images(text)["cat_0007.jpg"] == (run.gradcam / "hardest" / "cat_0007.png").read_bytes()
+
+
+def test_a_trial_page_reproduces_the_trial_and_links_back_to_its_sweep(tmp_path):
+    sweep = tmp_path / "runs" / "sweeps" / "2026-01-02_03-00-00_lr"
+    (sweep / "trials").mkdir(parents=True)
+    (sweep / "sweep.yaml").write_text("name: lr\n")
+    (sweep / "report.html").write_text("<!DOCTYPE html>")
+    run = completed_run(sweep / "trials")
+    meta = json.loads(run.meta.read_text()) | {"command": [
+        "/venv/lib/python3.11/site-packages/convcli/__main__.py", "train", f"{sweep}/base.yaml",
+        "--set", "train.learning_rate=0.001", "--set", "seed=1338", "--runs-dir", f"{sweep}/trials"]}
+    run.meta.write_text(json.dumps(meta))
+    run.metrics.write_text("epoch,phase,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n"
+                           "1,head,0.6,0.6,0.6,0.6,0.001,1\n2,fine-tune,0.5,0.7,0.5,0.7,1e-05,1\n")
+    text = write_page(run).read_text()
+    visible = " ".join(Page(text).text)
+    assert "convcli train runs/sweeps/2026-01-02_03-00-00_lr/trials/2026-01-02_03-04-05_scratch/config.yaml" in visible
+    assert (f"convcli train {sweep}/base.yaml --set train.learning_rate=0.001 --set seed=1338"
+            in visible) and "__main__" not in text and "--runs-dir" not in text
+    assert '<a href="../../report.html">2026-01-02_03-00-00_lr</a>' in text  # back to the sweep
+    assert 'aria-label="learning rate"' in text and "fine-tune →" in visible  # the phase, labelled

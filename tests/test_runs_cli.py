@@ -111,4 +111,17 @@ def test_every_run_has_its_page_and_show_html_writes_it_again(runs_dir):
     (slow / "report.html").unlink()
     result = invoke("runs", "show", "slow", "--html", "--runs-dir", runs_dir)
     assert result.exit_code == 0 and result.stdout.strip() == str(slow / "report.html")
-    assert "data:image/png;base64," in (slow / "report.html").read_text()
+    assert 'aria-label="accuracy"' in (slow / "report.html").read_text()  # its curves, drawn
+
+
+def test_runs_html_writes_an_index_of_every_run(runs_dir):
+    result = invoke("runs", "--html", "--runs-dir", runs_dir)
+    assert result.exit_code == 0 and result.stdout.strip() == str(runs_dir / "index.html")
+    page = (runs_dir / "index.html").read_text()
+    for run in runs_dir.glob("*_s*"):
+        assert f'href="{run.name}/report.html"' in page
+    assert '<meta name="viewport"' in page and 'data-filter="status"' in page
+
+
+def test_runs_html_of_a_missing_folder_is_one_line(tmp_path):
+    assert_user_error(invoke("runs", "--html", "--runs-dir", tmp_path / "nowhere"), "no runs folder")

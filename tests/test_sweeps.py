@@ -188,7 +188,8 @@ def test_a_grid_sweep_writes_every_record_and_its_numbers_hold(standin):
     assert cfg.model.dropout == float(best["model.dropout"]) and cfg.seed == 1337
     assert f"{best['point']} *" in result.output
     page = (folder / "report.html").read_text()
-    assert "data:image/png;base64," in page and "points" in page
+    assert '<meta name="viewport"' in page and "every trial&#x27;s val_accuracy" in page
+    assert f"Best point: {best['point']} (" in page and page.count("<tr>") >= 12 + 6  # trials, points
 
 
 def test_on_cpu_the_next_trial_starts_while_the_last_one_wraps_up(standin, monkeypatch):

@@ -103,6 +103,7 @@ def demo(quick: bool = typer.Option(False, "--quick", help="A few epochs per sta
         console.print(lessons_table(rows))
         console.print(f"validation curves, mean ± std: {write_demo_curves(rows, runs_dir)}",
                       highlight=False, soft_wrap=True)
+        print_demo_page(console, rows, runs_dir, time.perf_counter() - began, seeds)
         return
     import_tensorflow()
     from convcli.demo import run_demo
@@ -111,4 +112,13 @@ def demo(quick: bool = typer.Option(False, "--quick", help="A few epochs per sta
     rows = run_demo(runs_dir, quick, console, tracking if tracking.mlflow else None)
     console.print(demo_table(rows, time.perf_counter() - began))
     console.print(f"Grad-CAM of the fine-tuned model: {rows[-1]['gradcam']}", highlight=False,
+                  soft_wrap=True)
+    print_demo_page(console, rows, runs_dir, time.perf_counter() - began, 1)
+
+
+def print_demo_page(console, rows: list[dict], runs_dir: Path, seconds: float, seeds: int) -> None:
+    """Write the demo's page beside its runs and say where."""
+    from convcli.pages.demo import write_demo_page
+
+    console.print(f"the demo's page: {write_demo_page(rows, runs_dir, seconds, seeds)}", highlight=False,
                   soft_wrap=True)

@@ -13,12 +13,22 @@ from convcli.errors import RunError
 
 def runs_list(ctx: typer.Context, runs_dir: Path = RUNS_DIR,
               as_json: bool = typer.Option(False, "--json", help="Print the runs and sweeps as JSON, "
-                                           "for scripts (nothing else on stdout).")) -> None:
+                                           "for scripts (nothing else on stdout)."),
+              html: bool = typer.Option(False, "--html", help="Write index.html in the runs folder "
+                                        "(every run and sweep, filterable, linking to their pages) "
+                                        "and print its path.")) -> None:
     """Every run: stage, status, best validation and test accuracy, epochs, duration, start.
 
     Folders that are not runs, runs without meta.json and killed runs are listed as such.
     """
     if ctx.invoked_subcommand is not None:
+        return
+    if html:
+        from convcli.pages.index import write_index
+
+        if not runs_dir.is_dir():
+            raise RunError(f"no runs folder {runs_dir}; train a run first, or give --runs-dir")
+        typer.echo(write_index(runs_dir))
         return
     from convcli.run_tables import runs_table, sweeps_table
     from convcli.runs import describe_all

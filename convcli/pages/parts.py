@@ -17,7 +17,9 @@ STYLE = """
 :root { color-scheme: light; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1a1a1a;
        background: #fff; max-width: 1100px; margin: 0 auto; padding: 1.5rem; }
+@media (max-width: 600px) { body { padding: .75rem; } }
 h1 { font-size: 1.4rem; margin: 0 0 .4rem; overflow-wrap: anywhere; }
+nav { display: flex; flex-wrap: wrap; gap: .2rem 0; }
 h2 { font-size: 1.15rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }
 nav a { margin-right: .9rem; color: #0645ad; }
 .status { display: inline-block; padding: .05rem .6rem; border-radius: .8rem; font-weight: 600; }
@@ -33,6 +35,7 @@ dd { margin: 0; overflow-wrap: anywhere; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { padding: .2rem .6rem; border-bottom: 1px solid #e5e5e5; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
+td:not(:first-child) { white-space: nowrap; }
 tr.best td { font-weight: 600; background: #f1f7ff; }
 pre { background: #f6f8fa; border: 1px solid #e1e4e8; padding: .75rem; overflow-x: auto;
       font-size: 13px; }
@@ -42,6 +45,25 @@ img { max-width: 100%; height: auto; }
 .gallery img { width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 12px; color: #444; overflow-wrap: anywhere; }
 .note { color: #555; }
+h3 { font-size: 1rem; margin: 1.2rem 0 .4rem; }
+a { color: #0645ad; }
+code, pre { overflow-wrap: anywhere; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 420px), 1fr)); gap: 1rem; }
+.chart { margin: 0; min-width: 0; }
+.chart svg { width: 100%; height: auto; display: block; }
+.chart label { cursor: zoom-in; display: block; }
+.legend { list-style: none; padding: 0; margin: .2rem 0 0; font-size: 13px; display: flex;
+          flex-wrap: wrap; gap: .1rem 1rem; }
+.chart .legend .key { display: inline-block; width: 26px; height: 10px; margin-right: .3rem;
+                      vertical-align: middle; }
+pre.command { white-space: pre-wrap; overflow-wrap: anywhere; }
+input.zoom { position: absolute; opacity: 0; pointer-events: none; }
+input.zoom:checked + label { position: fixed; inset: 0; z-index: 10; background: #fff; padding: 1rem;
+                             overflow: auto; cursor: zoom-out; }
+input.zoom:checked + label svg { max-height: 80vh; }
+figure.wrong img { border: 3px solid #D55E00; }
+figure.wrong figcaption { color: #8a1c13; font-weight: 600; }
+.filters { display: flex; flex-wrap: wrap; gap: .5rem 1rem; margin: .5rem 0; }
 @media print {
   body { max-width: none; padding: 0; font-size: 10pt; }
   nav { display: none; }
@@ -90,3 +112,13 @@ def definition_list(pairs: list[tuple[str, object]]) -> str:
     items = "".join(f"<dt>{escape(label)}</dt><dd>{escape(str(value))}</dd>"
                     for label, value in pairs if value not in (None, ""))
     return f"<dl>{items}</dl>" if items else ""
+
+
+def document(title: str, nav: tuple[tuple[str, str], ...], body: str, script: str = "") -> str:
+    """A whole page: the viewport tag (without it a phone lays the page out at 980 px and
+    shrinks it to 40 %), the style, a bar of links to the page's sections, the body."""
+    links = "".join(f'<a href="#{anchor}">{escape(label)}</a>' for anchor, label in nav)
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{escape(title)} · convcli</title>\n<style>{STYLE}</style>\n</head>\n"
+            f"<body>\n<nav>{links}</nav>\n{body}\n{script}</body>\n</html>\n")

@@ -10,21 +10,22 @@ name or a config value is shown, never run.
 from __future__ import annotations
 
 import csv
-import json
+import re
 import shlex
 from html import escape
 from pathlib import Path
 
 from convcli.files import atomic_write_text
-from convcli.formats import duration, metric, timestamp
-from convcli.pages.parts import STYLE, definition_list, figure_html, html_table, section
+from convcli.formats import duration, metric, size, timestamp
+from convcli.pages.curves import training_charts
+from convcli.pages.gallery import gallery_section
+from convcli.pages.parts import definition_list, document, figure_html, html_table, section
 from convcli.records import Dataset, Gradcam, Meta, Summary
 from convcli.runs import STATUSES, Run
 
 PAGE_NAME = "report.html"
 # More images make a page slow to open and to mail; the files stay in gradcam/.
 GALLERY_LIMIT = 64
-
 
 
 def write_page(run: Run, gallery_limit: int = GALLERY_LIMIT) -> Path:
@@ -35,32 +36,35 @@ def write_page(run: Run, gallery_limit: int = GALLERY_LIMIT) -> Path:
 
 
 def page_html(run: Run, gallery_limit: int = GALLERY_LIMIT) -> str:
-    """The whole page: header, results, pictures, Grad-CAM gallery, config, metrics, model."""
+    """The whole page: header, how to rerun it, results, curves, Grad-CAM, files, config,
+    metrics, model."""
     meta, summary = run.meta_or_none() or Meta(), run.summary_or_none()  # a damaged one: none
     gradcam = (summary and summary.gradcam) or Gradcam()
+    config = read_text(run.config)
     sections = [
-        header_section(run.name, meta, summary),
-        results_section(summary),
-        pictures_section(run.path),
+        header_section(run, meta, summary, config),
+        reproduce_section(run, meta),
+        results_section(summary, meta.class_names or []),
+        curves_section(run, summary),
         gallery_section(run.gradcam, gradcam, gallery_limit),
-        text_section("config", "config.yaml", read_text(run.config)),
+        files_section(run.path),
+        text_section("config", "config.yaml", config),
         metrics_section(run.metrics, summary and summary.best_epoch),
         text_section("model", "model.txt", read_text(run.model_txt)),
     ]
-    nav = "".join(f'<a href="#{anchor}">{label}</a>' for anchor, label in (
-        ("results", "results"), ("curves", "curves"), ("gradcam", "Grad-CAM"), ("config", "config"),
-        ("metrics", "metrics"), ("model", "model")))
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{escape(run.name)} · convcli</title>\n<style>{STYLE}</style>\n</head>\n"
-            f"<body>\n<nav>{nav}</nav>\n" + "\n".join(sections) + "\n</body>\n</html>\n")
+    return document(run.name, NAV, "\n".join(sections))
+
+
+NAV = (("results", "results"), ("curves", "curves"), ("gradcam", "Grad-CAM"), ("files", "files"),
+       ("config", "config"), ("metrics", "metrics"), ("model", "model"))
 
 
 # --- sections -------------------------------------------------------------------------
 
 
-def header_section(name: str, meta: Meta, summary: Summary | None) -> str:
-    """The run's name and status; the reason a run did not complete, where no one misses it."""
+def header_section(run: Run, meta: Meta, summary: Summary | None, config: str | None) -> str:
+    """The run's name and status; the reason a run did not complete, where no one misses it;
+    for a sweep's trial, the way back to its sweep."""
     status = meta.status or "unknown"
     badge = f'<span class="status {status if status in STATUSES else "failed"}">{escape(status)}</span>'
     alert = ""
@@ -69,15 +73,31 @@ def header_section(name: str, meta: Meta, summary: Summary | None) -> str:
             "running": "this run had not finished when the page was written (or its process was killed)",
             "unknown": "meta.json is missing or unreadable"}.get(status, "no reason recorded")
         alert = f'<p class="alert">{escape(status)}: {escape(str(reason))}</p>'
-    return (f"<header>\n<h1>{escape(name)}</h1>\n<p>{badge}</p>\n{alert}\n"
-            f"{definition_list(run_facts(meta, summary))}\n</header>")
+    sweep = sweep_of(run.path)
+    back = (f'<p>A trial of sweep <a href="../../report.html">{escape(sweep.name)}</a>.</p>'
+            if sweep and (sweep / "report.html").is_file() else "")
+    return (f"<header>\n<h1>{escape(run.name)}</h1>\n<p>{badge}</p>\n{alert}\n{back}\n"
+            f"{definition_list(run_facts(meta, summary, config))}\n</header>")
 
 
-def run_facts(meta: Meta, summary: Summary | None) -> list[tuple[str, object]]:
+def sweep_of(path: Path) -> Path | None:
+    """The sweep directory a trial's run lives in (<sweep>/trials/<run>), or None."""
+    sweep = path.parent.parent
+    return sweep if path.parent.name == "trials" and (sweep / "sweep.yaml").is_file() else None
+
+
+def stage_label(stage: str | None, config: str | None) -> str | None:
+    """The stage as a reader tells them apart: extract's frozen variant is named."""
+    if stage == "extract" and config and re.search(r"^\s*method:\s*frozen\b", config, re.M):
+        return "extract (frozen base, end to end)"
+    return stage
+
+
+def run_facts(meta: Meta, summary: Summary | None, config: str | None) -> list[tuple[str, object]]:
     """What was trained, when, where and with what (meta.json), as label-value pairs."""
     dataset = meta.dataset or Dataset()
     return [
-        ("stage", meta.stage or (summary and summary.stage)),
+        ("stage", stage_label(meta.stage or (summary and summary.stage), config)),
         ("started", timestamp(meta.started) if meta.started else None),
         ("ended", timestamp(meta.ended) if meta.ended else None),
         ("devices", ", ".join(meta.devices) or None),
@@ -89,11 +109,41 @@ def run_facts(meta: Meta, summary: Summary | None) -> list[tuple[str, object]]:
         ("resumed", f"{len(meta.resumed)} time(s)" if meta.resumed else None),
         ("host", meta.host),
         ("git commit", meta.git_commit),
-        ("command", shlex.join(meta.command) if meta.command else None),
     ]
 
 
-def results_section(summary: Summary | None) -> str:
+def reproduce_section(run: Run, meta: Meta) -> str:
+    """A command that trains this run again, and the one that started it."""
+    root = sweep_of(run.path)
+    root = root.parent.parent if root else run.path.parent  # the runs folder
+    config = f"{root.name}/{run.path.relative_to(root).as_posix()}/config.yaml"
+    lines = [f"convcli train {shlex.quote(config)}"]
+    started = train_command(meta.command or [])
+    note = ("config.yaml is the resolved config (every override applied, the seed included), run "
+            "from the folder that holds " + f"{root.name}/.")
+    if started:
+        lines.append(f"# as it was started:\n{started}")
+    elif meta.command:
+        lines.append(f"# started by: {shlex.join(['convcli', *meta.command[1:]])}")
+    body = f'<pre class="command">{escape(chr(10).join(lines))}</pre><p class="note">{escape(note)}</p>'
+    return section("reproduce", "reproduce", body)
+
+
+def train_command(argv: list[str]) -> str | None:
+    """meta.command as `convcli train ...` (a sweep's trial ran `python -m convcli`), without
+    --resume and --runs-dir, which say where, not what; None when it was not `train`."""
+    if "train" not in argv[1:]:
+        return None
+    words, rest = ["convcli"], iter(argv[argv.index("train", 1):])
+    for word in rest:
+        if word in ("--resume", "--runs-dir"):
+            next(rest, None)
+        elif not word.startswith(("--resume=", "--runs-dir=")):
+            words.append(word)
+    return shlex.join(words)
+
+
+def results_section(summary: Summary | None, class_names: list[str]) -> str:
     """The best epoch's metrics, the final epoch's, the test set's; timings and parameters."""
     if not summary:
         return section("results", "results", '<p class="note">No results: summary.json is missing '
@@ -103,8 +153,8 @@ def results_section(summary: Summary | None) -> str:
     columns = list(dict.fromkeys(name for _, values in rows for name in values))
     table = html_table([""] + columns, [[label] + [metric(c, values.get(c)) for c in columns]
                                         for label, values in rows])
-    return section("results", "results",
-                   f'<div class="scroll">{table}</div>\n{definition_list(training_facts(summary))}')
+    return section("results", "results", f"{scrolled(table)}\n{class_tables(summary, class_names)}\n"
+                   f"{definition_list(training_facts(summary))}")
 
 
 def metric_rows(summary: Summary) -> list[tuple[str, dict]]:
@@ -132,68 +182,80 @@ def training_facts(summary: Summary) -> list[tuple[str, object]]:
     facts = [("epochs", summary.epochs),
              ("best epoch by", summary.monitor),
              ("total time", seconds(summary.timings.total_seconds)),
-             ("per epoch", seconds(summary.timings.seconds_per_epoch))]
+             ("per epoch", seconds(summary.timings.seconds_per_epoch)),
+             ("class weights", ", ".join(f"{k} {v:.3g}" for k, v in (summary.class_weight or {}).items())
+              or None)]
     facts += [(f"phase {p.phase}", f"{p.epochs} epoch(s), "
                f"{metric('parameters', p.trainable_params)} trainable parameters, "
                f"{seconds(p.seconds)}") for p in summary.phases]
-    shown = {"schema_version", "stage", "epochs", "best_epoch", "monitor", "best", "final", "test",
-             "timings", "trainable_params", "phases", "class_names", "counts", "gradcam"}
-    # Stage details (feature_cache, unfreezing, ...) as recorded: new keys appear unasked.
-    facts += [(key.replace("_", " "), json.dumps(value) if isinstance(value, (dict, list)) else value)
-              for key, value in summary.as_dict().items() if key not in shown]
-    return facts
+    return facts + [(key.replace("_", " "), detail_text(key, value))
+                    for key, value in summary.details.items()]
 
 
-def pictures_section(folder: Path) -> str:
-    """curves.png, then the confusion matrices (confusion.png, confusion-*.png) if any."""
-    pictures = [folder / "curves.png"] + sorted(folder.glob("confusion*.png"))
-    figures = [figure_html(path, path.name) for path in pictures if path.is_file()]
-    if not figures:
-        figures = ['<p class="note">No curves.png: the run ended before its curves were drawn.</p>']
-    return section("curves", "curves", "\n".join(figures))
+def detail_text(key: str, value) -> str:
+    """A stage's own entry in summary.json (feature_cache, unfreezing, ...) as a sentence."""
+    if key == "feature_cache" and isinstance(value, dict):
+        images = value.get("images_through_base") or 0
+        return (f"{value.get('status', '?')}: {images:,} images through the base, "
+                f"{seconds(value.get('seconds')) or '-'}" if images else
+                f"{value.get('status', '?')} (no image went through the base), {seconds(value.get('seconds')) or '-'}")
+    if key == "unfreezing" and isinstance(value, dict):
+        return (f"{metric('parameters', value.get('frozen_base'))} trainable parameters with the base "
+                f"frozen, {metric('parameters', value.get('unfrozen'))} once unfrozen")
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {detail_text(k, v)}" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        return ", ".join(detail_text(key, v) for v in value) or "-"
+    return metric(key, value)
 
 
-def gallery_section(folder: Path, gradcam: Gradcam, limit: int) -> str:
-    """Every Grad-CAM overlay with its file name (and what summary.json says of it), in a grid."""
-    paths = sorted(p for p in folder.glob("*.png") if p.name != "contact_sheet.png")
-    if not paths:
-        return section("gradcam", "Grad-CAM", '<p class="note">No Grad-CAM images.</p>')
-    notes = image_notes(gradcam.images)
-    figures = [figure_html(path, path.name, notes.get(path.stem)) for path in paths[:limit]]
-    more = len(paths) - limit
-    left_out = (f'<p class="note">{more} more Grad-CAM image(s) left out of this page '
-                f"(it shows the first {limit}); they are all in gradcam/.</p>" if more > 0 else "")
-    return section("gradcam", "Grad-CAM", f'{gradcam_intro(gradcam)}\n<div class="gallery">\n'
-                   + "\n".join(figures) + f"\n</div>\n{left_out}")
+def class_tables(summary: Summary, class_names: list[str]) -> str:
+    """Precision and recall per class and the confusion matrix, as tables."""
+    parts = []
+    if summary.per_class:
+        rows = [[name, metric("share", c.precision), metric("share", c.recall), f"{c.support:,}"]
+                for name, c in summary.per_class.items()]
+        parts.append("<h3>per class (test split)</h3>" + scrolled(
+            html_table(["class", "precision", "recall", "images"], rows)))
+    names = summary.class_names or class_names or [str(i) for i in range(len(summary.confusion or []))]
+    if summary.confusion and len(names) == len(summary.confusion):
+        rows = [[f"true {name}", *(f"{count:,}" for count in counts)]
+                for name, counts in zip(names, summary.confusion)]
+        parts.append("<h3>confusion matrix (test split)</h3>" + scrolled(
+            html_table(["", *(f"predicted {name}" for name in names)], rows)))
+    return "\n".join(parts)
 
 
-def gradcam_intro(gradcam: Gradcam) -> str:
-    """The layer explained and, on data with object boxes, the pointing game's score."""
-    layer = gradcam.layer
-    intro = f"<p>Layer explained: <code>{escape(str(layer))}</code></p>" if layer else ""
-    pointing = gradcam.pointing_game
-    if pointing is not None and pointing.score is not None:
-        text = (f"Pointing game: the heatmap's maximum falls inside the object for "
-                f"{metric('share', pointing.score)} of {pointing.images or '?'} validation "
-                f"images (pointing at a random pixel: {metric('share', pointing.chance)}).")
-        intro += f"<p>{escape(text)}</p>"
-    return intro
+def scrolled(table: str) -> str:
+    return f'<div class="scroll">{table}</div>'
 
 
-def image_notes(images: list) -> dict[str, str]:
-    """Per overlay stem, what summary.json records about its image beyond the name
-    (e.g. true class, predicted class, probability), when entries are dicts."""
-    notes = {}
-    for entry in images:
-        if not isinstance(entry, dict):
-            continue  # a bare file name: the caption already says it
-        name = next((str(entry[k]) for k in ("image", "path", "file", "name") if k in entry), None)
-        if name is None:
-            continue
-        rest = [f"{key} {metric(key, value)}" for key, value in entry.items()
-                if key not in ("image", "path", "file", "name")]
-        notes.setdefault(Path(name).stem, ", ".join(rest))
-    return notes
+def curves_section(run: Run, summary: Summary | None) -> str:
+    """Accuracy, loss and the learning rate per epoch as charts; the confusion pictures."""
+    best, monitor = (summary.best_epoch, summary.monitor) if summary else (None, "")
+    charts = training_charts(run.metrics, best, monitor)
+    if not charts:
+        charts = ['<p class="note">No epochs recorded yet.</p>']
+    pictures = [figure_html(path, path.name) for path in sorted(run.path.glob("confusion*.png"))]
+    return section("curves", "curves", '<div class="charts">' + "\n".join(charts) + "</div>\n"
+                   + "\n".join(pictures))
+
+
+RUN_FILES = (("config.yaml", "the resolved config"), ("metrics.csv", "one row per epoch"),
+             ("summary.json", "results"), ("meta.json", "status, command, versions"),
+             ("model.txt", "the layer table"), ("curves.png", "the curves as a picture"),
+             ("checkpoints/best.keras", "the best epoch's model"),
+             ("checkpoints/last.keras", "the last epoch's model, to resume"),
+             ("gradcam/", "overlays and heatmaps"), ("tensorboard/", "TensorBoard's event files"))
+
+
+def files_section(folder: Path) -> str:
+    """Links to the run's own files that exist, relative, so a copied folder keeps them."""
+    items = [f'<li><a href="{escape(name)}">{escape(name)}</a> — {escape(what)}'
+             + (f" ({size(path.stat().st_size)})" if path.is_file() else "") + "</li>"
+             for name, what in RUN_FILES if (path := folder / name).exists()]
+    return section("files", "files", f"<ul>{''.join(items)}</ul>" if items
+                   else '<p class="note">No files yet.</p>')
 
 
 def text_section(anchor: str, file_name: str, text: str | None) -> str:
@@ -203,7 +265,8 @@ def text_section(anchor: str, file_name: str, text: str | None) -> str:
 
 
 def metrics_section(path: Path, best_epoch) -> str:
-    """metrics.csv as a table, one row per epoch, the best epoch's row highlighted."""
+    """metrics.csv as a table, one row per epoch, the best epoch's row highlighted; numbers
+    as the terminal's tables write them (accuracies in %, losses to 4 places)."""
     title = "metrics <small>(metrics.csv)</small>"
     try:
         with open(path, newline="", encoding="utf-8", errors="replace") as handle:
@@ -214,16 +277,24 @@ def metrics_section(path: Path, best_epoch) -> str:
         return section("metrics", title, '<p class="note">No epochs recorded.</p>')
     header, body = rows[0], rows[1:]
     best = [row[:1] == [str(best_epoch)] for row in body]
-    table = html_table(header, [[csv_cell(cell) for cell in row] for row in body], best)
-    return section("metrics", title, f'<div class="scroll">{table}</div>')
+    table = html_table(header, [[csv_cell(name, cell) for name, cell in zip(header, row)] for row in body],
+                       best)
+    return section("metrics", title, scrolled(table))
 
 
-def csv_cell(cell: str) -> str:
-    """A metrics.csv cell, long floats shortened (0.7085750102 -> 0.7086)."""
+def csv_cell(column: str, cell: str) -> str:
+    """A metrics.csv cell in its column's unit: 0.7085750102 -> 70.9% or 0.7086."""
     try:
-        return f"{float(cell):.4g}" if any(c in cell for c in ".eE") else cell
+        value = float(cell) if any(c in cell for c in ".eE") else None
     except ValueError:
         return cell
+    if value is None:
+        return cell
+    if column == "learning_rate":
+        return f"{value:.3g}"
+    if column == "seconds":
+        return f"{value:.1f}"
+    return metric(column, value)
 
 
 def seconds(value) -> str | None:

@@ -128,8 +128,12 @@ class PointingGame(Part):
 
 class Gradcam(Part):
     layer: Optional[str] = None
-    images: list[Any] = []  # file names (or mappings naming one)
+    images: list[Any] = []  # file names, or {image, true, predicted, probability}
     pointing_game: Optional[PointingGame] = None
+    # The highest-loss validation images of the hardest_pool scored ({image, true, predicted,
+    # probability, loss}), hardest first; their overlays are in gradcam/hardest/.
+    hardest: list[Any] = []
+    hardest_pool: Optional[int] = None
 
 
 class Summary(Record):

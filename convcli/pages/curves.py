@@ -1,0 +1,73 @@
+"""A run's training curves on its page: accuracy, loss and the learning rate per epoch,
+as charts (charts.py) drawn from metrics.csv.
+
+Training is drawn as dots and validation as a line, as the book plots them, in two
+colours; the best epoch and each new phase are marked and labelled; the learning rate
+gets a chart of its own only when it changes.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+from convcli.pages.charts import Mark, Series, colour, line_chart
+
+TRAINING, VALIDATION = colour(1), colour(0)  # orange dots, blue line
+
+
+def read_rows(path: Path) -> list[dict]:
+    """metrics.csv's rows ({} when it is missing or unreadable); cells stay text."""
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+            return list(csv.DictReader(handle))
+    except (OSError, csv.Error):
+        return []
+
+
+def number(text) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def epoch_of(row: dict) -> int | None:
+    value = number(row.get("epoch"))
+    return int(value) if value is not None else None
+
+
+def phase_marks(rows: list[dict], best_epoch: int | None, monitor: str) -> tuple[Mark, ...]:
+    """A labelled line where each new phase begins, and one at the best epoch."""
+    marks = [Mark(epoch_of(row) - 0.5, f"{row.get('phase')} →")
+             for previous, row in zip(rows, rows[1:])
+             if row.get("phase") != previous.get("phase") and epoch_of(row) is not None]
+    if best_epoch is not None:
+        marks.append(Mark(best_epoch, f"best ({monitor})", colour(3), "2 2"))
+    return tuple(marks)
+
+
+def training_charts(path: Path, best_epoch: int | None, monitor: str) -> list[str]:
+    """The charts of a run's metrics.csv: accuracy (in %), loss, and the learning rate
+    when it changes; [] without epochs."""
+    rows = [row for row in read_rows(path) if epoch_of(row) is not None]
+    if not rows:
+        return []
+    marks = phase_marks(rows, best_epoch, monitor)
+    charts = []
+    for name in ("accuracy", "loss"):
+        series = [Series(label, [(epoch_of(r), number(r.get(key))) for r in rows], tint, line=line,
+                         dots=not line)
+                  for label, key, tint, line in (("training", name, TRAINING, False),
+                                                 ("validation", f"val_{name}", VALIDATION, True))
+                  if any(number(r.get(key)) is not None for r in rows)]
+        if series:
+            charts.append(line_chart(name, series, "epoch", name, percent=name == "accuracy",
+                                     marks=marks, zoom_id=f"zoom-{name}"))
+    rates = [(epoch_of(r), number(r.get("learning_rate"))) for r in rows]
+    if len({rate for _, rate in rates if rate is not None}) > 1:
+        charts.append(line_chart("learning rate", [Series("learning rate", rates, colour(2), dots=True)],
+                                 "epoch", "learning rate", marks=marks, log_y=True, zoom_id="zoom-lr"))
+    return charts
