@@ -13,7 +13,7 @@ from convcli.data import folders, synthetic
 from convcli.errors import ConfigError, DataError, ModelError, RunError
 from convcli.explain.gradcam import feature_map_layers
 from convcli.models.saved import (MODEL_SUFFIXES, as_probabilities, image_input, load_model_file,
-                                  model_classes)
+                                  model_classes, one_output)
 from convcli.runs import Run, find_run
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
@@ -77,6 +77,7 @@ def explained_model(run: str | None, model_file: Path | None, runs_dir: Path,
         raise RunError("--classes names the classes of a --model file; a run records its own")
     if model_file is not None:
         model, title = load_model_file(model_file), str(model_file)
+        model = one_output(model, title)
         class_names = model_classes(model, title, classes)
     else:
         found = find_run(run, runs_dir)

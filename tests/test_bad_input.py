@@ -231,6 +231,27 @@ def tanh_model(path: Path) -> None:
     keras.Model(inputs, keras.layers.Dense(2, activation="tanh", name="ends")(x)).save(path)
 
 
+def shaped_model(kind: str) -> Callable[[Path], None]:
+    """A model file whose outputs are not one row of class scores (issue 28)."""
+    def write(path: Path) -> None:
+        import keras
+
+        if kind == "unbuilt":
+            keras.Sequential([keras.layers.Conv2D(4, 3), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(2, activation="softmax")]).save(path)
+            return
+        inputs = keras.Input((32, 32, 3))
+        x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+        if kind == "per_pixel":
+            outputs = keras.layers.Conv2D(2, 1, activation="softmax", name="mask")(x)
+        else:
+            x = keras.layers.GlobalAveragePooling2D()(x)
+            outputs = {"probs": keras.layers.Dense(2, activation="softmax")(x),
+                       "box": keras.layers.Dense(4)(x)}
+        keras.Model(inputs, outputs).save(path)
+    return write
+
+
 def jpeg(tmp: Path) -> Path:
     """One good image of the data copy."""
     return sorted((tmp / "data" / "test" / "star6").glob("*.jpg"))[0]
@@ -740,6 +761,15 @@ CASES = [
       put("tanh.keras", tanh_model), lambda p: ["predict", jpeg(p["tmp"]), "--model", p["file"]], 1,
       "ends in neither class probabilities (a softmax or sigmoid) nor logits (no activation): its last "
       "layer 'ends' (Dense, activation tanh)"),
+    C("model-two-outputs", "gradcam --model of a model with two outputs (a dict: probs and box)",
+      put("two.keras", shaped_model("two")), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "has 2 outputs (probs, box); convcli reads one output of class scores"),
+    C("model-per-pixel-output", "predict --model of a per-pixel classifier (a 4-D output)",
+      put("mask.keras", shaped_model("per_pixel")), lambda p: ["predict", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "outputs shape (None, 30, 30, 2), not one score per class for each image"),
+    C("model-never-built", "gradcam --model of a Sequential model saved before it was built",
+      put("unbuilt.keras", shaped_model("unbuilt")), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "was saved before it was built"),
 
     # --- run records (meta.json, summary.json, the checkpoint state, sweep.yaml) and versions ---
     C("record-meta-truncated", "evaluate a run whose meta.json was cut short",

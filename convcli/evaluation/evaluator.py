@@ -14,7 +14,8 @@ from convcli.data.pipeline import make_dataset, to_channels
 from convcli.errors import DataError, ModelError, RunError
 from convcli.evaluation.display import write_confusion_png
 from convcli.evaluation.scores import Evaluation, evaluate
-from convcli.models.saved import as_probabilities, image_input, load_model_file, model_classes
+from convcli.models.saved import (as_probabilities, image_input, load_model_file, model_classes,
+                                  one_output)
 from convcli.runs import Run, find_run
 
 
@@ -58,8 +59,8 @@ def evaluate_model_file(model_file: Path, data_dir: Path, classes: list[str] | N
     loss included, on their softmax (sigmoid), and the title says so. Writes
     <model stem>-confusion.png here.
     """
-    model = load_model_file(model_file)
     title = str(model_file)
+    model = one_output(load_model_file(model_file), title)
     image_size = image_input(model, title)
     model, note = as_probabilities(model, title)
     class_names, images = labelled_for_model(model, title, data_dir, classes)

@@ -105,6 +105,54 @@ def model_classes(model, title: str, classes: list[str] | None) -> list[str]:
     return list(classes)
 
 
+def one_output(model, title: str, output: str | None = None):
+    """The model with one output tensor of class scores, or a ModelError saying why not.
+
+    A single output wrapped in a list or a dict (`outputs=[y]`, `outputs={"probs": y}`,
+    and every Keras 2 H5 file) is used as that output; of several, `output` names the
+    one to use. A model saved before it was built, or whose output is not one row of
+    scores per image (a per-pixel map), is refused (issue 28: each crashed a command).
+    """
+    import keras
+
+    try:
+        outputs = list(model.outputs)
+        model.inputs[0]
+    except (AttributeError, IndexError, TypeError, ValueError):
+        raise ModelError(f"model {title} was saved before it was built: it records no input shape; "
+                         "call it on a batch of images (or model.build) and save it again") from None
+    names = output_names(model, outputs)
+    if len(outputs) > 1 and output not in names:
+        given = f"--output {output} is not one of them; " if output else ""
+        raise ModelError(f"model {title} has {len(outputs)} outputs ({', '.join(names)}); {given}"
+                         "convcli reads one output of class scores: save a model of the one you "
+                         f"want (keras.Model(model.inputs, <its output>))")
+    chosen = outputs[names.index(output)] if len(outputs) > 1 else outputs[0]
+    if len(chosen.shape) != 2:
+        raise ModelError(f"model {title} outputs shape {tuple(chosen.shape)}, not one score per "
+                         "class for each image (batch, classes): convcli classifies whole images")
+    if len(outputs) == 1 and not isinstance(_structure(model), (list, tuple, dict)):
+        return model
+    return keras.Model(model.inputs, chosen, name=model.name)
+
+
+def output_names(model, outputs: list) -> list[str]:
+    """The names of a model's outputs: a dict's keys, else the layers that make them."""
+    if isinstance(_structure(model), dict):
+        return list(_structure(model))
+    return [tensor._keras_history.operation.name if hasattr(tensor, "_keras_history") else str(i)
+            for i, tensor in enumerate(outputs)]
+
+
+def _structure(model):
+    """The model's output as it was given (a tensor, a list or a dict); None for a
+    Sequential whose outputs exist but that was never called (Keras 2.0 H5 files)."""
+    try:
+        return model.output
+    except (AttributeError, ValueError):
+        return None
+
+
 def as_probabilities(model, title: str):
     """(the model outputting class probabilities, a note for the user or None).
 
@@ -113,6 +161,7 @@ def as_probabilities(model, title: str):
     """
     from convcli.explain.output import with_probabilities
 
+    model = one_output(model, title)
     try:
         model, appended = with_probabilities(model)
     except ValueError as error:
