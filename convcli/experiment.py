@@ -232,7 +232,7 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
                             "lower train.learning_rate and check the data")
     model = keras.models.load_model(run.best)  # also proves the checkpoint reloads
     atomic_write_text(run.model_txt, as_text(layer_table(layer_rows(model), title=model.name)))
-    write_curves(run.metrics, run.curves, title=f"{run.name} (stage {cfg.stage})")
+    write_curves(run.metrics, run.curves, title=f"{run.name} (stage {cfg.stage})", monitor=cfg.train.monitor)
 
     evaluation = result.evaluation
     if evaluation is None and files.test:

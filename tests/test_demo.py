@@ -50,6 +50,14 @@ def test_demo_with_seeds_shows_each_stage_over_seeds_and_each_gain(tmp_path, mon
     assert all(len(line) <= 80 for line in table.splitlines())
     (figure,) = (tmp_path / "runs").glob("demo-curves_*.png")
     assert figure.read_bytes().startswith(b"\x89PNG")
+    # The demo's page: the same table and lessons, each stage's band, a link to each sweep.
+    (page,) = (tmp_path / "runs").glob("demo_*.html")
+    assert f"the demo's page: {page}" in result.output
+    text = page.read_text()
+    assert "test gain (95% CI)" in text and "the chapter's lessons, measured" in text
+    assert "<polygon" in text  # the bands of ± one std
+    for sweep in (tmp_path / "runs" / "sweeps").iterdir():
+        assert f'href="sweeps/{sweep.name}/report.html"' in text
 
 
 def test_a_gain_interval_is_welchs():

@@ -48,7 +48,7 @@ def gallery_section(folder: Path, gradcam: Gradcam, limit: int) -> str:
     entries = {Path(caption(e)[0]).stem: caption(e) for e in gradcam.images}
     figures = [tile(path, path.name, *entries.get(path.stem, ("", "", False))[1:]) for path in paths[:limit]]
     wrong = sum(1 for _, _, mistaken in entries.values() if mistaken)
-    count = (f"<p>{len(entries)} validation images sampled; {wrong} misclassified (framed in red)."
+    count = (f"<p>{len(entries)} validation images sampled; {wrong} misclassified (framed, marked ✗)."
              "</p>" if any(text for _, text, _ in entries.values()) else "")
     more = len(paths) - limit
     left_out = (f'<p class="note">{more} more Grad-CAM image(s) left out of this page '

@@ -49,7 +49,7 @@ h3 { font-size: 1rem; margin: 1.2rem 0 .4rem; }
 a { color: #0645ad; }
 code, pre { overflow-wrap: anywhere; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 420px), 1fr)); gap: 1rem; }
-.chart { margin: 0; min-width: 0; }
+.chart { margin: 0; min-width: 0; max-width: 640px; }
 .chart svg { width: 100%; height: auto; display: block; }
 .chart label { cursor: zoom-in; display: block; }
 .legend { list-style: none; padding: 0; margin: .2rem 0 0; font-size: 13px; display: flex;

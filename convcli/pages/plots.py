@@ -37,24 +37,47 @@ def read_metrics(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def write_curves(metrics_path: Path, out: Path, title: str = "") -> None:
-    """Training (dots) and validation (line) accuracy and loss per epoch, as the book plots.
+# Okabe & Ito's colour-blind-safe colours, as the pages' charts use them (pages/charts.py).
+TRAINING_COLOUR, VALIDATION_COLOUR, BEST_COLOUR = "#E69F00", "#0072B2", "#D55E00"
 
-    A dashed line marks where a new phase begins (fine-tuning).
-    """
+
+def best_row(rows: list[dict], monitor: str) -> dict | None:
+    """The row of the best epoch by `monitor` (highest accuracy, lowest loss)."""
+    scored = [r for r in rows if r.get(monitor) not in (None, "")]
+    if not scored:
+        return None
+    pick = max if monitor.endswith("accuracy") else min
+    return pick(scored, key=lambda r: float(r[monitor]))
+
+
+def write_curves(metrics_path: Path, out: Path, title: str = "", monitor: str = "val_loss") -> None:
+    """Training (dots) and validation (line) accuracy (in %) and loss per epoch, as the book
+    plots them, in two colour-blind-safe colours; whole epochs on the axis; a labelled
+    dashed line where a new phase begins (fine-tuning), a dotted one at the best epoch."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = pyplot()
     rows = read_metrics(metrics_path)
     epochs = [int(r["epoch"]) for r in rows]
+    best = best_row(rows, monitor)
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric in zip(axes, ("accuracy", "loss")):
-        for key, style, label in ((metric, "bo", "training"), (f"val_{metric}", "b-", "validation")):
-            values = [float(r[key]) if r.get(key) not in (None, "") else float("nan") for r in rows]
-            ax.plot(epochs, values, style, label=label, markersize=4)
+        scale = 100 if metric == "accuracy" else 1
+        for key, style, colour, label in ((metric, "o", TRAINING_COLOUR, "training"),
+                                          (f"val_{metric}", "-", VALIDATION_COLOUR, "validation")):
+            values = [scale * float(r[key]) if r.get(key) not in (None, "") else float("nan") for r in rows]
+            ax.plot(epochs, values, style, color=colour, label=label, markersize=4)
         for previous, row in zip(rows, rows[1:]):
             if row["phase"] != previous["phase"]:
                 ax.axvline(int(row["epoch"]) - 0.5, color="grey", linestyle="--")
-        ax.set(title=f"training and validation {metric}", xlabel="epoch", ylabel=metric)
-        ax.legend()
+                ax.annotate(f" {row['phase']} →", (int(row["epoch"]) - 0.5, 1), xycoords=("data", "axes fraction"),
+                            va="top", fontsize=8, color="grey")
+        if best is not None:
+            ax.axvline(int(best["epoch"]), color=BEST_COLOUR, linestyle=":", label=f"best ({monitor})")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(title=f"training and validation {metric}", xlabel="epoch",
+               ylabel=f"{metric} (%)" if scale == 100 else metric)
+        ax.legend(fontsize=8)
     figure.suptitle(title)
     save_figure(figure, out)
 

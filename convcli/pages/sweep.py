@@ -185,13 +185,14 @@ def param_charts(points: list[dict], keys: list[str], name: str) -> str:
     (the curves' colours): with two keys or more, where each point sits on every axis."""
     charts = []
     for key in keys:
-        values = [row.get(key, "") for row in points]
-        numeric = all(number(v) is not None for v in values)
-        names = None if numeric else sorted(set(values))
+        # The values a key took, in order, evenly spaced: a grid's 1e-4, 3e-4, 1e-3 read
+        # apart, which a linear axis would crowd into one corner.
+        values = {row.get(key, "") for row in points}
+        names = sorted(values, key=lambda v: (number(v) is None, number(v) or 0, v))
         series = []
         for i, row in enumerate(points):
-            x, mean, std = (number(row.get(key)) if numeric else names.index(row.get(key, "")),
-                            number(row.get("mean")), number(row.get("std")) or 0.0)
+            x, mean, std = (names.index(row.get(key, "")), number(row.get("mean")),
+                            number(row.get("std")) or 0.0)
             if mean is not None:  # a dot at the mean, a whisker of ± one std over the seeds
                 series.append(Series(f"point {row.get('point')}" if len(keys) == 1 else "", [(x, mean)],
                                      colour(i), line=False, dots=True, band=[(x, mean - std, mean + std)]))

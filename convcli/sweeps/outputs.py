@@ -68,25 +68,34 @@ def _spans_decades(points: list[PointRow], key: str) -> bool:
     return max(values) / min(values) >= 100
 
 
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
+SEED_STYLES = ("-", "--", ":", "-.")  # one per seed: a point's identical curves stay apart
+
+
 def plot_curves(sweep: Sweep, points: list[PointRow], out: Path) -> None:
+    """Every trial's validation curve: a colour per point (its params in the legend), a line
+    style per seed; a pruned trial ends in an x."""
     plt = pyplot()
 
     key = epoch_metric(sweep.spec.metric)
+    scale = 100 if key.endswith("accuracy") else 1
     figure, ax = plt.subplots(figsize=(7.5, 4.5))
-    colours = plt.get_cmap("tab10")
     for index, point in enumerate(points):
-        for trial in point.trials:
+        colour = OKABE_ITO[index % len(OKABE_ITO)]
+        params = ", ".join(f"{short(k)}={value_text(point.params.get(k))}" for k in sweep.spec.params)
+        for seed_index, trial in enumerate(point.trials):
             rows = read_rows(Path(trial.run) / "metrics.csv") if trial.run else []
             xs = [r["epoch"] for r in rows if isinstance(r.get(key), float)]
-            ys = [r[key] for r in rows if isinstance(r.get(key), float)]
+            ys = [scale * r[key] for r in rows if isinstance(r.get(key), float)]
             if not xs:
                 continue
-            pruned = trial.status == "pruned"
-            ax.plot(xs, ys, linestyle="--" if pruned else "-", color=colours(index % 10), linewidth=1,
-                    label=f"point {point.point}" if trial is point.trials[0] else None)
-            if pruned:
-                ax.plot(xs[-1], ys[-1], "x", color=colours(index % 10), markersize=8)
-    ax.set(xlabel="epoch", ylabel=key, title=f"every trial's {key} (dashed, x: pruned)")
-    if len(points) <= 12:
-        ax.legend(fontsize=8)
+            ax.plot(xs, ys, linestyle=SEED_STYLES[seed_index % len(SEED_STYLES)], color=colour, linewidth=1,
+                    label=f"point {point.point}" + (f" ({params})" if params else "") + f", seed {trial.seed}")
+            if trial.status == "pruned":
+                ax.plot(xs[-1], ys[-1], "x", color=colour, markersize=8)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set(xlabel="epoch", ylabel=f"{key} (%)" if scale == 100 else key,
+           title=f"every trial's {key} (x: pruned)")
+    if sum(len(p.trials) for p in points) <= 16:
+        ax.legend(fontsize=7)
     save_figure(figure, out)
