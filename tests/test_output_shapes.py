@@ -38,6 +38,10 @@ def build(kind: str):
         return keras.Model(inputs, [scores(keras, x), box])
     if kind == "per_pixel":
         return keras.Model(inputs, keras.layers.Conv2D(2, 1, activation="softmax", name="mask")(x))
+    if kind == "float16":  # kept in the mixed_float16 policy, its output float16 too
+        x = keras.layers.Conv2D(4, 3, dtype="mixed_float16", name="conv16")(x)
+        x = keras.layers.GlobalAveragePooling2D(dtype="mixed_float16")(x)
+        return keras.Model(inputs, keras.layers.Dense(2, activation="softmax", dtype="float16")(x))
     if kind == "unbuilt":
         return keras.Sequential([keras.layers.Conv2D(4, 3), keras.layers.GlobalAveragePooling2D(),
                                  keras.layers.Dense(2, activation="softmax")])
@@ -53,7 +57,7 @@ def folder(tmp_path_factory):
         for i in range(2):
             Image.fromarray(rng.integers(0, 256, (SIDE, SIDE, 3), np.uint8)).save(
                 root / "data" / name / f"{i}.png")
-    for kind in ("plain", "list", "dict", "two", "per_pixel", "unbuilt"):
+    for kind in ("plain", "list", "dict", "float16", "two", "per_pixel", "unbuilt"):
         build(kind).save(root / f"{kind}.keras")
     return root
 
@@ -64,6 +68,14 @@ def commands(folder, kind):
             "evaluate": ("evaluate", "--model", model, "--data", folder / "data"),
             "gradcam": ("gradcam", image, "--model", model, "--out", folder / f"cam-{kind}"),
             "activations": ("activations", image, "--model", model, "--out", folder / f"act-{kind}")}
+
+
+def test_a_float16_model_goes_through_every_command(folder, monkeypatch):
+    monkeypatch.chdir(folder)
+    for name, args in commands(folder, "float16").items():
+        result = invoke(*args)
+        assert result.exit_code == 0, (name, result.output)
+    assert "%" in invoke(*commands(folder, "float16")["predict"]).stdout
 
 
 @pytest.mark.parametrize("kind", ["list", "dict"])
