@@ -320,7 +320,7 @@ def test_builtin_base_is_pretrained_once_and_rebuilt_when_corrupt(monkeypatch):
 
     assert "pretraining the built-in base" in build()
     record = read_json(path.with_name(path.name.replace(".weights.h5", ".json")))
-    assert 0 <= record["val_accuracy"] <= 1 and len(record["source_classes"]) == 8
+    assert 0 <= record["val_accuracy"] <= 1 and len(record["source_classes"]) == 10
     load_weights_file(build_builtin_base(), path, "builtin")
 
     assert "pretraining" not in build()  # cached

@@ -29,7 +29,7 @@ def train(config, runs_dir, *overrides) -> tuple[dict, list[dict]]:
     return summary, list(csv.DictReader(open(run / "metrics.csv")))
 
 
-def test_accuracy(config, runs_dir, *overrides) -> float:
+def accuracy_of(config, runs_dir, *overrides) -> float:
     return train(config, runs_dir, *overrides)[0]["test"]["accuracy"]
 
 
@@ -51,22 +51,27 @@ def test_scratch_overfits_and_augmentation_helps(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_pretrained_features_beat_augmentation_over_three_seeds(tmp_path):
+def test_pretrained_features_beat_augmentation_over_three_seeds(tmp_path, monkeypatch):
     """Both at half their shipped epochs (augment's gain comes late, which only widens the
-    margin here): three seeds each, the gain's 95% interval must lie above 5 points."""
+    margin here), three seeds each: every features run beats every augment run by 5
+    points, and the mean gain is 10 or more (measured: 94.2 against 74.4, every features
+    run at least 14 points above every augment run). With the untrained stand-in base the
+    other tests use, features stay at chance and this fails."""
+    monkeypatch.setenv("CONVCLI_CACHE", str(tmp_path / "cache"))  # the shipped base, not a stand-in
     seeds = ("seed=1", "seed=2", "seed=3")
-    augment = [test_accuracy("augment", tmp_path / "augment", s, "train.epochs=40") for s in seeds]
-    features = [test_accuracy("extract", tmp_path / "extract", s, "train.epochs=15") for s in seeds]
-    gain = difference(augment, features)
-    assert gain.low >= 0.05, (augment, features, gain)
+    augment = [accuracy_of("augment", tmp_path / "augment", s, "train.epochs=40") for s in seeds]
+    features = [accuracy_of("extract", tmp_path / "extract", s, "train.epochs=15") for s in seeds]
+    assert min(features) >= max(augment) + 0.05, (augment, features)
+    assert difference(augment, features).mean >= 0.10, (augment, features)
 
 
 @pytest.mark.slow
-def test_fine_tuning_the_pretrained_base_beats_the_same_model_from_random_weights(tmp_path):
+def test_fine_tuning_the_pretrained_base_beats_the_same_model_from_random_weights(tmp_path, monkeypatch):
     """The shipped base's weights are what fine-tuning starts from: without them the same
-    model and schedule stays far lower (measured: ~95% against ~65%, shortened)."""
+    model and schedule stays far lower (shortened here)."""
+    monkeypatch.setenv("CONVCLI_CACHE", str(tmp_path / "cache"))  # the shipped base, not a stand-in
     short = ("fine_tune.head_epochs=4", "train.epochs=8")
-    pretrained = test_accuracy("finetune", tmp_path / "pretrained", *short)
-    random = test_accuracy("finetune", tmp_path / "random", *short, "model.weights=none")
+    pretrained = accuracy_of("finetune", tmp_path / "pretrained", *short)
+    random = accuracy_of("finetune", tmp_path / "random", *short, "model.weights=none")
     assert pretrained >= random + 0.15, (pretrained, random)
     assert pretrained >= 0.85, (pretrained, random)
