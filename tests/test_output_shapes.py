@@ -42,6 +42,10 @@ def build(kind: str):
         x = keras.layers.Conv2D(4, 3, dtype="mixed_float16", name="conv16")(x)
         x = keras.layers.GlobalAveragePooling2D(dtype="mixed_float16")(x)
         return keras.Model(inputs, keras.layers.Dense(2, activation="softmax", dtype="float16")(x))
+    if kind == "nested_sequential":  # a Sequential feature extractor inside a functional model
+        features = keras.Sequential([keras.Input((SIDE, SIDE, 3)), keras.layers.Conv2D(4, 3, name="c1"),
+                                     keras.layers.Conv2D(4, 3, name="c2")], name="features")
+        return keras.Model(inputs, scores(keras, features(inputs)))
     if kind == "unbuilt":
         return keras.Sequential([keras.layers.Conv2D(4, 3), keras.layers.GlobalAveragePooling2D(),
                                  keras.layers.Dense(2, activation="softmax")])
@@ -57,7 +61,7 @@ def folder(tmp_path_factory):
         for i in range(2):
             Image.fromarray(rng.integers(0, 256, (SIDE, SIDE, 3), np.uint8)).save(
                 root / "data" / name / f"{i}.png")
-    for kind in ("plain", "list", "dict", "float16", "two", "per_pixel", "unbuilt"):
+    for kind in ("plain", "list", "dict", "float16", "nested_sequential", "two", "per_pixel", "unbuilt"):
         build(kind).save(root / f"{kind}.keras")
     return root
 
@@ -70,12 +74,13 @@ def commands(folder, kind):
             "activations": ("activations", image, "--model", model, "--out", folder / f"act-{kind}")}
 
 
-def test_a_float16_model_goes_through_every_command(folder, monkeypatch):
+@pytest.mark.parametrize("kind", ["float16", "nested_sequential"])
+def test_float16_and_nested_models_go_through_every_command(folder, kind, monkeypatch):
     monkeypatch.chdir(folder)
-    for name, args in commands(folder, "float16").items():
+    for name, args in commands(folder, kind).items():
         result = invoke(*args)
         assert result.exit_code == 0, (name, result.output)
-    assert "%" in invoke(*commands(folder, "float16")["predict"]).stdout
+    assert "%" in invoke(*commands(folder, kind)["predict"]).stdout
 
 
 @pytest.mark.parametrize("kind", ["list", "dict"])

@@ -82,7 +82,11 @@ def tap_model(model: keras.Model, names: list[str], input_of: str | None = None)
 
     # Before the base -> the base, tapped -> after the base, chained into one model.
     node = own_node(model, base)
-    inner = keras.Model(base.inputs[0], [layer.output for _, layer in located] + [base.output])
+    # Tensors of the base's own graph (a nested Sequential replayed as one: its layers'
+    # `.output` may belong to another call of them, issue 28).
+    base_graph, base_outputs = as_functional(base)
+    inner = keras.Model(base_graph.inputs[0],
+                        [base_outputs[layer.name] for _, layer in located] + [base_graph.output])
     x = images = keras.Input(shape=model.inputs[0].shape[1:], name="image")
     if node.input_tensors[0] is not model.inputs[0]:  # preprocessing before the base
         x = keras.Model(model.inputs[0], node.input_tensors[0])(x, training=False)
