@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from convcli.safeyaml import load_json
+from convcli.safeyaml import read_json
 
 RECORD = "entry.json"
 KINDS = {"features": "features", "images": "decoded images", "checks": "data check",
@@ -102,15 +102,6 @@ def replace_stale(folder: Path, same: tuple[str, ...]) -> list[Path]:
         if theirs and all(theirs.get(key) == mine[key] for key in same) and _remove(other):
             removed.append(other)
     return removed
-
-
-def read_json(path: Path) -> dict:
-    """A record's object; {} when it is missing or damaged."""
-    try:
-        value = load_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _remove(entry: Path) -> bool:

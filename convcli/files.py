@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from convcli.errors import RunError, raise_if_interrupted
-from convcli.safeyaml import load_json
+from convcli.safeyaml import read_json  # noqa: F401  (where callers have long found it)
 
 
 @contextlib.contextmanager
@@ -79,13 +79,6 @@ def make_folder(folder: Path) -> None:
                        else f"cannot create folder {folder}: {error.strerror or error}") from None
 
 
-def read_json(path: Path) -> dict:
-    """A JSON file's object; {} when it is missing, unreadable or not an object."""
-    try:
-        value = load_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def cache_dir() -> Path:

@@ -10,14 +10,16 @@ Python object; deep nesting, long numbers and a key written twice in one mapping
 (PyYAML keeps the last without a word) are refused too. Every refusal is a
 `LimitError`, a `yaml.MarkedYAMLError` that points at the line and column.
 
-JSON, a subset of YAML, is read by `load_json`: the JSON files convcli reads back
-(meta.json, summary.json, export.json) may come from elsewhere too, and Python's parser
-meets a deep enough nesting with a RecursionError instead of its ValueError.
+JSON, a subset of YAML, is read by `load_json` (`read_json`: a file's object, or {}):
+the JSON files convcli reads back (meta.json, summary.json, export.json) may come from
+elsewhere too, and Python's parser meets a deep enough nesting with a RecursionError
+instead of its ValueError.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import yaml
 from yaml.events import AliasEvent
@@ -132,3 +134,12 @@ def load_json(text: str | bytes):
         return json.loads(text)
     except RecursionError:
         raise ValueError("lists and objects nest too deep to read") from None
+
+
+def read_json(path: Path) -> dict:
+    """A JSON file's object; {} when it is missing, unreadable or not an object."""
+    try:
+        value = load_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
