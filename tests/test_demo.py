@@ -16,7 +16,8 @@ def test_quick_demo_trains_every_stage_and_tabulates_them(tmp_path, builtin_base
     finally:
         del os.environ["COLUMNS"]
     assert result.exit_code == 0, result.output
-    runs = sorted((tmp_path / "runs").iterdir())
+    runs = sorted(p for p in (tmp_path / "runs").iterdir() if p.is_dir())  # not the demo page
+    assert list((tmp_path / "runs").glob("demo_*.html"))  # the demo page beside them
     assert [run.name.split("_", 2)[2] for run in runs] == [
         "scratch", "augment", "extract", "extract-frozen", "finetune"]
     for run in runs:
