@@ -41,8 +41,15 @@ def open_sweep_parent(client, target: Target, folder: SweepDir, spec: dict) -> s
     """The sweep's parent run (found or made), with the sweep file's settings as params."""
     parent = parents.open_parent(client, target, sweep_id(folder), folder.name,
                                  {"convcli.sweep_dir": str(folder.path.resolve())})
+    wanted = parents.sweep_params(spec)
     held = client.get_run(parent).data.params
-    api.log_params(client, parent, {k: v for k, v in parents.sweep_params(spec).items() if k not in held})
+    try:
+        api.log_params(client, parent, {k: v for k, v in wanted.items() if k not in held})
+    except Exception:
+        # Another machine's process of the sweep logged the same settings at the same
+        # moment (the database refuses the second copy of a param): nothing is missing.
+        if not set(wanted) <= set(client.get_run(parent).data.params):
+            raise
     return parent
 
 
