@@ -18,7 +18,8 @@ TRAINING, VALIDATION = colour(1), colour(0)  # orange dots, blue line
 
 
 def read_rows(path: Path) -> list[dict]:
-    """metrics.csv's rows ({} when it is missing or unreadable); cells stay text."""
+    """A CSV file's rows (metrics.csv, a sweep's trials.csv and points.csv); [] when it is
+    missing or unreadable; cells stay text."""
     try:
         with open(path, newline="", encoding="utf-8", errors="replace") as handle:
             return list(csv.DictReader(handle))

@@ -13,7 +13,8 @@ from pathlib import Path
 from convcli.files import atomic_write_text
 from convcli.formats import duration, metric, timestamp
 from convcli.pages.parts import document, section
-from convcli.pages.sweep import read_csv, read_spec, sweep_facts
+from convcli.pages.curves import read_rows
+from convcli.pages.sweep import read_spec, sweep_facts
 from convcli.runs import SWEEPS_FOLDER, Run, describe_all
 from convcli.sweeps.directory import list_sweeps, listing_row
 
@@ -100,7 +101,7 @@ def sweep_row(runs_dir: Path, sweep) -> dict:
     done, total = listing["trials_done"], listing["trials"] or "?"
     best, name = listing["best"], listing["metric"] or "metric"
     mean = f"{name} {metric(name, float(best['mean']))} (point {best['point']})" if best else "-"
-    facts = dict(sweep_facts(sweep.path, read_spec(sweep.path), read_csv(sweep.trials_csv)))
+    facts = dict(sweep_facts(sweep.path, read_spec(sweep.path), read_rows(sweep.trials_csv)))
     status = "completed" if best and done == listing["trials"] else "running" if done else "started"
     page = "report.html" if sweep.report.is_file() else ""
     return table_row(f"{SWEEPS_FOLDER}/{sweep.name}/{page}", f"{sweep.name} ({done}/{total} trials)",

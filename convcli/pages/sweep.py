@@ -8,7 +8,6 @@ per seed), the metric against each param, the sweep file and best.yaml as writte
 
 from __future__ import annotations
 
-import csv
 import os
 from html import escape
 from pathlib import Path
@@ -19,20 +18,12 @@ from convcli.files import atomic_write_text
 from convcli.formats import duration, metric, timestamp
 from convcli.pages.charts import Series, colour, dash, line_chart
 from convcli.pages.curves import epoch_of, number
-from convcli.pages.curves import read_rows as read_metrics
+from convcli.pages.curves import read_rows
 from convcli.pages.parts import definition_list, document, html_table, section
 from convcli.runs import Run
 from convcli.stats import Summary
 
 NAV = (("points", "points"), ("curves", "curves"), ("trials", "trials"), ("files", "sweep file"))
-
-
-def read_csv(path: Path) -> list[dict]:
-    try:
-        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-            return list(csv.DictReader(handle))
-    except (OSError, csv.Error):
-        return []
 
 
 def read_spec(folder: Path) -> dict:
@@ -53,7 +44,7 @@ def write_sweep_page(folder: Path) -> Path:
 def sweep_html(folder: Path) -> str:
     spec = read_spec(folder)
     metric_name, keys = str(spec.get("metric", "val_accuracy")), list(spec.get("params") or {})
-    points, trials = read_csv(folder / "points.csv"), read_csv(folder / "trials.csv")
+    points, trials = read_rows(folder / "points.csv"), read_rows(folder / "trials.csv")
     body = "\n".join([
         f"<h1>sweep {escape(folder.name)}</h1>",
         definition_list(sweep_facts(folder, spec, trials)),
@@ -166,7 +157,7 @@ def curves_chart(folder: Path, trials: list[dict], keys: list[str], name: str) -
     series = []
     for t in trials:
         path = trial_run(folder, t.get("run"))
-        rows = read_metrics(path / "metrics.csv") if path else []
+        rows = read_rows(path / "metrics.csv") if path else []
         values = [(epoch_of(r), number(r.get(key))) for r in rows if epoch_of(r) is not None]
         if values:
             index = points.index(int(number(t.get("point")) or 0))
