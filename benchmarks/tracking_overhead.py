@@ -2,11 +2,13 @@
 
 Whole `convcli train` processes of the shipped scratch config (64x64, the built-in
 200 training images) with train.epochs=6, one untracked and one with `--mlflow` to an
-`mlflow server` (sqlite backend, one worker, no job runner) started here on loopback,
-interleaved for --rounds rounds after one warm-up run (which makes the built-in data);
-the median wall time of each is compared. The tracked run imports mlflow, makes its MLflow run, logs params,
-every epoch's metrics, the results and the artifacts (from a thread of its own, waiting
-for the last of them at the end). Target: at most 1.05x.
+`mlflow server` (sqlite backend, artifacts kept by the server as by default, one worker,
+no job runner) started here on loopback, interleaved for --rounds rounds after one
+warm-up run (which makes the built-in data); the median wall time of each is compared.
+The tracked run makes its MLflow run, logs params, every epoch's metrics, the results and
+the artifacts through MLflow's REST API (from a thread of its own, waiting for the last
+of them at the end). Target: at most 1.05x. The load average, before and after, says how
+busy the machine was (wall time suffers from other jobs more than CPU time does).
 
     python benchmarks/tracking_overhead.py [--rounds 5] [--epochs 6] [--json out.json]
 """
@@ -39,7 +41,7 @@ def start_server(root: Path) -> tuple[subprocess.Popen, str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
-                               f"sqlite:///{root / 'mlflow.db'}", "--default-artifact-root",
+                               f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination",
                                str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
                                "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True, env={**os.environ, **SERVER_ENV})
@@ -94,6 +96,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--json")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="convcli-tracking-") as folder:
         root = Path(folder)
         server, uri = start_server(root)
@@ -105,10 +108,10 @@ def main() -> None:
                 times["tracked"].append(train_seconds(root / "runs", args.epochs, ["--mlflow", uri]))
         finally:
             stop_server(server)
-    report(times, args.json)
+    report(times, args.json, [load_before, os.getloadavg()])
 
 
-def report(times: dict, json_path: str | None) -> None:
+def report(times: dict, json_path: str | None, loads: list) -> None:
     """Median wall and CPU time of each, and the ratios (CPU time is steadier on a shared
     machine: other processes lengthen wall time, not this process's CPU time)."""
     medians = {name: [statistics.median(v[i] for v in values) for i in (0, 1)]
@@ -121,9 +124,11 @@ def report(times: dict, json_path: str | None) -> None:
     verdict = "pass" if ratios[0] <= TARGET else "miss"
     print(f"tracked / untracked: {ratios[0]:.3f}x wall (target <= {TARGET}x: {verdict}), "
           f"{ratios[1]:.3f}x CPU time")
+    print("load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}, after: {:.2f} {:.2f} {:.2f}".format(
+        *loads[0], *loads[1]))
     if json_path:
-        Path(json_path).write_text(json.dumps({"times": times, "medians": medians, "ratios": ratios},
-                                              indent=2))
+        Path(json_path).write_text(json.dumps({"times": times, "medians": medians, "ratios": ratios,
+                                               "load_average": loads}, indent=2))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Dashboard reads it (docs/tracking.md)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -38,10 +39,14 @@ def free_port() -> int:
 
 class Server:
     """`mlflow server` in a session of its own: its uvicorn workers outlive the parent, so
-    stop() ends the whole process group (by the id of the process started here)."""
+    stop() ends the whole process group (by the id of the process started here).
 
-    def __init__(self, backend: str, artifacts: Path, port: int | None = None):
+    `proxied`: the server keeps the artifacts and takes them over HTTP (runs' artifact_uri
+    mlflow-artifacts:, MLflow's default); else clients write them to `artifacts` themselves."""
+
+    def __init__(self, backend: str, artifacts: Path, port: int | None = None, proxied: bool = True):
         self.backend, self.artifacts, self.port = backend, artifacts, port or free_port()
+        self.proxied = proxied
         self.uri = f"http://127.0.0.1:{self.port}"
         self.process = None
 
@@ -49,7 +54,8 @@ class Server:
         log = open(self.artifacts.parent / f"mlflow-{self.port}.log", "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", self.backend,
-             "--default-artifact-root", str(self.artifacts), "--host", "127.0.0.1",
+             *(["--artifacts-destination", str(self.artifacts)] if self.proxied else
+               ["--default-artifact-root", str(self.artifacts), "--no-serve-artifacts"]), "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", "1"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             # MLflow 3's job runner (GenAI jobs, huey consumers) only takes the cores the tests need
@@ -217,6 +223,119 @@ def test_untracked_runs_and_help_never_import_mlflow(tracked_config, tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True, env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
+def test_a_run_tracked_on_an_http_server_never_imports_mlflow(mlflow_server, tracked_config, tmp_path):
+    """MLflow's REST API, spoken with the standard library: importing mlflow cost a tracked
+    run about a second of CPU (issue 26). Training, the model artifact and a push after."""
+    runs = tmp_path / "runs"
+    code = f"""
+import sys
+from pathlib import Path
+from typer.testing import CliRunner
+from convcli.cli import app
+
+def invoke(*args):
+    result = CliRunner().invoke(app, [str(arg) for arg in args])
+    assert result.exit_code == 0 and "warning" not in result.output, (args, result.output, result.exception)
+    return result
+
+invoke("train", {str(tracked_config())!r}, "--runs-dir", {str(runs)!r}, "--mlflow", {mlflow_server.uri!r},
+       "--mlflow-experiment", "no-import", "--mlflow-model")
+(run,) = Path({str(runs)!r}).iterdir()
+print(invoke("runs", "push", run).stdout)
+assert "mlflow" not in sys.modules, "mlflow imported"
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = only_run(runs)
+    record = meta_of(run)["mlflow"]
+    assert record["unsent"] == [] and f"already complete (MLflow run {record['run_id']})" in done.stdout
+    client = MlflowClient(mlflow_server.uri)
+    remote = client.get_run(record["run_id"])
+    assert remote.info.status == "FINISHED" and remote.info.artifact_uri.startswith("mlflow-artifacts:")
+    assert remote.data.params["train.epochs"] == "2" and remote.data.tags["convcli.run_id"] == run.name
+    assert [step for step, _ in history(client, record["run_id"], "val_loss")] == [1, 2]
+    assert {"config.yaml", "summary.json", "gradcam/contact_sheet.png", "checkpoints/best.keras"} <= \
+        artifacts(client, record["run_id"])
+    sent = Path(client.download_artifacts(record["run_id"], "config.yaml", str(tmp_path)))
+    assert sent.read_bytes() == (run / "config.yaml").read_bytes()
+
+
+def test_a_server_that_does_not_keep_artifacts_has_them_written_through_mlflow(tracked_config, tmp_path):
+    """A server started with --default-artifact-root PATH --no-serve-artifacts: the client
+    writes the artifacts itself, which only mlflow knows how to do for every kind of root."""
+    server = Server(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "artifacts", proxied=False).start()
+    try:
+        result = invoke("train", tracked_config(), "--runs-dir", tmp_path / "runs", "--mlflow", server.uri)
+        assert result.exit_code == 0 and "warning" not in result.stderr, result.output
+        run_id = meta_of(only_run(tmp_path / "runs"))["mlflow"]["run_id"]
+        client = MlflowClient(server.uri)
+        assert client.get_run(run_id).info.status == "FINISHED"
+        assert {"config.yaml", "summary.json", "report.html"} <= artifacts(client, run_id)
+        assert list((tmp_path / "artifacts").glob(f"*/{run_id}/artifacts/config.yaml"))
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("store", ["sqlite", "file"])
+def test_a_run_tracked_in_a_store_without_a_server(store, tracked_config, tmp_path, monkeypatch):
+    """sqlite:/// and file: stores go through MlflowClient, as before the REST client."""
+    monkeypatch.chdir(tmp_path)  # a database store's default artifact root is ./mlruns
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}" if store == "sqlite" else f"file:{tmp_path / 'store'}"
+    result = invoke("train", tracked_config(), "--runs-dir", tmp_path / "runs", "--mlflow", uri)
+    assert result.exit_code == 0 and "warning: MLflow" not in result.stderr, result.output
+    run = only_run(tmp_path / "runs")
+    record = meta_of(run)["mlflow"]
+    assert record["unsent"] == [] and record["problem"] is None
+    client = MlflowClient(uri)
+    remote = client.get_run(record["run_id"])
+    assert remote.info.status == "FINISHED" and remote.data.params["train.epochs"] == "2"
+    assert [step for step, _ in history(client, record["run_id"], "val_accuracy")] == [1, 2]
+    assert {"config.yaml", "summary.json", "report.html"} <= artifacts(client, record["run_id"])
+
+
+def test_the_rest_client_retries_a_busy_server_once_and_sends_mlflows_credentials(monkeypatch):
+    """A stand-in server: busy (503) at the first request. MLflow's own settings hold:
+    MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_TRACKING_USERNAME and _PASSWORD; a refusal that
+    is not transient (404) is not retried."""
+    import base64
+    import http.server
+
+    seen = []
+
+    class Busy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802  http.server's name
+            seen.append((self.path, self.headers.get("Authorization")))
+            status, answer = {1: (503, {}), 2: (200, {"experiment": {
+                "experiment_id": "7", "name": "e", "lifecycle_stage": "active"}})}.get(
+                len(seen), (404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "none"}))
+            body = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ada")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "pw")
+    from convcli.tracking import mlflow_client as api
+
+    try:
+        client = api.connect(f"http://127.0.0.1:{server.server_address[1]}")
+        assert client.get_experiment_by_name("e").experiment_id == "7"
+        assert client.get_experiment_by_name("missing") is None
+    finally:
+        server.shutdown()
+    assert [path.split("?")[0] for path, _ in seen] == ["/api/2.0/mlflow/experiments/get-by-name"] * 3
+    assert {auth for _, auth in seen} == {f"Basic {base64.b64encode(b'ada:pw').decode()}"}
+
+
 def test_the_uri_check_knows_the_schemes_mlflow_knows():
     from mlflow.tracking._tracking_service import utils
 
@@ -283,6 +402,9 @@ def test_params_too_long_are_named_never_cut_and_batches_hold_mlflow_limits(mlfl
     api.log_metrics(client, run_id, [("m", float(i), i, 0) for i in range(2500)])
     assert client.get_run(run_id).data.params == many
     assert len(client.get_metric_history(run_id, "m")) == 2500
+    # JSON has no NaN: the REST client spells it as protobuf does (a diverged run's loss)
+    api.log_metrics(client, run_id, [("diverged", float("nan"), 1, 0), ("diverged", 1.5, 2, 0)])
+    assert [math.isnan(m.value) for m in client.get_metric_history(run_id, "diverged")] == [True, False]
 
 
 # --- a server that is down, hangs, or stops ---------------------------------------------

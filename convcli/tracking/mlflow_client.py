@@ -1,7 +1,9 @@
 """The MLflow client convcli talks through: every request bounded in time, and the few
 operations a run or sweep needs (its experiment, finding a run by tag, batched logging).
 
-mlflow is imported here only, inside the functions, when tracking is asked for.
+An http(s) server is reached through rest.py's RestClient, without importing mlflow
+(about a second of CPU: issue 26); other stores (sqlite:, postgresql:, file:,
+databricks) through MlflowClient, mlflow imported here only, inside the functions.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 
 from convcli.errors import ConfigError
 from convcli.tracking.params import METRICS_PER_BATCH, PARAMS_PER_BATCH, batches
+from convcli.tracking import rest
+from convcli.tracking.target import uri_scheme
 
 # MLflow's own defaults wait 120 s per request and retry 7 times with growing pauses:
 # minutes against a server that is down. These hold unless the user sets them. Ending a
@@ -29,11 +33,15 @@ class Unanswered(Exception):
 
 
 def connect(uri: str):
-    """An MlflowClient for `uri`, its HTTP requests bounded by CLIENT_SETTINGS."""
+    """The client for `uri`, its HTTP requests bounded by CLIENT_SETTINGS: a RestClient
+    for an http(s) server, else an MlflowClient."""
     import logging
 
     for name, value in CLIENT_SETTINGS.items():
         os.environ.setdefault(name, value)
+    # An auth plugin (MLFLOW_TRACKING_AUTH) lives in mlflow: only MlflowClient can use it
+    if uri_scheme(uri) in ("http", "https") and not os.environ.get("MLFLOW_TRACKING_AUTH"):
+        return rest.RestClient(uri)
     try:
         from mlflow.tracking import MlflowClient
     except ImportError:
@@ -104,16 +112,24 @@ def runs_tagged(client, experiment: str, tag: str, value: str) -> list:
     return sorted(found, key=lambda run: (run.info.start_time or 0, run.info.run_id))
 
 
-def log_params(client, run_id: str, params: dict[str, str]) -> None:
-    from mlflow.entities import Param
+def entities(client):
+    """Where the client's Param, RunTag and Metric classes live: rest.py's records for a
+    RestClient (so mlflow is not imported), mlflow.entities for an MlflowClient."""
+    if isinstance(client, rest.RestClient):
+        return rest
+    import mlflow.entities
 
+    return mlflow.entities
+
+
+def log_params(client, run_id: str, params: dict[str, str]) -> None:
+    Param = entities(client).Param
     for chunk in batches(sorted(params.items()), PARAMS_PER_BATCH):
         client.log_batch(run_id, params=[Param(key, value) for key, value in chunk], synchronous=True)
 
 
 def set_tags(client, run_id: str, tags: dict[str, str]) -> None:
-    from mlflow.entities import RunTag
-
+    RunTag = entities(client).RunTag
     for chunk in batches(sorted(tags.items()), PARAMS_PER_BATCH):
         client.log_batch(run_id, tags=[RunTag(key, str(value)) for key, value in chunk], synchronous=True)
 
@@ -122,8 +138,7 @@ def log_metrics(client, run_id: str, points: list[tuple[str, float, int, int]],
                 tags: dict[str, str] | None = None) -> None:
     """points: (key, value, step, timestamp in ms); `tags` (at most 100) ride along in the
     first request."""
-    from mlflow.entities import Metric, RunTag
-
+    Metric, RunTag = entities(client).Metric, entities(client).RunTag
     extra = [RunTag(key, str(value)) for key, value in (tags or {}).items()]
     for chunk in batches(points, METRICS_PER_BATCH) or ([[]] if extra else []):
         client.log_batch(run_id, metrics=[Metric(key, value, timestamp, step)
