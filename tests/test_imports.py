@@ -22,9 +22,10 @@ LEVELS = {
     "runs": 2, "data": 2, "models": 2,
     "pages.gallery": 2,  # a run page's Grad-CAM gallery and hardest examples (reads records)
     "pages.plots": 2,  # the figures, matplotlib only: below evaluation, which draws its confusion matrix
+    "pages.sweep_charts": 2,  # a sweep's charts as Series, from its files: SVG on its page, PNG in plots/
     "tracking": 3,  # MLflow runs, a sweep's parent run, TensorBoard HParams (mlflow imported lazily)
     "training": 3, "tables": 3, "run_tables": 3, "image_files": 3, "pages.run": 3, "evaluation": 3,
-    "pages.sweep": 3,  # a sweep's page from its files, below sweeps/, which writes it
+    "pages.sweep": 3,  # a sweep's page and plots/ from its files, below sweeps/, which writes them
     "draft": 3, "shipped": 3,
     "pretraining": 4,  # the built-in base, trained on the source task (uses training)
     "sweeps": 4,

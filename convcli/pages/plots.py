@@ -1,9 +1,9 @@
 """Plots: the figures of training and evaluation, drawn with matplotlib into PNG files.
 
 curves.png (a run's accuracy and loss per epoch, as the book plots them), the demo's
-mean ± std bands over seeds, the confusion matrix's picture; `pyplot` and `save_figure`
-serve every other figure too (the sweep's plots): matplotlib without a display, PNGs
-written atomically.
+mean ± std bands over seeds, the confusion matrix's picture, and `write_series_png`: a
+page's chart (charts.Series) as a PNG, so a sweep's plots/ shows what its page shows;
+`pyplot` and `save_figure`: matplotlib without a display, PNGs written atomically.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import csv
 from pathlib import Path
 
 from convcli.files import atomic_path
+from convcli.pages.charts import Series
 
 
 def pyplot():
@@ -63,10 +64,13 @@ def write_curves(metrics_path: Path, out: Path, title: str = "", monitor: str = 
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric in zip(axes, ("accuracy", "loss")):
         scale = 100 if metric == "accuracy" else 1
+        drawn = []
         for key, style, colour, label in ((metric, "o", TRAINING_COLOUR, "training"),
                                           (f"val_{metric}", "-", VALIDATION_COLOUR, "validation")):
             values = [scale * float(r[key]) if r.get(key) not in (None, "") else float("nan") for r in rows]
-            ax.plot(epochs, values, style, color=colour, label=label, markersize=4)
+            if any(v == v for v in values):  # a column left empty (not measured: mixup) is not drawn
+                ax.plot(epochs, values, style, color=colour, label=label, markersize=4)
+                drawn.append(label)
         for previous, row in zip(rows, rows[1:]):
             if row["phase"] != previous["phase"]:
                 ax.axvline(int(row["epoch"]) - 0.5, color="grey", linestyle="--")
@@ -75,7 +79,7 @@ def write_curves(metrics_path: Path, out: Path, title: str = "", monitor: str = 
         if best is not None:
             ax.axvline(int(best["epoch"]), color=BEST_COLOUR, linestyle=":", label=f"best ({monitor})")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set(title=f"training and validation {metric}", xlabel="epoch",
+        ax.set(title=f"{' and '.join(drawn) or 'no'} {metric}", xlabel="epoch",
                ylabel=f"{metric} (%)" if scale == 100 else metric)
         ax.legend(fontsize=8)
     figure.suptitle(title)
@@ -124,4 +128,43 @@ def write_confusion_matrix(class_names: list[str], confusion: list[list[int]], o
     ax.set_yticks(range(len(names)), names)
     ax.set(xlabel="predicted", ylabel="true")
     ax.set_title(title, fontsize=9)
+    save_figure(figure, out)
+
+
+def write_series_png(series: list[Series], out: Path, title: str, x_label: str, y_label: str, *,
+                     percent: bool = False, x_names: list[str] | None = None, legend_limit: int = 16) -> None:
+    """The page's chart of `series` (charts.line_chart draws the same as SVG) as a PNG: the
+    same colours and dashes, whiskers where a series has a band but no line, shaded bands
+    where it has both; the legend left out past `legend_limit` labelled series."""
+    from matplotlib.ticker import MaxNLocator
+
+    plt = pyplot()
+    scale = 100 if percent else 1
+    figure, ax = plt.subplots(figsize=(7.5, 4.5))
+    for s in series:
+        xs = [x for x, _ in s.points]
+        ys = [scale * y if y is not None else float("nan") for _, y in s.points]
+        style = (0, tuple(float(v) for v in s.dash.split())) if s.dash else "-"
+        label = s.label or None
+        if s.band and not s.line:  # error bars: low to high around each value, as the page's whiskers
+            spread = [[y - scale * low for y, (_, low, _) in zip(ys, s.band)],
+                      [scale * high - y for y, (_, _, high) in zip(ys, s.band)]]
+            ax.errorbar(xs, ys, yerr=spread, fmt="o", color=s.colour, capsize=4, label=label)
+            continue
+        ax.plot(xs, ys, linestyle=style if s.line else "none", marker="o" if s.dots else None,
+                markersize=4, color=s.colour, linewidth=1.5, label=label)
+        if s.band:
+            ax.fill_between([x for x, _, _ in s.band], [scale * low for _, low, _ in s.band],
+                            [scale * high for _, _, high in s.band], color=s.colour, alpha=0.18)
+    if x_names is not None:
+        slanted = sum(len(name) for name in x_names) > 60  # long rows of names overlap unless slanted
+        ax.set_xticks(range(len(x_names)), x_names, rotation=45 if slanted else 0,
+                      ha="right" if slanted else "center")
+        ax.set_xlim(-0.5, len(x_names) - 0.5)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(title=title, xlabel=x_label, ylabel=f"{y_label} (%)" if percent else y_label)
+    labelled = sum(1 for s in series if s.label)
+    if 0 < labelled <= legend_limit:
+        ax.legend(fontsize=7)
     save_figure(figure, out)

@@ -1,9 +1,11 @@
-"""The sweep page: a sweep directory's report.html, from its files alone (sweep.yaml,
-points.csv, trials.csv, best.yaml and each trial's metrics.csv and meta.json).
+"""The sweep page and plots: a sweep directory's report.html and plots/*.png, from its
+files alone (sweep.yaml, points.csv, trials.csv, best.yaml and each trial's metrics.csv
+and meta.json).
 
 The points and every trial in tables, the best point with a caveat when its interval
 overlaps the runner-up's, every trial's validation curve (one colour per point, one dash
-per seed), the metric against each param, the sweep file and best.yaml as written.
+per seed), the metric against each param, the sweep file and best.yaml as written. The
+charts are sweep_charts.py's, drawn as SVG on the page and as PNG in plots/.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ import os
 from html import escape
 from pathlib import Path
 
+import yaml
+
 from convcli import safeyaml
-from convcli.errors import ConvcliError
 from convcli.files import atomic_write_text
 from convcli.formats import duration, metric, timestamp
-from convcli.pages.charts import Series, colour, dash, line_chart
-from convcli.pages.curves import epoch_of, number
-from convcli.pages.curves import read_rows
+from convcli.pages.charts import line_chart
+from convcli.pages.curves import number, read_rows
+from convcli.pages.plots import write_series_png
 from convcli.pages.parts import definition_list, document, html_table, section
+from convcli.pages.sweep_charts import (curve_series, param_series, param_title, params_text,
+                                        point_colours, short, trial_metric, trial_run)
 from convcli.runs import Run
 from convcli.stats import Summary
 
@@ -30,7 +35,7 @@ def read_spec(folder: Path) -> dict:
     """sweep.yaml as written ({} when unreadable: the page still shows the rest)."""
     try:
         spec = safeyaml.load(folder.joinpath("sweep.yaml").read_text())
-    except (OSError, ValueError, ConvcliError):
+    except (OSError, ValueError, yaml.YAMLError):  # safeyaml.load raises YAMLError, not ValueError
         return {}
     return spec if isinstance(spec, dict) else {}
 
@@ -45,13 +50,14 @@ def sweep_html(folder: Path) -> str:
     spec = read_spec(folder)
     metric_name, keys = str(spec.get("metric", "val_accuracy")), list(spec.get("params") or {})
     points, trials = read_rows(folder / "points.csv"), read_rows(folder / "trials.csv")
+    colours = point_colours(points, trials)
     body = "\n".join([
         f"<h1>sweep {escape(folder.name)}</h1>",
         definition_list(sweep_facts(folder, spec, trials)),
         best_html(points, metric_name, spec.get("mode", "max"), keys),
         section("points", "points", '<div class="scroll">' + points_table(points, keys, metric_name)
-                + "</div>" + param_charts(points, keys, metric_name)),
-        section("curves", "curves", curves_chart(folder, trials, keys, metric_name)),
+                + "</div>" + param_charts(points, keys, metric_name, colours)),
+        section("curves", "curves", curves_chart(folder, trials, keys, metric_name, colours)),
         section("trials", "trials", '<div class="scroll">' + trials_table(folder, trials, keys, metric_name)
                 + "</div>"),
         files_html(folder),
@@ -76,10 +82,6 @@ def interval_text(name: str, summary: Summary) -> str:
         return "-"
     scale, digits = (100, 1) if name.endswith("accuracy") else (1, 4)
     return f"{scale * summary.low:.{digits}f}–{scale * summary.high:.{digits}f}"
-
-
-def params_text(row: dict, keys: list[str]) -> str:
-    return ", ".join(f"{key.rsplit('.', 1)[-1]}={row.get(key)}" for key in keys) or "the base config"
 
 
 def ranked(points: list[dict], mode: str) -> list[dict]:
@@ -116,7 +118,7 @@ def points_table(points: list[dict], keys: list[str], name: str) -> str:
 
 def trials_table(folder: Path, trials: list[dict], keys: list[str], name: str) -> str:
     """Every trial as trials.csv has it, the metric in its unit, each linked to its page."""
-    head = ["trial", "point", *(k.rsplit(".", 1)[-1] for k in keys), "seed", "status", name,
+    head = ["trial", "point", *(short(k) for k in keys), "seed", "status", name,
             "best epoch", "epochs", "time", "host"]
     rows = []
     for t in trials:
@@ -134,14 +136,6 @@ def trials_table(folder: Path, trials: list[dict], keys: list[str], name: str) -
             + "".join(rows) + "</tbody></table>")
 
 
-def trial_run(folder: Path, run: str | None) -> Path | None:
-    """A trial's run directory, found under this sweep's trials/ even when the sweep was moved."""
-    if not run:
-        return None
-    path = folder / "trials" / Path(run).name
-    return path if path.is_dir() else None
-
-
 def trial_link(folder: Path, run: str | None) -> str | None:
     path = trial_run(folder, run)
     if path is None or not (path / "report.html").is_file():
@@ -149,49 +143,50 @@ def trial_link(folder: Path, run: str | None) -> str | None:
     return os.path.relpath(path / "report.html", folder)
 
 
-def curves_chart(folder: Path, trials: list[dict], keys: list[str], name: str) -> str:
-    """Every trial's validation curve: one colour per point, one dash per seed."""
-    key = "val_accuracy" if name == "test_accuracy" else name
-    points = sorted({int(number(t.get("point")) or 0) for t in trials})
-    seeds = sorted({t.get("seed", "") for t in trials})
-    series = []
-    for t in trials:
-        path = trial_run(folder, t.get("run"))
-        rows = read_rows(path / "metrics.csv") if path else []
-        values = [(epoch_of(r), number(r.get(key))) for r in rows if epoch_of(r) is not None]
-        if values:
-            index = points.index(int(number(t.get("point")) or 0))
-            label = f"point {t.get('point')} ({params_text(t, keys)}), seed {t.get('seed')}"
-            if t.get("status") == "pruned":
-                label += ", pruned"
-            series.append(Series(label, values, colour(index), dash(seeds.index(t.get("seed", "")))))
+def curves_chart(folder: Path, trials: list[dict], keys: list[str], name: str,
+                 colours: dict[str, str]) -> str:
+    series = curve_series(folder, trials, keys, name, colours)
     if not series:
         return '<p class="note">No trial has recorded an epoch yet.</p>'
+    key = trial_metric(name)
     return '<div class="charts">' + line_chart(f"every trial's {key}", series, "epoch", key,
                                                 percent=key.endswith("accuracy"), zoom_id="zoom-trials") + "</div>"
 
 
-def param_charts(points: list[dict], keys: list[str], name: str) -> str:
-    """The metric's mean against each swept key, a dot per point in the point's colour
-    (the curves' colours): with two keys or more, where each point sits on every axis."""
+def param_charts(points: list[dict], keys: list[str], name: str, colours: dict[str, str]) -> str:
+    """The metric's mean against each swept key, in the curves' colours: with two keys or
+    more, where each point sits on every axis."""
     charts = []
     for key in keys:
-        # The values a key took, in order, evenly spaced: a grid's 1e-4, 3e-4, 1e-3 read
-        # apart, which a linear axis would crowd into one corner.
-        values = {row.get(key, "") for row in points}
-        names = sorted(values, key=lambda v: (number(v) is None, number(v) or 0, v))
-        series = []
-        for i, row in enumerate(points):
-            x, mean, std = (names.index(row.get(key, "")), number(row.get("mean")),
-                            number(row.get("std")) or 0.0)
-            if mean is not None:  # a dot at the mean, a whisker of ± one std over the seeds
-                series.append(Series(f"point {row.get('point')}" if len(keys) == 1 else "", [(x, mean)],
-                                     colour(i), line=False, dots=True, band=[(x, mean - std, mean + std)]))
+        names, series = param_series(points, key, keys, colours)
         if series:
-            charts.append(line_chart(f"{name} against {key} (mean ± std)", series, key, name,
-                                     percent=name.endswith("accuracy"), x_names=names,
-                                     zoom_id=f"zoom-{key}"))
+            charts.append(line_chart(param_title(name, key), series, key, name,
+                                     percent=name.endswith("accuracy"), x_names=names, zoom_id=f"zoom-{key}"))
     return f'<div class="charts">{"".join(charts)}</div>' if charts else ""
+
+
+def write_sweep_plots(folder: Path) -> list[Path]:
+    """plots/<param>.png for each swept key and plots/curves.png: the page's charts as PNG
+    files, for a reader of the folder (docs/sweeps.md: the sweep directory), from its files alone."""
+    folder = Path(folder)
+    spec = read_spec(folder)
+    name, keys = str(spec.get("metric", "val_accuracy")), list(spec.get("params") or {})
+    points, trials = read_rows(folder / "points.csv"), read_rows(folder / "trials.csv")
+    colours = point_colours(points, trials)
+    plots = folder / "plots"
+    plots.mkdir(exist_ok=True)
+    written = []
+    for key in keys:
+        names, series = param_series(points, key, keys, colours)
+        written.append(plots / f"{short(key)}.png")
+        write_series_png(series, written[-1], param_title(name, key), key, name,
+                         percent=name.endswith("accuracy"), x_names=names)
+    key = trial_metric(name)
+    written.append(plots / "curves.png")
+    write_series_png(curve_series(folder, trials, keys, name, colours), written[-1],
+                     f"every trial's {key} (a colour per point, a dash per seed)", "epoch", key,
+                     percent=key.endswith("accuracy"))
+    return written
 
 
 def sweep_facts(folder: Path, spec: dict, trials: list[dict]) -> list[tuple[str, object]]:
