@@ -131,9 +131,11 @@ class Chromium:
         os.close(self._reader)
         shutil.rmtree(self.profile, ignore_errors=True)
 
-    def open(self, page: Path, width: int, height: int, mobile: bool, screenshot: Path | None = None) -> dict:
+    def open(self, page: Path, width: int, height: int, mobile: bool, screenshot: Path | None = None,
+             action: str = "") -> dict:
         """Load `page` in a new tab of `width` x `height` CSS pixels; what CHECK reports, plus
-        the console's errors and the page's exceptions."""
+        the console's errors and the page's exceptions. `action`, a script expression, runs
+        first (a reader's clicks); its value is the report's "action"."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log"):
@@ -143,9 +145,12 @@ class Chromium:
         self.events.clear()
         self.send("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
         self.wait_for("Page.loadEventFired")
+        done = self.send("Runtime.evaluate", {"expression": action, "returnByValue": True},
+                         session=session)["result"].get("value") if action else None
         report = json.loads(self.send("Runtime.evaluate", {"expression": CHECK, "returnByValue": True},
                                       session=session)["result"]["value"])
         report["errors"] = [text for event in self.events if (text := _error(event))]
+        report["action"] = done
         if screenshot:
             shot = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
                              session=session)

@@ -53,10 +53,10 @@ def dash(index: int) -> str:
 
 def line_chart(title: str, series: list[Series], x_label: str, y_label: str, *,
                percent: bool = False, marks: tuple[Mark, ...] = (), log_y: bool = False,
-               x_names: list[str] | None = None, zoom_id: str = "") -> str:
+               x_names: list[str] | None = None, zoom_id: str = "", note: str = "") -> str:
     """A titled figure: the chart as SVG and its legend as text; tap the chart to enlarge it
     (a checkbox and CSS, no script). `percent` shows fractions as 0-100 %; `x_names` puts
-    names at x = 0, 1, ... instead of numbers."""
+    names at x = 0, 1, ... instead of numbers; `note`, plain text, is a line under it."""
     scale = 100.0 if percent else 1.0
     xs = [x for s in series for x, y in s.points if y is not None] + [m.x for m in marks]
     ys = [scale * y for s in series for _, y in s.points if y is not None]
@@ -76,8 +76,9 @@ def line_chart(title: str, series: list[Series], x_label: str, y_label: str, *,
                      f"{escape(s.label)}</li>" for s in series if s.label)
     toggle = (f'<input type="checkbox" id="{zoom_id}" class="zoom" aria-label="enlarge">'
               f'<label for="{zoom_id}" title="tap to enlarge">' if zoom_id else "<div>")
+    caption = f'<figcaption class="note">{escape(note)}</figcaption>' if note else ""
     return (f'<figure class="chart">{toggle}<b>{escape(title)}</b>{svg}'
-            f'<ul class="legend">{legend}</ul>{"</label>" if zoom_id else "</div>"}</figure>')
+            f'<ul class="legend">{legend}</ul>{"</label>" if zoom_id else "</div>"}{caption}</figure>')
 
 
 def _dot(x: float, y: float, fill: str) -> str:
@@ -88,7 +89,9 @@ class Axes:
     """Data coordinates to the viewBox's, and the grid, curves and marks drawn in them."""
 
     def __init__(self, xs: list[float], ys: list[float], log_y: bool, integer_x: bool):
-        self.log_y = log_y and min(ys) > 0
+        # Log only across a decade or more: within one, its ticks (10 ** -3.4 = 3.98e-4)
+        # would be labelled with rounded values that are not where they stand.
+        self.log_y = log_y and min(ys) > 0 and max(ys) / min(ys) >= 10
         self.x_ticks = integer_ticks(min(xs), max(xs)) if integer_x else list(range(int(max(xs)) + 1))
         low, high = min(ys), max(ys)
         if self.log_y:

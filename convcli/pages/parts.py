@@ -26,6 +26,8 @@ nav a { margin-right: .9rem; color: #0645ad; }
 .completed { background: #e3f4e5; color: #1b5e20; }
 .failed { background: #fde2e1; color: #8a1c13; }
 .running, .interrupted { background: #fff4d6; color: #6b4e00; }
+.pruned { background: #eceff3; color: #37474f; }
+.killed { background: #fde2e1; color: #8a1c13; }
 .alert { border-left: 6px solid #c62828; background: #fdecea; padding: .7rem 1rem;
          font-weight: 600; white-space: pre-wrap; overflow-wrap: anywhere; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; }
@@ -52,6 +54,7 @@ code, pre { overflow-wrap: anywhere; }
 .chart { margin: 0; min-width: 0; max-width: 640px; }
 .chart svg { width: 100%; height: auto; display: block; }
 .chart label { cursor: zoom-in; display: block; }
+.chart figcaption { font-size: 13px; margin-top: .2rem; }
 .legend { list-style: none; padding: 0; margin: .2rem 0 0; font-size: 13px; display: flex;
           flex-wrap: wrap; gap: .1rem 1rem; }
 .chart .legend .key { display: inline-block; width: 26px; height: 10px; margin-right: .3rem;
@@ -64,6 +67,10 @@ input.zoom:checked + label svg { max-height: 80vh; }
 figure.wrong img { border: 3px solid #D55E00; }
 figure.wrong figcaption { color: #8a1c13; font-weight: 600; }
 .filters { display: flex; flex-wrap: wrap; gap: .5rem 1rem; margin: .5rem 0; }
+/* A sweep's trials under its row: the summary stays in view (and wraps) while a wide
+   table scrolls sideways on a phone. */
+tr.trials > td { padding: .1rem 0 .3rem 1rem; }
+tr.trials summary { position: sticky; left: 0; max-width: calc(100vw - 3rem); cursor: pointer; }
 @media print {
   body { max-width: none; padding: 0; font-size: 10pt; }
   nav { display: none; }

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from convcli.files import atomic_write_text
 from convcli.formats import duration, metric, size, timestamp
-from convcli.pages.curves import training_charts
+from convcli.pages.curves import labels_mixed, training_charts
 from convcli.pages.gallery import gallery_section
 from convcli.pages.parts import definition_list, document, figure_html, html_table, section
 from convcli.records import Dataset, Gradcam, Meta, Summary
@@ -45,7 +45,7 @@ def page_html(run: Run, gallery_limit: int = GALLERY_LIMIT) -> str:
         header_section(run, meta, summary, config),
         reproduce_section(run, meta),
         results_section(summary, meta.class_names or []),
-        curves_section(run, summary),
+        curves_section(run, summary, config),
         gallery_section(run.gradcam, gradcam, gallery_limit),
         files_section(run.path),
         text_section("config", "config.yaml", config),
@@ -230,15 +230,15 @@ def scrolled(table: str) -> str:
     return f'<div class="scroll">{table}</div>'
 
 
-def curves_section(run: Run, summary: Summary | None) -> str:
+def curves_section(run: Run, summary: Summary | None, config: str | None) -> str:
     """Accuracy, loss and the learning rate per epoch as charts; the confusion pictures."""
     best, monitor = (summary.best_epoch, summary.monitor) if summary else (None, "")
-    charts = training_charts(run.metrics, best, monitor)
+    charts, notes = training_charts(run.metrics, best, monitor, labels_mixed(config))
     if not charts:
         charts = ['<p class="note">No epochs recorded yet.</p>']
     pictures = [figure_html(path, path.name) for path in sorted(run.path.glob("confusion*.png"))]
     return section("curves", "curves", '<div class="charts">' + "\n".join(charts) + "</div>\n"
-                   + "\n".join(pictures))
+                   + "".join(f'<p class="note">{escape(note)}</p>' for note in notes) + "\n".join(pictures))
 
 
 RUN_FILES = (("config.yaml", "the resolved config"), ("metrics.csv", "one row per epoch"),
@@ -284,6 +284,8 @@ def metrics_section(path: Path, best_epoch) -> str:
 
 def csv_cell(column: str, cell: str) -> str:
     """A metrics.csv cell in its column's unit: 0.7085750102 -> 70.9% or 0.7086."""
+    if not cell:
+        return "-"  # not measured (training accuracy under mixup or cutmix)
     try:
         value = float(cell) if any(c in cell for c in ".eE") else None
     except ValueError:
