@@ -11,7 +11,7 @@ from convcli.pages.demo import band
 from convcli.pages.plots import write_curves
 from convcli.pages.run import write_page
 from convcli.pages.sweep_charts import curve_series
-from convcli.pages.charts import line_chart
+from convcli.pages.charts import Series, line_chart
 
 HEADER = "epoch,phase,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n"
 MIXED = "training accuracy is not shown: mixup/cutmix mixes the labels"
@@ -106,3 +106,12 @@ def test_sweep_and_demo_curves_break_at_an_empty_cell_instead_of_failing(tmp_pat
     assert [epoch for epoch, _ in means] == [1, 3]
     assert means[0][1] == pytest.approx(0.55) and spread[1][1:] == pytest.approx((0.75 - 0.0707, 0.75 + 0.0707),
                                                                                 abs=1e-4)
+
+
+def test_a_swept_key_of_many_values_labels_every_nth_so_the_names_do_not_overlap():
+    names = [f"0.{200 + 17 * i}" for i in range(20)]  # a random search's 20 dropout draws, in order
+    series = [Series("", [(i, 0.5)], line=False, dots=True) for i in range(20)]
+    labels = Page(line_chart("val_accuracy against model.dropout", series, "model.dropout", "val_accuracy",
+                             x_names=names)).text
+    shown = [name for name in names if name in labels]
+    assert shown[0] == names[0] and 5 <= len(shown) <= 8  # ticks at 0, 3, 6, ...: at most 8 across

@@ -92,7 +92,10 @@ class Axes:
         # Log only across a decade or more: within one, its ticks (10 ** -3.4 = 3.98e-4)
         # would be labelled with rounded values that are not where they stand.
         self.log_y = log_y and min(ys) > 0 and max(ys) / min(ys) >= 10
-        self.x_ticks = integer_ticks(min(xs), max(xs)) if integer_x else list(range(int(max(xs)) + 1))
+        # Named values (a swept key's) every one when few, else every n-th: 20 random draws'
+        # labels would overlap on a phone.
+        every = 1 if integer_x else math.ceil((int(max(xs)) + 1) / 8)
+        self.x_ticks = integer_ticks(min(xs), max(xs)) if integer_x else list(range(0, int(max(xs)) + 1, every))
         low, high = min(ys), max(ys)
         if self.log_y:
             low, high = math.log10(low), math.log10(high)

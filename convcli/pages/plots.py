@@ -157,8 +157,10 @@ def write_series_png(series: list[Series], out: Path, title: str, x_label: str, 
             ax.fill_between([x for x, _, _ in s.band], [scale * low for _, low, _ in s.band],
                             [scale * high for _, _, high in s.band], color=s.colour, alpha=0.18)
     if x_names is not None:
-        slanted = sum(len(name) for name in x_names) > 60  # long rows of names overlap unless slanted
-        ax.set_xticks(range(len(x_names)), x_names, rotation=45 if slanted else 0,
+        every = -(-len(x_names) // 12)  # every n-th of many names (random draws), as the page's chart
+        shown = range(0, len(x_names), every)
+        slanted = sum(len(x_names[i]) for i in shown) > 60  # long rows of names overlap unless slanted
+        ax.set_xticks(list(shown), [x_names[i] for i in shown], rotation=45 if slanted else 0,
                       ha="right" if slanted else "center")
         ax.set_xlim(-0.5, len(x_names) - 0.5)
     else:
