@@ -22,13 +22,15 @@ from convcli.resolve import class_index, explained_model
 
 def write_gradcams(images: list[Path], run: str | None, model_file: Path | None, layer: str | None,
             class_: str | None, alpha: float, out: Path, runs_dir: Path,
-            classes: list[str] | None = None):
+            classes: list[str] | None = None, output: str | None = None):
     """Heatmaps for every image into `out`; (results, class names, model title, the tensor
     explained).
 
-    `classes` names a model file's classes (--classes), else they are numbered."""
+    `classes` names a model file's classes (--classes), else they are numbered; `output`
+    (--output) names one output of several."""
     paths = expand(images)
-    model, class_names, image_size, title = explained_model(run, model_file, runs_dir, classes)
+    model, class_names, image_size, title = explained_model(run, model_file, runs_dir, classes,
+                                                            output=output)
     chosen = class_index(class_, class_names)
     if layer is not None:
         check_layer(model, layer, "--layer")
@@ -58,13 +60,14 @@ def augment_preview(config: Path, image: Path, count: int, out: Path, overrides=
 
 
 def write_activation_grids(image: Path, run: str | None, model_file: Path | None, layers: list[str],
-                out: Path, runs_dir: Path) -> list[Path]:
+                out: Path, runs_dir: Path, output: str | None = None) -> list[Path]:
     """One PNG grid of channels per convolution and pooling layer (or per named layer)."""
     from convcli.explain.activations import channel_grid, feature_layers, layer_activations
 
     path = one_image(image)
     read_image(path)
-    model, _, image_size, _ = explained_model(run, model_file, runs_dir, probabilities=False)
+    model, _, image_size, _ = explained_model(run, model_file, runs_dir, probabilities=False,
+                                              output=output)
     names = [name for entry in layers for name in entry.split(",") if name] or feature_layers(model)
     _check_names(model, names, feature_layers(model), "--layers")
     maps = layer_activations(model, model_inputs([path], image_size, input_channels(model))[0], names)
@@ -78,15 +81,18 @@ def write_activation_grids(image: Path, run: str | None, model_file: Path | None
 
 
 def write_filter_grid(layer: str, run: str | None, base: str | None, weights: str | None, size: int | None,
-            count: int, out: Path, runs_dir: Path) -> Path:
-    """The patterns `count` filters of `layer` respond to most, stitched into one PNG."""
+            count: int, out: Path, runs_dir: Path, model_file: Path | None = None,
+            output: str | None = None) -> Path:
+    """The patterns `count` filters of `layer` respond to most, stitched into one PNG.
+
+    The model is a pretrained base (`base`), a run's best checkpoint, or a model file."""
     from convcli.explain.activations import feature_layers
     from convcli.explain.filters import filter_patterns, pattern_grid
 
-    if base is not None and run is not None:
-        raise ConfigError("give --run or --base, not both")
-    model = _base_model(base, weights, size) if base else explained_model(run, None, runs_dir,
-                                                                           probabilities=False)[0]
+    if base is not None and (run is not None or model_file is not None):
+        raise ConfigError(f"give {'--run' if run is not None else '--model'} or --base, not both")
+    model = _base_model(base, weights, size) if base else explained_model(
+        run, model_file, runs_dir, probabilities=False, output=output)[0]
     _check_names(model, [layer], feature_layers(model), "--layer")
     patterns = filter_patterns(model, layer, count=count)
     target = out / f"filters_{layer}.png"

@@ -25,16 +25,18 @@ Ranked = list[tuple[str, float]]  # (class, probability), most probable first
 
 def predict_images(images: list[Path], run_ref: str | None, runs_dir: Path, batch_size: int = 32,
                    model_file: Path | None = None,
-                   classes: list[str] | None = None) -> tuple[list[tuple[Path, Ranked]], str]:
+                   classes: list[str] | None = None, output: str | None = None
+                   ) -> tuple[list[tuple[Path, Ranked]], str]:
     """Per image, every class with its probability, sorted high to low; and the model's title.
 
-    The model is a run's best checkpoint, or `model_file` (--model) with `classes`.
+    The model is a run's best checkpoint, or `model_file` (--model) with `classes`;
+    `output` (--output) names one output of several.
     """
     paths = expand(images)
     for path in paths:
         read_image(path)  # every file checked before any is predicted: one error, no partial output
     model, class_names, image_size, title = explained_model(run_ref, model_file, runs_dir, classes,
-                                                            feature_map=False)
+                                                            feature_map=False, output=output)
     channels = input_channels(model)
     results = []
     # A batch at a time, so a folder of large photos never sits in memory whole.

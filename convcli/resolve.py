@@ -11,9 +11,9 @@ from pathlib import Path
 from convcli.config import BUILTIN, load_config
 from convcli.data import folders, synthetic
 from convcli.errors import ConfigError, DataError, ModelError, RunError
-from convcli.explain.gradcam import feature_map_layers
-from convcli.models.saved import (MODEL_SUFFIXES, as_probabilities, image_input, load_model_file,
-                                  model_classes, one_output)
+from convcli.explain.gradcam import feature_map_layers, layer_shapes
+from convcli.models.saved import (MODEL_SUFFIXES, as_probabilities, built_outputs, image_input,
+                                  load_model_file, model_classes, one_output)
 from convcli.runs import Run, find_run
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
@@ -26,7 +26,9 @@ def load_for_summary(target: str | None, runs_dir: Path, overrides=()):
     if overrides:
         raise ConfigError(f"--set changes a config; {target or 'the latest run'} is not a .yaml config")
     if target and (Path(target).suffix.lower() in MODEL_SUFFIXES or Path(target).is_file()):
-        return load_model_file(Path(target)), str(target)
+        model = load_model_file(Path(target))
+        built_outputs(model, target)  # a model never built has no shapes to show
+        return model, str(target)
     run = find_run(target, runs_dir)
     return load_model_file(run_checkpoint(run)), f"{run.name} (best checkpoint)"
 
@@ -62,14 +64,15 @@ def run_checkpoint(run: Run) -> Path:
 
 def explained_model(run: str | None, model_file: Path | None, runs_dir: Path,
                     classes: list[str] | None = None, feature_map: bool = True,
-                    probabilities: bool = True):
+                    probabilities: bool = True, output: str | None = None):
     """(model, class names, image size, title) for the commands that run a model on images.
 
     --model FILE, else --run RUN (a run's best checkpoint; default: the latest run). A
     file's classes are `classes` (--classes), else numbered. `feature_map`: the model
     must have a 2-D feature map to explain (not for predict). `probabilities`: the model
     is made to output class probabilities (logits get their softmax, and the title says
-    so); not for the commands that only look inside it.
+    so); not for the commands that only look inside it. `output` (--output) names the
+    output to use of a model that has several.
     """
     if run is not None and model_file is not None:
         raise RunError("give --run or --model, not both")
@@ -77,16 +80,18 @@ def explained_model(run: str | None, model_file: Path | None, runs_dir: Path,
         raise RunError("--classes names the classes of a --model file; a run records its own")
     if model_file is not None:
         model, title = load_model_file(model_file), str(model_file)
-        model = one_output(model, title)
+        model = one_output(model, title, output)
         class_names = model_classes(model, title, classes)
     else:
         found = find_run(run, runs_dir)
         model, title = load_model_file(run_checkpoint(found)), f"{found.name} (best checkpoint)"
+        model = one_output(model, title, output)
         class_names = found.read_meta().class_names or model_classes(model, title, None)
     image_size = image_input(model, title)
     if feature_map and not feature_map_layers(model):
         raise ModelError(f"model {title} has no layer with a 2-D feature map (batch, height, width, "
-                         "channels) after its input: nothing to explain")
+                         f"channels) after its input that convcli can reach, so none to pass as "
+                         f"--layer NAME; its layers: {', '.join(layer_shapes(model)[-12:])}")
     if probabilities:
         model, note = as_probabilities(model, title)
         title = f"{title} ({note})" if note else title

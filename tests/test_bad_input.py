@@ -252,6 +252,15 @@ def shaped_model(kind: str) -> Callable[[Path], None]:
     return write
 
 
+def flat_model(path: Path) -> None:
+    """A classifier of images with no feature map at all: Flatten, then Dense (issue 28)."""
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    flat = keras.layers.Flatten(name="flat")(inputs)
+    keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="probs")(flat)).save(path)
+
+
 def jpeg(tmp: Path) -> Path:
     """One good image of the data copy."""
     return sorted((tmp / "data" / "test" / "star6").glob("*.jpg"))[0]
@@ -770,6 +779,29 @@ CASES = [
     C("model-never-built", "gradcam --model of a Sequential model saved before it was built",
       put("unbuilt.keras", shaped_model("unbuilt")), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1,
       "was saved before it was built"),
+    C("model-output-unknown", "predict --model of a two-output model with --output naming neither",
+      put("two.keras", shaped_model("two")),
+      lambda p: ["predict", jpeg(p["tmp"]), "--model", p["file"], "--output", "nope"], 1,
+      "--output nope is not an output of model {file}; its outputs are probs, box"),
+    C("model-two-outputs-export", "export --model of a model with two outputs, without --output",
+      put("two.keras", shaped_model("two")),
+      lambda p: ["export", "--model", p["file"], "--data", p["data"] / "test", "--out", p["tmp"] / "out"], 1,
+      "has 2 outputs (probs, box); convcli reads one output of class scores: name it with --output "
+      "(e.g. --output probs)"),
+    C("model-two-outputs-filters", "filters --model of a model with two outputs, without --output",
+      put("two.keras", shaped_model("two")),
+      lambda p: ["filters", "--model", p["file"], "--layer", "conv", "--out", p["tmp"] / "out"], 1,
+      "name it with --output (e.g. --output probs)"),
+    C("model-never-built-summary", "summary of a Sequential model saved before it was built",
+      put("unbuilt.keras", shaped_model("unbuilt")), ["summary", "{file}"], 1,
+      "was saved before it was built"),
+    C("model-no-feature-map", "gradcam --model of a classifier with no 2-D feature map (Flatten, Dense)",
+      put("flat.keras", flat_model), lambda p: ["gradcam", jpeg(p["tmp"]), "--model", p["file"]], 1,
+      "so none to pass as --layer NAME; its layers: flat (None, 3072), probs (None, 2)"),
+    C("cli-output-without-model", "evaluate a run with --output (it names an output of a --model file)",
+      nothing, ["evaluate", "{run_name}", "--output", "probs"], 2, "--output goes with a --model file"),
+    C("cli-export-run-output", "export a run with --output", nothing,
+      ["export", "{run_name}", "--output", "probs"], 2, "--output names an output of a --model file"),
 
     # --- run records (meta.json, summary.json, the checkpoint state, sweep.yaml) and versions ---
     C("record-meta-truncated", "evaluate a run whose meta.json was cut short",

@@ -8,14 +8,14 @@ from typing import List, Optional
 
 import typer
 
-from convcli.cli.main import (CLASSES_OPTION, MODEL_OPTION, RUN_OPTION, RUNS_DIR, new_console,
-                              parse_names)
+from convcli.cli.main import (CLASSES_OPTION, MODEL_OPTION, OUTPUT_OPTION, RUN_OPTION, RUNS_DIR,
+                              new_console, parse_names)
 from convcli.tfenv import import_tensorflow
 
 
 def gradcam(images: List[Path] = typer.Argument(..., help="Image files or folders of images."),
             run: Optional[str] = RUN_OPTION, model: Optional[Path] = MODEL_OPTION,
-            classes: Optional[str] = CLASSES_OPTION,
+            classes: Optional[str] = CLASSES_OPTION, output: Optional[str] = OUTPUT_OPTION,
             layer: Optional[str] = typer.Option(None, help="The feature map to explain (default: the "
                                                 "last one, inside a pretrained base too)."),
             class_: Optional[str] = typer.Option(None, "--class", help="Class name or index to explain "
@@ -29,13 +29,15 @@ def gradcam(images: List[Path] = typer.Argument(..., help="Image files or folder
     from convcli.tables import gradcam_table
 
     results, class_names, title, explained = write_gradcams(images, run, model, layer, class_, alpha,
-                                                            out, runs_dir, classes=parse_names(classes))
+                                                            out, runs_dir, classes=parse_names(classes),
+                                                            output=output)
     new_console().print(gradcam_table(results, class_names, title, explained))
     typer.echo(f"wrote {2 * len(results)} files to {out}/")
 
 
 def activations(image: Path = typer.Argument(..., help="One image file."),
                 run: Optional[str] = RUN_OPTION, model: Optional[Path] = MODEL_OPTION,
+                output: Optional[str] = OUTPUT_OPTION,
                 layers: List[str] = typer.Option([], "--layers", help="Layer names (repeatable or "
                                                  "comma-separated; default: every convolution and "
                                                  "pooling layer, inside a pretrained base too)."),
@@ -45,12 +47,15 @@ def activations(image: Path = typer.Argument(..., help="One image file."),
     import_tensorflow()
     from convcli.explanations import write_activation_grids
 
-    written = write_activation_grids(image, run, model, layers, out, runs_dir)
+    written = write_activation_grids(image, run, model, layers, out, runs_dir, output=output)
     typer.echo(f"wrote {len(written)} layer grids to {out}/ ({written[0].name} ... {written[-1].name})")
 
 
 def filters(layer: str = typer.Option(..., help="A convolution layer, inside a pretrained base too."),
             run: Optional[str] = RUN_OPTION,
+            model: Optional[Path] = typer.Option(None, "--model", help="A .keras/.h5/.hdf5 model file "
+                                                 "instead of a run."),
+            output: Optional[str] = OUTPUT_OPTION,
             base: Optional[str] = typer.Option(None, help="A pretrained base by name instead of a run "
                                                "(convcli train --help lists them)."),
             weights: Optional[str] = typer.Option(None, help="With --base: imagenet, builtin, none or "
@@ -64,7 +69,7 @@ def filters(layer: str = typer.Option(..., help="A convolution layer, inside a p
     import_tensorflow()
     from convcli.explanations import write_filter_grid
 
-    typer.echo(f"wrote {write_filter_grid(layer, run, base, weights, size, count, out, runs_dir)}")
+    typer.echo(f"wrote {write_filter_grid(layer, run, base, weights, size, count, out, runs_dir, model, output)}")
 
 
 def augment(config: Path = typer.Argument(..., help="A config with an augment section."),

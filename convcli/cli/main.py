@@ -116,6 +116,8 @@ MODEL_OPTION = typer.Option(None, "--model", help="A .keras/.h5/.hdf5 model file
                             "(predict also takes an export: .tflite, .onnx or a SavedModel folder).")
 CLASSES_OPTION = typer.Option(None, "--classes", help="With --model: its class names, comma-separated, "
                               "in the order of its outputs (default: 0, 1, ...).")
+OUTPUT_OPTION = typer.Option(None, "--output", metavar="NAME", help="With --model: the output to use "
+                             "of a model that has several (a dict key or the layer that makes it).")
 
 
 def parse_names(classes: Optional[str]) -> Optional[List[str]]:

@@ -8,8 +8,8 @@ from typing import List, Literal, Optional
 
 import typer
 
-from convcli.cli.main import (CLASSES_OPTION, MODEL_OPTION, RUN_OPTION, RUNS_DIR, new_console,
-                              parse_names)
+from convcli.cli.main import (CLASSES_OPTION, MODEL_OPTION, OUTPUT_OPTION, RUN_OPTION, RUNS_DIR,
+                              new_console, parse_names)
 from convcli.errors import ModelError
 from convcli.tfenv import import_tensorflow
 
@@ -37,7 +37,7 @@ def evaluate(run: Optional[str] = typer.Argument(None, help="A run directory or 
                                                  "the run's classes, to evaluate on instead."),
              model: Optional[Path] = typer.Option(None, "--model", help="A .keras/.h5/.hdf5 model "
                                                   "file instead of a run, with --data."),
-             classes: Optional[str] = CLASSES_OPTION,
+             classes: Optional[str] = CLASSES_OPTION, output: Optional[str] = OUTPUT_OPTION,
              runs_dir: Path = RUNS_DIR) -> None:
     """Loss, accuracy, precision, recall and confusion matrix of a run's best model.
 
@@ -51,14 +51,15 @@ def evaluate(run: Optional[str] = typer.Argument(None, help="A run directory or 
     if model is not None and (run is not None or split is not None or data is None):
         raise typer.BadParameter("--model FILE takes --data DIR (a folder of class folders), "
                                  "and no RUN or --split", param_hint="--model")
-    if classes is not None and model is None:
-        raise typer.BadParameter("--classes names the classes of a --model file", param_hint="--classes")
+    for given, name in ((classes, "--classes"), (output, "--output")):
+        if given is not None and model is None:
+            raise typer.BadParameter(f"{name} goes with a --model file", param_hint=name)
     import_tensorflow()
     from convcli.evaluation import class_table, confusion_table, evaluate_model_file, evaluate_run
     from convcli.formats import percent
 
     if model is not None:
-        evaluation, png, title = evaluate_model_file(model, data, parse_names(classes))
+        evaluation, png, title = evaluate_model_file(model, data, parse_names(classes), output=output)
         source = f"model {title}"
     else:
         found, evaluation, png = evaluate_run(run, runs_dir, split or "test", data)
@@ -75,7 +76,7 @@ def evaluate(run: Optional[str] = typer.Argument(None, help="A run directory or 
 
 def predict(images: List[Path] = typer.Argument(..., help="Image files or folders of images."),
             run: Optional[str] = RUN_OPTION, model: Optional[Path] = MODEL_OPTION,
-            classes: Optional[str] = CLASSES_OPTION,
+            classes: Optional[str] = CLASSES_OPTION, output: Optional[str] = OUTPUT_OPTION,
             as_json: bool = typer.Option(False, "--json", help="Print a JSON list of images and their "
                                          "probabilities, and nothing else, on stdout."),
             runs_dir: Path = RUNS_DIR) -> None:
@@ -90,7 +91,8 @@ def predict(images: List[Path] = typer.Argument(..., help="Image files or folder
                               (model.is_dir() and model.suffix.lower() not in MODEL_SUFFIXES)):
         results, title = predict_exported(images, model, run)
     else:
-        results, title = predict_images(images, run, runs_dir, model_file=model, classes=parse_names(classes))
+        results, title = predict_images(images, run, runs_dir, model_file=model,
+                                        classes=parse_names(classes), output=output)
         title = f"predictions — {title}"
     if as_json:
         typer.echo(predictions_json(results))
@@ -107,6 +109,7 @@ def export(run: Optional[str] = typer.Argument(None, help="A run directory or a 
            classes: Optional[str] = typer.Option(None, "--classes", help="With --model: its class "
                                                  "names, comma-separated, in the order of its outputs "
                                                  "(default: --data's folders, sorted)."),
+           output: Optional[str] = OUTPUT_OPTION,
            format: str = typer.Option("saved_model", "--format", help="saved_model | litert (.tflite) "
                                       "| onnx."),
            quantize: str = typer.Option("none", "--quantize", help="none | float16 | dynamic-int8 (int8 "
@@ -130,13 +133,14 @@ def export(run: Optional[str] = typer.Argument(None, help="A run directory or a 
     calibrated on up to 300 of them); its classes are --classes, else DIR's
     class folders in sorted order; logits are exported as their softmax.
     """
-    _check_export_usage(run, model, data, classes)
+    _check_export_usage(run, model, data, classes, output)
     import_tensorflow()
     from convcli.exporting.agreement import check_table
     from convcli.exporting.exporter import export_model_file, export_run, failure_message
 
     if model is not None:
-        exported = export_model_file(model, data, parse_names(classes), format, quantize, out, force)
+        exported = export_model_file(model, data, parse_names(classes), format, quantize, out, force,
+                                     output=output)
     else:
         exported = export_run(run, runs_dir, format, quantize, out, force)
     console = new_console()
@@ -151,7 +155,7 @@ def export(run: Optional[str] = typer.Argument(None, help="A run directory or a 
 
 
 def _check_export_usage(run: Optional[str], model: Optional[Path], data: Optional[Path],
-                        classes: Optional[str]) -> None:
+                        classes: Optional[str], output: Optional[str] = None) -> None:
     """export takes a run, or --model FILE --data DIR: a model file given as RUN says so."""
     from convcli.models.saved import MODEL_SUFFIXES
 
@@ -166,3 +170,6 @@ def _check_export_usage(run: Optional[str], model: Optional[Path], data: Optiona
         raise typer.BadParameter(f"{'--data' if data is not None else '--classes'} goes with --model "
                                  "FILE; a run is checked on its own split, with its own classes",
                                  param_hint="--data" if data is not None else "--classes")
+    if model is None and output is not None:
+        raise typer.BadParameter("--output names an output of a --model file; a run's model has one",
+                                 param_hint="--output")

@@ -50,17 +50,18 @@ def evaluate_run(ref: str | None, runs_dir: Path, split: str = "test",
 
 
 def evaluate_model_file(model_file: Path, data_dir: Path, classes: list[str] | None = None,
-                        batch_size: int = 32) -> tuple[Evaluation, Path, str]:
+                        batch_size: int = 32, output: str | None = None
+                        ) -> tuple[Evaluation, Path, str]:
     """Evaluate a model file (--model) on a folder of class folders (--data); and its title.
 
     The model's classes are `classes` (--classes, in the order of its outputs; the
     folders name some or all of them), else the folders in sorted order, as Keras'
     image_dataset_from_directory numbers them. A model that outputs logits is scored,
     loss included, on their softmax (sigmoid), and the title says so. Writes
-    <model stem>-confusion.png here.
+    <model stem>-confusion.png here. `output` (--output) names one output of several.
     """
     title = str(model_file)
-    model = one_output(load_model_file(model_file), title)
+    model = one_output(load_model_file(model_file), title, output)
     image_size = image_input(model, title)
     model, note = as_probabilities(model, title)
     class_names, images = labelled_for_model(model, title, data_dir, classes)

@@ -38,23 +38,29 @@ def layer_activations(model: keras.Model, image: np.ndarray,
     Raises:
         KeyError: a name is no layer of the model (nor of a nested base).
     """
+    import tensorflow as tf
+
     names = feature_layers(model) if names is None else list(names)
-    batch = np.asarray(image, np.float32)[None]  # (1, h, w, 3)
-    found = {}
-    # tap_model takes taps from one place only: run the model once per place.
-    for group in _names_by_holder(model, names):
-        outputs = taps.tap_model(model, group)(batch, training=False)
-        found.update({name: keras.ops.convert_to_numpy(output)[0]
-                      for name, output in zip(group, outputs)})
+    batch = tf.constant(np.asarray(image, np.float32)[None])  # (1, h, w, 3)
+    # tap_model takes taps from one place only: the model runs once per place (ConvNeXt's
+    # stem and downsampling blocks are nested models, so a dozen places). All of them in one
+    # compiled function: called eagerly, or compiled one by one, each traces again (Keras
+    # makes an XLA function per grouped convolution call), and TensorFlow warns of retracing.
+    groups = _names_by_holder(model, names)
+    tapped = [taps.tap_model(model, group) for group in groups]
+    outputs = tf.function(lambda images: [each(images, training=False) for each in tapped])(batch)
+    found = {name: keras.ops.convert_to_numpy(output)[0]
+             for group, group_outputs in zip(groups, outputs)
+             for name, output in zip(group, group_outputs)}
     return {name: found[name] for name in names}
 
 
 def _names_by_holder(model: keras.Model, names: list[str]) -> list[list[str]]:
-    """The names grouped by where their layer lives: the top level or one nested base."""
+    """The names grouped by where their layer lives: the top level or one nested model."""
     groups = {}
     for name in names:
-        holder, _ = taps.find_layer(model, name)  # KeyError(name) for an unknown layer
-        groups.setdefault(id(holder), []).append(name)
+        path = taps.layer_path(model, name)  # KeyError(name) for an unknown layer
+        groups.setdefault(tuple(id(holder) for holder in path[:-1]), []).append(name)
     return list(groups.values())
 
 

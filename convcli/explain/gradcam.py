@@ -28,8 +28,23 @@ from convcli.explain.taps import all_layers, as_functional, tap_model
 def feature_map_layers(model: keras.Model) -> list[str]:
     """Layers with a 4-D output (batch, height, width, channels), nested bases included."""
     return [layer.name for layer in all_layers(as_functional(model)[0])
-            if not isinstance(layer, (keras.layers.InputLayer, keras.Model))
-            and len(getattr(layer.output, "shape", ())) == 4]
+            if not isinstance(layer, keras.layers.InputLayer) and len(_output_shape(layer)) == 4]
+
+
+def layer_shapes(model: keras.Model) -> list[str]:
+    """"name (output shape)" of every layer convcli reaches, nested ones included: what a
+    user is shown when none of them is a feature map."""
+    return [f"{layer.name} {_output_shape(layer) or '(shape unknown)'}"
+            for layer in all_layers(as_functional(model)[0])
+            if not isinstance(layer, keras.layers.InputLayer)]
+
+
+def _output_shape(layer) -> tuple:
+    """A layer's output shape; () for one never called in a graph (inside a sub-classed model)."""
+    try:
+        return tuple(layer.output.shape)
+    except (AttributeError, ValueError):
+        return ()
 
 
 def default_layer(model: keras.Model) -> str:

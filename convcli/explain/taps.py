@@ -5,7 +5,9 @@ top of a Functional model. A pretrained base nested as one layer hides its layer
 and a Sequential model has no graph to cut (docs/notes.md#tapping-inner-layers). `tap_model` handles
 both: a Sequential model is replayed as a Functional one; a layer inside a nested
 base is reached by splitting the outer model into the part before the base, the base
-(tapped), and the part after it, then chaining the three.
+(tapped the same way, so through any depth of nesting), and the part after it, then
+chaining the three. A sub-classed model nested inside is code, not a graph: it is one
+layer here.
 """
 
 from __future__ import annotations
@@ -39,26 +41,42 @@ def own_node(model: keras.Model, layer: keras.layers.Layer):
 
 
 def find_layer(model: keras.Model, name: str) -> tuple[keras.Model | None, keras.layers.Layer]:
-    """(the nested model holding it or None, the layer) for a layer name, searched one level deep."""
+    """(the top-level nested model holding it or None, the layer) for a layer name, at any depth."""
+    path = layer_path(model, name)
+    return (path[0] if len(path) > 1 else None), path[-1]
+
+
+def layer_path(model: keras.Model, name: str) -> list:
+    """[the nested models from `model` down to the layer..., the layer]; KeyError(name) if none.
+
+    A top-level layer wins over a nested one of the same name."""
     for layer in model.layers:
         if layer.name == name:
-            return None, layer
+            return [layer]
     for nested in nested_models(model):
-        for layer in nested.layers:
-            if layer.name == name:
-                return nested, layer
+        try:
+            return [nested, *layer_path(nested, name)]
+        except KeyError:
+            pass
     raise KeyError(name)
 
 
 def nested_models(model: keras.Model) -> list[keras.Model]:
-    return [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    """The Functional and Sequential models nested in `model` as layers (their graphs can be cut)."""
+    return [layer for layer in model.layers if is_graph(layer)]
+
+
+def is_graph(layer) -> bool:
+    from keras.src.models.functional import Functional
+
+    return isinstance(layer, (Functional, keras.Sequential))
 
 
 def all_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """Every layer in graph order, a nested base's layers in place of the base."""
+    """Every layer in graph order, a nested model's layers in place of it, at any depth."""
     found = []
     for layer in model.layers:
-        found.extend(layer.layers if isinstance(layer, keras.Model) else [layer])
+        found.extend(all_layers(layer) if is_graph(layer) else [layer])
     return found
 
 
@@ -82,11 +100,9 @@ def tap_model(model: keras.Model, names: list[str], input_of: str | None = None)
 
     # Before the base -> the base, tapped -> after the base, chained into one model.
     node = own_node(model, base)
-    # Tensors of the base's own graph (a nested Sequential replayed as one: its layers'
-    # `.output` may belong to another call of them, issue 28).
-    base_graph, base_outputs = as_functional(base)
-    inner = keras.Model(base_graph.inputs[0],
-                        [base_outputs[layer.name] for _, layer in located] + [base_graph.output])
+    # The base tapped on its own graph (a nested Sequential replayed as one: its layers'
+    # `.output` may belong to another call of them, issue 28), nested models in it too.
+    inner = tap_model(base, names)
     x = images = keras.Input(shape=model.inputs[0].shape[1:], name="image")
     if node.input_tensors[0] is not model.inputs[0]:  # preprocessing before the base
         x = keras.Model(model.inputs[0], node.input_tensors[0])(x, training=False)

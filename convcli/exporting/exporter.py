@@ -20,7 +20,7 @@ from convcli.evaluation import labelled_for_model
 from convcli.exporting import agreement, converters, runtimes, splits
 from convcli.exporting.record import (MODEL_FILES, RECORD_NAME, Check, ExportRecord, check_options,
                                       default_folder)
-from convcli.models.saved import as_probabilities, image_input, load_model_file
+from convcli.models.saved import as_probabilities, image_input, load_model_file, one_output
 from convcli.runs import Run, find_run, versions
 from convcli.files import staged_folder
 
@@ -76,19 +76,20 @@ def export_run(ref: str | None, runs_dir: Path, format: str = "saved_model", qua
 
 def export_model_file(model_file: Path, data_dir: Path, classes: list[str] | None = None,
                       format: str = "saved_model", quantize: str = "none", out: Path | None = None,
-                      force: bool = False) -> Exported:
+                      force: bool = False, output: str | None = None) -> Exported:
     """Export a model file made elsewhere (--model), checked on `data_dir` as a run's export is
     on its test split; int8 is calibrated on up to 300 of the same images.
 
     Its classes are named as `evaluate --model` names them; a model that outputs logits is
     exported with their softmax (sigmoid), so its output is probabilities as every export's.
-    Default folder: <FILE stem>-FORMAT[-QUANTIZE] here.
+    Default folder: <FILE stem>-FORMAT[-QUANTIZE] here. Of a model with several outputs,
+    `output` (--output) is the one exported.
     """
     check_options(format, quantize)
     runtimes.require(format)
     folder = out if out is not None else Path(f"{model_file.stem}-{default_folder(format, quantize)}")
     _check_free(folder, out is None)
-    model = load_model_file(model_file)
+    model = one_output(load_model_file(model_file), str(model_file), output)
     image_size = image_input(model, str(model_file))
     model, _ = as_probabilities(model, str(model_file))
     class_names, images = labelled_for_model(model, str(model_file), data_dir, classes)

@@ -115,33 +115,47 @@ def one_output(model, title: str, output: str | None = None):
     """
     import keras
 
+    outputs = built_outputs(model, title)
+    named = named_outputs(model, outputs)
+    if output is not None and output not in named:
+        raise ModelError(f"--output {output} is not an output of model {title}; its output"
+                         f"{'s are' if len(named) > 1 else ' is'} {', '.join(named)}")
+    if len(named) > 1 and output is None:
+        raise ModelError(f"model {title} has {len(named)} outputs ({', '.join(named)}); convcli "
+                         f"reads one output of class scores: name it with --output (e.g. --output "
+                         f"{next(iter(named))})")
+    chosen = named[output] if output is not None else outputs[0]
+    if len(chosen.shape) != 2:
+        raise ModelError(f"model {title} outputs shape {tuple(chosen.shape)}, not one score per "
+                         "class for each image (batch, classes): convcli classifies whole images")
+    if len(outputs) == 1 and not isinstance(_structure(model), (list, tuple, dict)):
+        return model  # already one plain output: kept as it is, its name and layers unchanged
+    return keras.Model(model.inputs, chosen, name=model.name)
+
+
+def built_outputs(model, title: str) -> list:
+    """The model's output tensors; a ModelError if it was saved before it was built."""
     try:
         outputs = list(model.outputs)
         model.inputs[0]
     except (AttributeError, IndexError, TypeError, ValueError):
         raise ModelError(f"model {title} was saved before it was built: it records no input shape; "
                          "call it on a batch of images (or model.build) and save it again") from None
-    names = output_names(model, outputs)
-    if len(outputs) > 1 and output not in names:
-        given = f"--output {output} is not one of them; " if output else ""
-        raise ModelError(f"model {title} has {len(outputs)} outputs ({', '.join(names)}); {given}"
-                         "convcli reads one output of class scores: save a model of the one you "
-                         f"want (keras.Model(model.inputs, <its output>))")
-    chosen = outputs[names.index(output)] if len(outputs) > 1 else outputs[0]
-    if len(chosen.shape) != 2:
-        raise ModelError(f"model {title} outputs shape {tuple(chosen.shape)}, not one score per "
-                         "class for each image (batch, classes): convcli classifies whole images")
-    if len(outputs) == 1 and not isinstance(_structure(model), (list, tuple, dict)):
-        return model
-    return keras.Model(model.inputs, chosen, name=model.name)
+    return outputs
 
 
-def output_names(model, outputs: list) -> list[str]:
-    """The names of a model's outputs: a dict's keys, else the layers that make them."""
-    if isinstance(_structure(model), dict):
-        return list(_structure(model))
-    return [tensor._keras_history.operation.name if hasattr(tensor, "_keras_history") else str(i)
-            for i, tensor in enumerate(outputs)]
+def named_outputs(model, outputs: list) -> dict:
+    """{name: output tensor}, in the order the model was given them: a dict's keys (Keras
+    keeps `model.outputs` in sorted key order), else the layers that make them."""
+    structure = _structure(model)
+    if isinstance(structure, dict):
+        return dict(structure)
+    named = {}
+    for index, tensor in enumerate(outputs):
+        history = getattr(tensor, "_keras_history", None)
+        name = history.operation.name if history is not None else str(index)
+        named[name if name not in named else f"{name}_{index}"] = tensor
+    return named
 
 
 def _structure(model):
