@@ -33,7 +33,7 @@ from convcli.runs import Run, create_run, find_run, finish_meta, now, process_al
 def run_experiment(cfg: Config, runs_dir: str | Path) -> tuple[Run, Summary]:
     """Train one config into a new run directory; return the run and its summary."""
     with training_scope(cfg.distribute, cfg.train.mixed_precision):
-        stage, files, model = _prepare(cfg)
+        stage, files, model = prepare(cfg)
         run = create_run(runs_dir, cfg.name)
         return run, _execute(cfg, run, stage, files, model, resumed=None)
 
@@ -59,7 +59,7 @@ def resume_experiment(cfg: Config, ref: str, runs_dir: str | Path,
 
 
 def _resume(cfg: Config, run: Run, meta: Meta, epoch: int, changed: list[str], force: bool) -> Summary:
-    stage, files, model = _prepare(cfg)
+    stage, files, model = prepare(cfg)
     if files.fingerprint() != (meta.dataset and meta.dataset.fingerprint) and not force:
         raise RunError(f"the data changed since run {run.name} started (files added, removed or "
                        "modified); resume with the same data, or add --force")
@@ -71,7 +71,7 @@ def _resume(cfg: Config, run: Run, meta: Meta, epoch: int, changed: list[str], f
     return _execute(cfg, run, stage, files, model, resumed=resumed)
 
 
-def _prepare(cfg: Config):
+def prepare(cfg: Config):
     """Everything that can fail before a run directory is touched: stage, data, model."""
     from convcli.data.check import listing, screen
     from convcli.image_files import check_layer
@@ -264,6 +264,7 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
         "counts": files.counts(),
         "class_weight": _named(class_weights(cfg.train, files), files.class_names),
         "gradcam": gradcam,
+        "mixed_labels": [name for name in ("mixup", "cutmix") if cfg.augment and getattr(cfg.augment, name)],
         **result.details,
     })
     atomic_write_text(run.summary, summary.to_json())

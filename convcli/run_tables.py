@@ -26,13 +26,20 @@ RUN_STYLES = {"completed": "green", "running": "cyan", "interrupted": "yellow"}
 def results_table(summary: Summary, run_path: Path) -> Fitted:
     """The end-of-run table: the best epoch's numbers and the test set's."""
     best = summary.best
+    top5 = best.val_top5_accuracy is not None  # more than five classes
     table = Table(title=f"{summary.stage} — {run_path}", title_justify="left")
-    for column in ("epochs", "best epoch", "train acc", "val acc", "test acc", "val loss", "seconds"):
+    columns = ("epochs", "best epoch", "train acc", "val acc") + (("val top-5",) if top5 else ())
+    for column in columns + ("test acc", "val loss", "seconds"):
         table.add_column(column, justify="right")
-    table.add_row(str(summary.epochs), str(summary.best_epoch), percent(best.accuracy),
-                  percent(best.val_accuracy), percent(summary.metric("test_accuracy")),
-                  number(best.val_loss), f"{summary.timings.total_seconds:.0f}")
+    cells = [str(summary.epochs), str(summary.best_epoch), percent(best.accuracy), percent(best.val_accuracy)]
+    cells += [percent(best.val_top5_accuracy)] if top5 else []
+    table.add_row(*cells, percent(summary.metric("test_accuracy")), number(best.val_loss),
+                  f"{summary.timings.total_seconds:.0f}")
     table.caption = f"best epoch: the {_judged_by(summary)}"
+    if summary.mixed_labels:
+        verb = "mix" if len(summary.mixed_labels) > 1 else "mixes"
+        table.caption += (f"; train acc: not measured ({' and '.join(summary.mixed_labels)} "
+                          f"{verb} the training labels)")
     return Fitted(table)
 
 

@@ -21,6 +21,7 @@ LEVELS = {
     "cache": 1,  # the cache folder's entries: locks, last use, pruning (imports level 0 only)
     "runs": 2, "data": 2, "models": 2,
     "pages.gallery": 2,  # a run page's Grad-CAM gallery and hardest examples (reads records)
+    "pages.lr_plot": 3,  # lr-find.png (matplotlib, through pages.plots)
     "pages.plots": 2,  # the figures, matplotlib only: below evaluation, which draws its confusion matrix
     "pages.sweep_charts": 2,  # a sweep's charts as Series, from its files: SVG on its page, PNG in plots/
     "tracking": 3,  # MLflow runs, a sweep's parent run, TensorBoard HParams (mlflow imported lazily)
@@ -36,6 +37,7 @@ LEVELS = {
     "experiment": 6, "resolve": 6,
     "exporting": 6,
     "explanations": 7, "prediction": 7, "demo": 7,
+    "lr_find": 7,  # the learning-rate range test (experiment.prepare builds its model)
     "cli": 8,
     "__main__": 9,
 }

@@ -44,7 +44,8 @@ def test_stage_writes_a_complete_run(tmp_path, write_config, tiny_data, stage, s
     rows = list(csv.DictReader(open(run / "metrics.csv")))
     assert [r["epoch"] for r in rows] == ["1", "2"] and {r["phase"] for r in rows} == {"train"}
     assert list(rows[0]) == ["epoch", "phase", "loss", "accuracy", "val_loss", "val_accuracy",
-                             "learning_rate", "seconds"]
+                             "learning_rate", "seconds", "top5_accuracy", "val_top5_accuracy"]
+    assert rows[0]["top5_accuracy"] == ""  # two classes: no top-5
     assert float(rows[0]["learning_rate"]) == pytest.approx(1e-4)
 
     summary = json.loads((run / "summary.json").read_text())

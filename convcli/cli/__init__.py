@@ -19,6 +19,7 @@ def summary(command) -> dict:
 
 
 app.command(epilog=experiments.BASES_HELP, **summary(experiments.train))(experiments.train)
+app.command("lr-find", **summary(experiments.lr_find))(experiments.lr_find)
 for command in (model.summary, explain.gradcam, explain.activations, explain.filters,
                 explain.augment, model.evaluate, model.predict, model.export, experiments.pretrain,
                 configs.schema, experiments.demo):

@@ -1,5 +1,5 @@
-"""Commands that train: `train` (one experiment, or --resume), `pretrain` (the built-in base),
-`demo` (the whole workflow)."""
+"""Commands that train: `train` (one experiment, or --resume), `lr-find` (the learning-rate
+range test), `pretrain` (the built-in base), `demo` (the whole workflow)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,46 @@ def train(config: Path = typer.Argument(..., help="The experiment's YAML config,
     console = new_console()
     console.print(results_table(summary, run.path))
     console.print(f"run directory: {run.path}", highlight=False, soft_wrap=True)
+
+
+def lr_find(config: Path = typer.Argument(..., help="The experiment's YAML config, or the name of "
+                                          "a shipped one: augment."),
+            set_: List[str] = typer.Option([], "--set", help="Override a key: --set "
+                                           "augment.mixup=0.2 (repeatable; values are YAML)."),
+            runs_dir: Path = RUNS_DIR,
+            phase: Optional[str] = typer.Option(None, "--phase", help="Stage fine-tune: the phase "
+                                                "to test, head or fine-tune (default: fine-tune, "
+                                                "after training the head as the run would)."),
+            steps: int = typer.Option(200, "--steps", min=20, max=10000, help="Steps of the ramp "
+                                      "(it stops early when the loss diverges)."),
+            start: float = typer.Option(1e-7, "--start", help="The ramp's first learning rate."),
+            end: float = typer.Option(10.0, "--end", help="The ramp's last learning rate.")) -> None:
+    """Find a learning rate: raise it exponentially over a few hundred steps of a throwaway
+    model (the range test) and suggest the rate where the loss falls fastest.
+
+    Writes <runs-dir>/lr-find/<date>_<name>/ (lr-find.csv, lr-find.png, lr-find.json,
+    config.yaml) and prints the suggestion as a --set to paste into `convcli train`.
+    """
+    from convcli.config import load_config
+    from convcli.shipped import config_path
+
+    cfg = load_config(config_path(config), set_)
+    import_tensorflow()
+    from convcli.lr_find import find_learning_rate
+
+    folder, finding = find_learning_rate(cfg, runs_dir, phase, steps, start, end)
+    console = new_console()
+    console.print(f"range test: {finding.steps} steps from {start:g}, stopped at {finding.stopped}; "
+                  f"lowest loss at {finding.lowest_loss_rate:.1e}", highlight=False, soft_wrap=True)
+    if finding.suggestion is None:
+        console.print("no suggestion: the loss did not fall along the ramp (a model already "
+                      "trained, or a task too hard for a few hundred steps: try more --steps); "
+                      "the plot shows where it starts to rise", highlight=False, soft_wrap=True)
+    else:
+        console.print(f"suggested learning rate: {finding.suggestion:.1e} (where the loss falls "
+                      f"fastest)\n  --set {finding.key}={finding.suggestion:.1e}", highlight=False,
+                      soft_wrap=True)
+    console.print(f"plot: {folder.path / 'lr-find.png'}", highlight=False, soft_wrap=True)
 
 
 def pretrain(force: bool = typer.Option(False, "--force", help="Train it again even if cached.")) -> None:

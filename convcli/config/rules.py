@@ -4,13 +4,14 @@ depend on the stage, and what a base, the image size and distribute allow togeth
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Any
 
 from convcli.bases import BASES, BUILTIN, BUILTIN_FILTERS
 from convcli.config.sections import Extract, FineTune
 
-if TYPE_CHECKING:
-    from convcli.config.schema import Config
+# The functions below take the Config being validated (schema.py calls apply_rules from
+# its validator); it is typed Any so that this module does not import schema.py back.
+AnyConfig = Any
 
 
 # Which optional sections each stage reads. A section a stage ignores is an error, so a
@@ -24,7 +25,7 @@ STAGE_SECTIONS = {
 
 
 
-def apply_rules(cfg: Config) -> None:
+def apply_rules(cfg: AnyConfig) -> None:
     """Check every rule across sections and fill the stage's defaults, in place; a broken
     rule is a ValueError (pydantic reports it as the config's)."""
     _check_sections(cfg)
@@ -32,9 +33,10 @@ def apply_rules(cfg: Config) -> None:
     _fill_stage_defaults(cfg)
     _check_base(cfg)
     _check_distribute(cfg)
+    _check_warmup(cfg)
 
 
-def _check_sections(cfg: Config) -> None:
+def _check_sections(cfg: AnyConfig) -> None:
     for section in ("augment", "extract", "fine_tune"):
         if getattr(cfg, section) is not None and section not in STAGE_SECTIONS[cfg.stage]:
             users = [s for s, keys in STAGE_SECTIONS.items() if section in keys]
@@ -49,7 +51,7 @@ def _check_sections(cfg: Config) -> None:
                          "cannot augment; remove the augment section or use method: frozen")
 
 
-def _check_distribute(cfg: Config) -> None:
+def _check_distribute(cfg: AnyConfig) -> None:
     # docs/notes.md#multi-worker: fit fails under MultiWorkerMirroredStrategy in Keras 3.15.1
     # (keras-team/keras#20585), and Keras callbacks would make every worker write the run.
     if cfg.distribute == "multi_worker":
@@ -58,7 +60,7 @@ def _check_distribute(cfg: Config) -> None:
                          "write the same run files; use mirrored for the GPUs of one machine")
 
 
-def _check_feature_map(cfg: Config) -> None:
+def _check_feature_map(cfg: AnyConfig) -> None:
     """Scratch and augment models: the map must not shrink to nothing (border effects)."""
     if cfg.stage not in ("scratch", "augment"):
         return
@@ -77,7 +79,7 @@ def _check_feature_map(cfg: Config) -> None:
                 "use a larger image_size, fewer conv_filters or padding: same")
 
 
-def _fill_stage_defaults(cfg: Config) -> None:
+def _fill_stage_defaults(cfg: AnyConfig) -> None:
     """Resolve the defaults that depend on the stage, so config.yaml shows real values."""
     model = cfg.model
     if model.dropout is None:
@@ -107,7 +109,7 @@ def default_unfreeze_from(base: str) -> str | None:
     return BASES[base].unfreeze_from
 
 
-def _check_base(cfg: Config) -> None:
+def _check_base(cfg: AnyConfig) -> None:
     """Stages with a pretrained base: weights that exist for it, images it accepts."""
     if cfg.stage not in ("extract", "fine-tune"):
         return
@@ -122,3 +124,15 @@ def _check_base(cfg: Config) -> None:
     if min(cfg.data.image_size) < smallest:
         raise ValueError(f"base {base} needs images of at least {smallest}x{smallest} pixels; "
                          f"raise data.image_size. Received: image_size={list(cfg.data.image_size)}")
+
+
+def _check_warmup(cfg: AnyConfig) -> None:
+    """Warmup must leave each phase epochs to train at its rate (fine-tune: both phases)."""
+    warmup = cfg.train.warmup_epochs
+    phases = {"train.epochs": cfg.train.epochs}
+    if cfg.fine_tune is not None and cfg.fine_tune.head_epochs and not cfg.fine_tune.init_from:
+        phases["fine_tune.head_epochs"] = cfg.fine_tune.head_epochs
+    short = [f"{key} ({epochs})" for key, epochs in phases.items() if warmup and warmup >= epochs]
+    if short:
+        raise ValueError(f"train.warmup_epochs ({warmup}) must be fewer than the epochs of each "
+                         f"phase: {', '.join(short)}")

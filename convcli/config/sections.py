@@ -139,8 +139,43 @@ class Model(Section):
         return value
 
 
+class RandAugment(Section):
+    """keras.layers.RandAugment: a few random operations of a random strength per image."""
+
+    num_ops: int = Field(2, ge=1, le=14, description="operations applied to each image")
+    factor: float = Field(0.5, ge=0, le=1, description="their strength, from 0 (none) to 1 "
+                          "(the strongest)")
+
+
+class ColorJitter(Section):
+    """keras.layers.RandomColorJitter: each factor is the largest change, drawn per image."""
+
+    brightness: float = Field(0.2, ge=0, le=1, description="brightness shifted by up to this "
+                              "fraction of the pixel range")
+    contrast: float = Field(0.2, ge=0, le=1, description="contrast scaled by up to 1 ± this")
+    saturation: float = Field(0.2, ge=0, le=1, description="saturation scaled by up to 1 ± this")
+    hue: float = Field(0.05, ge=0, le=1, description="hue turned by up to this fraction of the "
+                       "colour circle")
+
+
+class RandomErasing(Section):
+    """keras.layers.RandomErasing: a random rectangle of some images filled with noise."""
+
+    probability: float = Field(0.25, gt=0, le=1, description="the fraction of images erased")
+    scale: tuple[float, float] = Field((0.02, 0.33), description="[low, high]: the erased "
+                                       "rectangle's area as a fraction of the image's")
+
+    @field_validator("scale")
+    @classmethod
+    def _fractions(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < value[0] <= value[1] <= 1:
+            raise ValueError("must be [low, high] with 0 < low <= high <= 1")
+        return value
+
+
 class Augment(Section):
-    """The book's ImageDataGenerator arguments, in its units (degrees, fractions)."""
+    """The book's ImageDataGenerator arguments, in its units (degrees, fractions), and the
+    modern recipes' transforms after them (all off by default)."""
 
     rotation_range: float = Field(40, ge=0, le=180, description="degrees")
     width_shift_range: float = Field(0.2, ge=0, lt=1, description="fraction of the width")
@@ -150,6 +185,22 @@ class Augment(Section):
     horizontal_flip: bool = Field(True, description="flip half the images left to right")
     fill_mode: Literal["nearest", "reflect", "wrap", "constant"] = Field(
         "nearest", description="pixels from outside the image: nearest | reflect | wrap | constant")
+    randaugment: Optional[RandAugment] = Field(None, description="null | {num_ops, factor}: "
+                                               "RandAugment after the book's transforms")
+    color_jitter: Optional[ColorJitter] = Field(None, description="null | {brightness, "
+                                                "contrast, saturation, hue}")
+    random_erasing: Optional[RandomErasing] = Field(None, description="null | {probability, "
+                                                    "scale}: erase a rectangle (after the others)")
+    mixup: Optional[float] = Field(None, gt=0, le=10, description="null | alpha: mix pairs of "
+                                   "images and their labels with a Beta(alpha, alpha) weight")
+    cutmix: Optional[float] = Field(None, gt=0, le=10, description="null | alpha: paste a "
+                                    "rectangle of another image, labels mixed by its area")
+
+    @property
+    def mixes_labels(self) -> bool:
+        """Whether training labels are mixed (mixup, cutmix): training accuracy is then not
+        the accuracy of any image's class."""
+        return self.mixup is not None or self.cutmix is not None
 
 
 class Extract(Section):
@@ -202,6 +253,30 @@ class Train(Section):
         "mixed_bfloat16 for TPUs and CPUs with bfloat16; the output layer stays float32")
     steps_per_execution: int = Field(1, ge=1, description="batches per call of the compiled "
                                      "train step; batch callbacks (progress, NaN check) run once per call")
+    schedule: Literal["constant", "cosine", "step", "exponential"] = Field(
+        "constant", description="the learning rate over a phase's epochs: constant | cosine "
+        "(to min_lr_fraction of the peak) | step (times step_factor after each of step_epochs) | "
+        "exponential (times decay_rate per epoch); in fine-tune each phase has its own")
+    warmup_epochs: int = Field(0, ge=0, le=MAX_EPOCHS, description="epochs of linear warmup "
+                               "from 0 to the learning rate at the start of each phase")
+    min_lr_fraction: float = Field(0.0, ge=0, le=1, description="cosine: the rate it ends at, "
+                                   "as a fraction of the peak")
+    step_epochs: list[int] = Field(default_factory=list, max_length=100, description="step: the "
+                                   "epochs of a phase after which the rate is multiplied by step_factor")
+    step_factor: float = Field(0.1, gt=0, le=1, description="step: the factor at each step")
+    decay_rate: float = Field(0.9, gt=0, le=1, description="exponential: the factor per epoch")
+    weight_decay: Optional[float] = Field(None, ge=0, le=1, description="the optimizer's "
+                                          "(decoupled) weight_decay; null: its default (adamw "
+                                          "0.004, the others none)")
+    clipnorm: Optional[float] = Field(None, gt=0, description="clip each gradient to this norm; "
+                                      "null: no clipping")
+    momentum: float = Field(0.0, ge=0, lt=1, description="sgd and rmsprop: the optimizer's momentum")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="spread this much of each "
+                                   "label's weight over all classes (binary heads alike)")
+    ema: Optional[float] = Field(None, gt=0, lt=1, description="null | the momentum of an "
+                                 "exponential moving average of the weights (e.g. 0.999): "
+                                 "validation, the best checkpoint, evaluation and export use the "
+                                 "averaged weights")
 
     @field_validator("class_weight", mode="before")
     @classmethod
@@ -219,6 +294,31 @@ class Train(Section):
     @classmethod
     def _off_is_none(cls, value: Any) -> Any:
         return "none" if value is False or value is None else value
+
+    @field_validator("step_epochs")
+    @classmethod
+    def _increasing_steps(cls, value: list[int]) -> list[int]:
+        if any(epoch < 1 for epoch in value) or value != sorted(set(value)):
+            raise ValueError("must be increasing epoch numbers from 1, e.g. [10, 20]")
+        return value
+
+    @model_validator(mode="after")
+    def _own_schedule_keys(self) -> "Train":
+        """A schedule's parameter set under another schedule would do nothing: an error."""
+        owners = {"min_lr_fraction": "cosine", "step_epochs": "step", "step_factor": "step",
+                  "decay_rate": "exponential"}
+        # judged by value, not by what the file names: a saved config.yaml names every key
+        stray = [key for key, owner in owners.items()
+                 if owner != self.schedule and getattr(self, key) != Train.model_fields[key].get_default(
+                     call_default_factory=True)]
+        if stray:
+            raise ValueError(f"{stray[0]} applies to schedule {owners[stray[0]]} only, but schedule "
+                             f"is {self.schedule}; set schedule: {owners[stray[0]]} or remove {stray[0]}")
+        if self.schedule == "step" and not self.step_epochs:
+            raise ValueError("schedule step needs step_epochs, e.g. [10, 20]")
+        if self.momentum and self.optimizer not in ("sgd", "rmsprop"):
+            raise ValueError(f"momentum is an argument of sgd and rmsprop, not {self.optimizer}")
+        return self
 
 
 class Explain(Section):

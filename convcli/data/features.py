@@ -108,13 +108,14 @@ def _stream(extractor: keras.Model, images: tf.data.Dataset, count: int, path: P
 
 
 def feature_batches(features: np.ndarray, labels: list[int], num_classes: int, batch_size: int,
-                    seed: int | None = None) -> tf.data.Dataset:
+                    seed: int | None = None, one_hot: bool = False) -> tf.data.Dataset:
     """Batches of (features, labels) gathered from a memory-mapped array.
 
     With a seed the order is shuffled anew every epoch, as a permutation of indices
-    (8 bytes per image), never of the features themselves.
+    (8 bytes per image), never of the features themselves. one_hot: labels as
+    pipeline.make_labels makes them.
     """
-    label_values = make_labels(labels, num_classes)
+    label_values = make_labels(labels, num_classes, one_hot)
     indices = tf.data.Dataset.range(len(features))
     if seed is not None:
         indices = indices.shuffle(len(features), seed=seed, reshuffle_each_iteration=True)

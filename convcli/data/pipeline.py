@@ -31,6 +31,7 @@ from convcli import cache as cache_entries
 from convcli.config import Augment, Config
 from convcli.data.augmentation import Augmenter
 from convcli.data.folders import Files, Split
+from convcli.data.modern_augment import ModernAugmenter, make_modern_augmenter, one_hot_labels
 from convcli.files import cache_dir
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -62,24 +63,29 @@ def load_image(path, image_size: tuple[int, int], channels: int = 3) -> tf.Tenso
     return tf.cast(decode_image(path, image_size, channels), tf.float32)
 
 
-def make_labels(labels: list[int], num_classes: int) -> tf.Tensor:
-    """Binary tasks use one sigmoid unit (float labels of shape (n, 1)); others sparse ints."""
+def make_labels(labels: list[int], num_classes: int, one_hot: bool = False) -> tf.Tensor:
+    """Binary tasks use one sigmoid unit (float labels of shape (n, 1)); others sparse ints,
+    or one-hot floats when the recipe smooths or mixes labels (modern_augment.py)."""
     if num_classes == 2:
         return tf.constant(labels, dtype=tf.float32)[:, None]
+    if one_hot:
+        return tf.one_hot(tf.constant(labels, dtype=tf.int32), num_classes)
     return tf.constant(labels, dtype=tf.int32)
 
 
 def make_dataset(split: Split, num_classes: int, image_size: tuple[int, int], batch_size: int, *,
                  shuffle_seed: int | None = None, augmenter: Augmenter | None = None,
                  cache: str = "memory", cache_file: Path | None = None,
-                 channels: int = 3) -> tf.data.Dataset:
-    """Batches of float32 (images, labels). Pass shuffle_seed (and augmenter) for training.
+                 channels: int = 3, modern: ModernAugmenter | None = None,
+                 one_hot: bool = False) -> tf.data.Dataset:
+    """Batches of float32 (images, labels). Pass shuffle_seed (and augmenter, modern) for
+    training.
 
     cache: memory, disk (to cache_file) or none (decode every epoch); channels: 3 (rgb)
-    or 1 (grayscale).
+    or 1 (grayscale); one_hot: labels as make_labels makes them.
     """
     paths = tf.data.Dataset.from_tensor_slices(split.paths)
-    labels = tf.data.Dataset.from_tensor_slices(make_labels(split.labels, num_classes))
+    labels = tf.data.Dataset.from_tensor_slices(make_labels(split.labels, num_classes, one_hot))
     dataset = tf.data.Dataset.zip(paths, labels)
     if shuffle_seed is not None and cache == "none":  # shuffle paths: no image is held
         dataset = dataset.shuffle(len(split), seed=shuffle_seed, reshuffle_each_iteration=True)
@@ -102,6 +108,11 @@ def make_dataset(split: Split, num_classes: int, image_size: tuple[int, int], ba
         seeds = tf.data.Dataset.random(seed=augmenter.seed, rerandomize_each_iteration=True).batch(2)
         dataset = tf.data.Dataset.zip(dataset, seeds).map(
             lambda batch, seed: (augmenter(batch[0], seed), batch[1]), num_parallel_calls=AUTOTUNE)
+    if modern is not None:
+        # Keras' layers draw from a seed generator of their own, whose state advances with
+        # each call: one batch at a time, in order, so the same seed gives the same batches.
+        seeds = tf.data.Dataset.random(seed=modern.seed, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip(dataset, seeds).map(lambda batch, seed: modern(*batch, seed))
     return dataset.prefetch(AUTOTUNE).with_options(pipeline_options())
 
 
@@ -209,7 +220,8 @@ def shared_disk_cache(files: Files, image_size: tuple[int, int], channels: int,
 
 def make_datasets(cfg: Config, files: Files, scratch_dir: Path,
                   augmenter: Augmenter | None = None) -> Datasets:
-    """The three splits of a run; only the training split is shuffled and augmented.
+    """The three splits of a run; only the training split is shuffled and augmented
+(the book's warp by `augmenter`, then cfg.augment's Keras layers).
 
     scratch_dir holds the `cache: disk` files, which live only as long as the run;
     `auto`'s disk cache lives in the cache folder, for the next run too.
@@ -221,13 +233,17 @@ def make_datasets(cfg: Config, files: Files, scratch_dir: Path,
         folder, lock = shared_disk_cache(files, data.image_size, data.channels, cache_dir() / "images")
         folder = folder or scratch_dir
 
+    one_hot = one_hot_labels(cfg.train, cfg.augment, files.num_classes)
+
     def split(name: str, **training) -> tf.data.Dataset:
         return make_dataset(getattr(files, name), files.num_classes, data.image_size, data.batch_size,
                             cache=cache, cache_file=folder / f"{name}.cache",
                             channels=data.channels, **training)
 
-    return Datasets(train=split("train", shuffle_seed=cfg.seed, augmenter=augmenter),
-                    validation=split("validation"),
+    # test labels stay as evaluation reads them; the compiled loss sees train and validation
+    return Datasets(train=split("train", shuffle_seed=cfg.seed, augmenter=augmenter, one_hot=one_hot,
+                                modern=make_modern_augmenter(cfg.augment, cfg.seed)),
+                    validation=split("validation", one_hot=one_hot),
                     test=split("test") if files.test else None, held=[lock] if lock else [])
 
 

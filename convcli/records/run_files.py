@@ -94,6 +94,8 @@ class EpochMetrics(Part):
     val_accuracy: Optional[float] = None
     learning_rate: Optional[float] = None
     seconds: Optional[float] = None
+    top5_accuracy: Optional[float] = None  # more than five classes only
+    val_top5_accuracy: Optional[float] = None
 
 
 class TestMetrics(Part):
@@ -157,6 +159,8 @@ class Summary(Record):
     counts: dict[str, int] = {}
     class_weight: Optional[dict[str, float]] = None
     gradcam: Optional[Gradcam] = None
+    # the transforms that mixed training labels (mixup, cutmix): no training accuracy then
+    mixed_labels: list[str] = []
 
     @property
     def details(self) -> dict:

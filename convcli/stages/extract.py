@@ -25,7 +25,8 @@ from convcli.models.pretrained import (build_base, feature_extractor, find_base,
                                        transfer_model, weights_digest)
 from convcli.runs import Run
 from convcli.pretraining import builtin_weights
-from convcli.training import Result, Trainer, class_weights, compile_model, seed_everything
+from convcli.stages.recipe import one_hot_labels, trainer_for
+from convcli.training import Result, compile_model, seed_everything
 
 
 def build_model(cfg: Config, class_names: list[str], load_weights: bool = True) -> keras.Model:
@@ -57,8 +58,8 @@ def base_for(cfg: Config, load_weights: bool = True) -> keras.Model:
 def train(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
     if cfg.extract.method == "features":
         return train_on_features(cfg, run, files, model)
-    trainer = Trainer(run, class_weight=class_weights(cfg.train, files))
-    compile_model(model, cfg.train, files.num_classes)
+    trainer = trainer_for(cfg, run, files)
+    compile_model(model, cfg.train, files.num_classes, one_hot=one_hot_labels(cfg, files))
     datasets = image_datasets(cfg, run, files)
     trainer.fit(model, datasets.train, datasets.validation, phase="train",
                 epochs=cfg.train.epochs, train_config=cfg.train)
@@ -73,6 +74,25 @@ def image_datasets(cfg: Config, run: Run, files: Files):
 
 def train_on_features(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
     """Run the base once per image (or read the cache), then fit the head on the features."""
+    head, batches, record = feature_head(cfg, files, model)
+    one_hot = one_hot_labels(cfg, files)
+    compile_model(head, cfg.train, files.num_classes, one_hot=one_hot)
+    trainer = trainer_for(cfg, run, files)
+    trainer.fit(head, batches("train", True, one_hot), batches("validation", one_hot=one_hot), phase="train",
+                epochs=cfg.train.epochs, train_config=cfg.train, saved_model=model)
+    if files.test:  # measured on the cached features: no second pass through the base
+        best = keras.models.load_model(run.best)
+        for layer in head_layers(model):
+            layer.set_weights(best.get_layer(layer.name).get_weights())
+        trainer.result.evaluation = evaluate(head, batches("test"), files.class_names)
+    trainer.result.details["feature_cache"] = record
+    return trainer.result
+
+
+def feature_head(cfg: Config, files: Files, model: keras.Model):
+    """(a head-only model on the base's cached features, batches(split, shuffle, one_hot)
+    of those features, the cache's record); the base runs once per image, or not at all
+    when the cache has its outputs."""
     base = find_base(model)
     extractor = feature_extractor(base, cfg.model.base, cfg.data.image_size, cfg.data.channels)
     about = {"base": cfg.model.base, "image_size": list(cfg.data.image_size),
@@ -81,30 +101,19 @@ def train_on_features(cfg: Config, run: Run, files: Files, model: keras.Model) -
                                        extractor, files, cfg.data.image_size, cfg.data.batch_size,
                                        cfg.data.channels, about)
 
-    # A head-only model on the features. It shares its layers with `model`, so the
-    # checkpoints of `model` hold the head as it is trained.
-    layers = head_layers(model)
+    # The head shares its layers with `model`, so the checkpoints of `model` hold the head
+    # as it is trained.
     x = inputs = keras.Input(shape=features["train"].shape[1:], name="features")
-    for layer in layers:
+    for layer in head_layers(model):
         x = layer(x)
     head = keras.Model(inputs, x, name="head")
-    compile_model(head, cfg.train, files.num_classes)
 
-    def batches(name: str, shuffle: bool = False):
+    def batches(name: str, shuffle: bool = False, one_hot: bool = False):
         # Memory-mapped features, gathered batch by batch (data/features.py, issue 28).
         return feature_batches(features[name], getattr(files, name).labels, files.num_classes,
-                               cfg.data.batch_size, seed=cfg.seed if shuffle else None)
+                               cfg.data.batch_size, seed=cfg.seed if shuffle else None, one_hot=one_hot)
 
-    trainer = Trainer(run, class_weight=class_weights(cfg.train, files))
-    trainer.fit(head, batches("train", shuffle=True), batches("validation"), phase="train",
-                epochs=cfg.train.epochs, train_config=cfg.train, saved_model=model)
-    if files.test:  # measured on the cached features: no second pass through the base
-        best = keras.models.load_model(run.best)
-        for layer in layers:
-            layer.set_weights(best.get_layer(layer.name).get_weights())
-        trainer.result.evaluation = evaluate(head, batches("test"), files.class_names)
-    trainer.result.details["feature_cache"] = record
-    return trainer.result
+    return head, batches, record
 
 
 def feature_key(cfg: Config, base: keras.Model, files: Files) -> str:

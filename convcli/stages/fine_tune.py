@@ -19,11 +19,12 @@ from convcli.config import Config, FineTune, load_config
 from convcli.data.folders import Files
 from convcli.errors import ConfigError, TrainingError
 from convcli.models.pretrained import find_base
-from convcli.models.saved import load_model_file
+from convcli.models.saved import load_model_file, one_output
 from convcli.models.table import count_params
 from convcli.runs import Run
 from convcli.stages import extract
-from convcli.training import Result, Trainer, class_weights, compile_model
+from convcli.stages.recipe import one_hot_labels, trainer_for
+from convcli.training import Result, compile_model
 
 
 def build_model(cfg: Config, class_names: list[str], load_weights: bool = True) -> keras.Model:
@@ -38,17 +39,18 @@ def build_model(cfg: Config, class_names: list[str], load_weights: bool = True) 
 
 def train(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
     datasets = extract.image_datasets(cfg, run, files)
-    trainer = Trainer(run, class_weight=class_weights(cfg.train, files))
+    trainer = trainer_for(cfg, run, files)
+    one_hot = one_hot_labels(cfg, files)
     base = find_base(model)
     base.trainable = False
     if not cfg.fine_tune.init_from and cfg.fine_tune.head_epochs:
-        compile_model(model, cfg.train, files.num_classes)
+        compile_model(model, cfg.train, files.num_classes, one_hot=one_hot)
         trainer.fit(model, datasets.train, datasets.validation, phase="head",
                     epochs=cfg.fine_tune.head_epochs, train_config=cfg.train)
 
     frozen = count_params(model.trainable_weights)
     unfreeze(base, cfg.fine_tune)
-    compile_model(model, cfg.train, files.num_classes, cfg.fine_tune.learning_rate)
+    compile_model(model, cfg.train, files.num_classes, cfg.fine_tune.learning_rate, one_hot)
     unfrozen = count_params(model.trainable_weights)
     if unfrozen <= frozen:
         raise TrainingError(f"unfreezing the base ({_rule(cfg.fine_tune)}) made no more parameters "
@@ -115,4 +117,6 @@ def _from_run(path: Path, cfg: Config, class_names: list[str]) -> keras.Model:
     if meta.class_names != class_names:
         raise ConfigError(f"{where} was trained on classes {meta.class_names}, "
                           f"this data has {class_names}")
-    return load_model_file(run.best, compile=False)
+    # One output in a list or a dict is that output; several are refused (issue 28).
+    return one_output(load_model_file(run.best, compile=False), f"{where} (its best.keras)",
+                      option=False)

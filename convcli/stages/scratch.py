@@ -13,7 +13,8 @@ from convcli.data.folders import Files
 from convcli.data.pipeline import make_datasets
 from convcli.models.convnet import build_convnet
 from convcli.runs import Run
-from convcli.training import Result, Trainer, class_weights, compile_model
+from convcli.stages.recipe import one_hot_labels, trainer_for
+from convcli.training import Result, compile_model
 
 
 def build_model(cfg: Config, class_names: list[str], load_weights: bool = True) -> keras.Model:
@@ -27,8 +28,8 @@ def train(cfg: Config, run: Run, files: Files, model: keras.Model) -> Result:
 
 def fit_convnet(cfg: Config, run: Run, files: Files, model: keras.Model, datasets) -> Result:
     """Compile and fit the convnet in one phase (shared with `augment`)."""
-    compile_model(model, cfg.train, files.num_classes)
-    trainer = Trainer(run, class_weight=class_weights(cfg.train, files))
+    compile_model(model, cfg.train, files.num_classes, one_hot=one_hot_labels(cfg, files))
+    trainer = trainer_for(cfg, run, files)
     trainer.fit(model, datasets.train, datasets.validation, phase="train",
                 epochs=cfg.train.epochs, train_config=cfg.train)
     return trainer.result

@@ -11,8 +11,6 @@ import shutil
 import warnings
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import keras
 import numpy as np
 
@@ -20,9 +18,7 @@ from convcli.errors import TrainingError
 from convcli.files import atomic_path
 from convcli.records import CheckpointState
 from convcli.runs import Run
-
-if TYPE_CHECKING:
-    from convcli.training.trainer import Result
+from convcli.training.result import Result
 
 STATE_ENTRY, OPTIMIZER_ENTRY = "convcli/state.json", "convcli/optimizer.npz"  # in last.keras
 

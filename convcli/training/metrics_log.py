@@ -6,19 +6,17 @@ from __future__ import annotations
 import csv
 import io
 import time
-from typing import TYPE_CHECKING
-
 import keras
 
 from convcli.errors import TrainingError
 from convcli.files import atomic_write_text
 from convcli.runs import Run
+from convcli.training.result import Result
 
-if TYPE_CHECKING:
-    from convcli.training.trainer import Result
-
+# top-5 columns stay empty with five classes or fewer; `accuracy` and `top5_accuracy`
+# stay empty under mixup or cutmix (training/recipe.py says why)
 METRIC_COLUMNS = ["epoch", "phase", "loss", "accuracy", "val_loss", "val_accuracy",
-                  "learning_rate", "seconds"]
+                  "learning_rate", "seconds", "top5_accuracy", "val_top5_accuracy"]
 
 
 class MetricsLog(keras.callbacks.Callback):

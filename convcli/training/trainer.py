@@ -15,9 +15,6 @@ and metrics.csv keeps exactly the rows up to that epoch.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any
-
 import keras
 import numpy as np
 from rich.console import Console
@@ -25,7 +22,6 @@ from rich.console import Console
 from convcli.config import Train
 from convcli.data.folders import Files
 from convcli.errors import ConfigError, TrainingError
-from convcli.models.heads import loss_for
 from convcli.models.table import count_params
 from convcli.records import CheckpointState
 from convcli.runs import Run
@@ -33,6 +29,11 @@ from convcli.tfenv import import_tensorflow
 from convcli.training.checkpoints import AtomicCheckpoints, read_checkpoint_state, restore_checkpoint
 from convcli.training.interrupts import EpochRecord, NonFiniteLoss
 from convcli.training.metrics_log import MetricsLog
+from convcli.training.recipe import (
+    AveragedWeights, LearningRate, MixedLabels, is_constant, learning_rates, make_loss, make_metrics,
+    make_optimizer, steps_in,
+)
+from convcli.training.result import Result
 from convcli.training.progress import ProgressDisplay
 
 
@@ -44,17 +45,18 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 
 
 def compile_model(model: keras.Model, train: Train, num_classes: int,
-                  learning_rate: float | None = None) -> None:
+                  learning_rate: float | None = None, one_hot: bool = False) -> None:
     """Compile for classification; call again after changing `trainable`, which Keras
     ignores until then (docs/notes.md#recompile-after-trainable).
 
-    learning_rate overrides train.learning_rate (fine-tuning's own rate). Under the
-    mixed_float16 policy Keras wraps the optimizer in a LossScaleOptimizer itself.
+    learning_rate overrides train.learning_rate (fine-tuning's own rate); it is the peak
+    of the phase's schedule. one_hot: the labels are one-hot (label smoothing or mixed
+    labels with more than two classes). Under the mixed_float16 policy Keras wraps the
+    optimizer in a LossScaleOptimizer itself.
     """
-    optimizers = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam,
-                  "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD}
-    optimizer = optimizers[train.optimizer](learning_rate=learning_rate or train.learning_rate)
-    model.compile(optimizer=optimizer, loss=loss_for(num_classes), metrics=["accuracy"],
+    model.compile(optimizer=make_optimizer(train, learning_rate or train.learning_rate),
+                  loss=make_loss(num_classes, train.label_smoothing, one_hot),
+                  metrics=make_metrics(num_classes, one_hot),
                   jit_compile=train.jit_compile, steps_per_execution=train.steps_per_execution)
 
 
@@ -77,19 +79,6 @@ def class_weights(train: Train, files: Files) -> dict[int, float] | None:
     return {label: float(train.class_weight.get(name, 1.0)) for label, name in enumerate(files.class_names)}
 
 
-@dataclass
-class Result:
-    """What a stage's training produced, for summary.json and the final table."""
-
-    best_epoch: int | None = None
-    best: dict = field(default_factory=dict)
-    final: dict = field(default_factory=dict)
-    epochs: int = 0
-    phases: list[dict] = field(default_factory=list)
-    evaluation: Any = None  # evaluation.Evaluation of the test split, when the stage made it
-    details: dict = field(default_factory=dict)  # stage-specific entries for summary.json
-
-
 class Trainer:
     """Fits one run's model phase after phase, keeping one record of every epoch.
 
@@ -97,9 +86,10 @@ class Trainer:
     """
 
     def __init__(self, run: Run, console: Console | None = None,
-                 class_weight: dict[int, float] | None = None):
+                 class_weight: dict[int, float] | None = None, mixed_labels: bool = False):
         self.console = console or Console(stderr=True)
         self.class_weight = class_weight  # Keras' class_weight for every phase, or None
+        self.mixed_labels = mixed_labels  # mixup or cutmix: no training accuracy
         self.resume = read_checkpoint_state(run.last) if run.last.exists() else None
         self.result = Result()
         self.phase = {"phase": None, "start": 0, "seconds": 0.0}  # the phase being fit
@@ -130,7 +120,7 @@ class Trainer:
         weights of the `model` being fit (a head trained on cached features).
         """
         first = start = self.result.epochs
-        seconds = 0.0
+        seconds, resumed = 0.0, False
         if self.resume:
             finished = {record.phase: record for record in self.resume.phases}
             if phase in finished:  # done before the interruption: nothing to fit
@@ -144,13 +134,14 @@ class Trainer:
             start, first = self.resume.phase_start, self.resume.epoch
             seconds = self.resume.phase_seconds
             self.result.epochs = first
-            self.resume = None
+            self.resume, resumed = None, True
         self.phase = {"phase": phase, "start": start, "seconds": seconds}
         self.metrics.phase = phase
         self.checkpoints.saved_model = saved_model
         self.checkpoints.use_monitor(train_config.monitor)
         display, watch = ProgressDisplay(self.console, phase), NonFiniteLoss()
         callbacks = [watch, EpochRecord(self.metrics, self.checkpoints), self.tensorboard, display]
+        callbacks = self.recipe_callbacks(model, train, train_config, start, epochs, resumed) + callbacks
         if train_config.early_stopping:
             stop = train_config.early_stopping
             callbacks.append(keras.callbacks.EarlyStopping(monitor=stop.monitor, patience=stop.patience))
@@ -172,3 +163,20 @@ class Trainer:
         self.result.phases.append({"phase": phase, "epochs": self.result.epochs - start,
                                    "trainable_params": count_params(model.trainable_weights),
                                    "seconds": round(seconds + time.perf_counter() - self.began, 2)})
+
+    def recipe_callbacks(self, model: keras.Model, train, train_config: Train, start: int,
+                         epochs: int, resumed: bool) -> list[keras.callbacks.Callback]:
+        """The callbacks of the recipe, before the Trainer's own: mixed labels' accuracy
+        removed, the learning rate of each step, the weights' moving average swapped in."""
+        callbacks: list[keras.callbacks.Callback] = [MixedLabels()] if self.mixed_labels else []
+        if not is_constant(train_config):
+            peak = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+            steps = steps_in(train)
+            callbacks.append(LearningRate(learning_rates(train_config, peak, steps or 1, epochs),
+                                          start, steps))
+        if train_config.ema is not None:
+            averaged = AveragedWeights()
+            if resumed:
+                averaged.resumed()
+            callbacks.append(averaged)
+        return callbacks
