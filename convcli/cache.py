@@ -11,6 +11,8 @@ A process holds a lock on `.<name>.lock` beside an entry while it writes or read
 what a running process uses: the lock goes when the process does, even when it is
 killed. Staging folders (`.<name>.<random>`, files.staged_folder) are a writer's and
 are pruned only when nobody holds their entry's lock (a killed writer's leftovers).
+The built-in data and base are read all through a run: a process that opens them holds
+their lock, shared, until it ends (`hold`).
 """
 
 from __future__ import annotations
@@ -57,6 +59,31 @@ def locked(entry: Path, exclusive: bool = False) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_HELD: dict[Path, object] = {}  # lock files this process holds until it ends, by entry
+
+
+def hold(entry: Path) -> None:
+    """Hold the entry's lock, shared, until this process ends, so `cache prune` keeps it.
+
+    For what a run reads from start to end (the built-in data, read every epoch) or
+    may read again (the built-in base). Waits while a prune removes the entry.
+    """
+    if entry in _HELD:
+        return
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    path = lock_path(entry)
+    while True:
+        handle = open(path, "a")
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        # A prune unlinks the lock file once the entry is gone: a lock on the file it
+        # removed would hold nothing, so lock the file that is there now.
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                _HELD[entry] = handle
+                return
+        handle.close()
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ from pathlib import Path
 import keras
 from rich.console import Console
 
+from convcli import cache as cache_entries
 from convcli.bases import BUILTIN_FILTERS
 from convcli.config import Augment
 from convcli.data import folders, synthetic
@@ -74,6 +75,8 @@ def builtin_weights(console: Console | None = None, force: bool = False) -> Path
     """The built-in base's weights: cached, else shipped, else pretrained now (cached)."""
     console = console or Console(stderr=True)
     path = weights_path()
+    for entry in (path, _record_path(path)):  # never pruned while this process may read them
+        cache_entries.hold(entry)
     if not path.is_file() and not force and shipped_weights() is not None:
         path = shipped_weights()
     if path.is_file() and not force:
@@ -129,11 +132,15 @@ def _pretrain(path: Path, console: Console, recipe: Pretraining) -> dict:
     record = {"source_classes": class_names, "recipe": asdict(recipe),
               "val_accuracy": round(float(history.history["val_accuracy"][-1]), 4),
               "seconds": round(time.perf_counter() - began, 1)}
-    record_path = path.with_name(path.name.removesuffix(".weights.h5") + ".json")
-    with atomic_path(record_path) as temp:
+    with atomic_path(_record_path(path)) as temp:
         temp.write_text(json.dumps(record, indent=2) + "\n")
     with atomic_path(path) as temp:  # written last: its presence means the base is complete
         base.save_weights(temp)
     console.print(f"built-in base ready: {percent(record['val_accuracy'])} validation accuracy "
                   f"on the {len(class_names)} source classes, {record['seconds']:.0f} s", highlight=False)
     return record
+
+
+def _record_path(path: Path) -> Path:
+    """The record beside a weights file: how it was pretrained."""
+    return path.with_name(path.name.removesuffix(".weights.h5") + ".json")
