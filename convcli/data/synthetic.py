@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageStat
 
+from convcli import cache as cache_entries
 from convcli.errors import DataError
 
 # Bump when a task's pictures change, so cached copies are regenerated. The source task
@@ -356,6 +357,7 @@ def builtin_dataset(cache_root: Path, task: str = "target") -> Path:
     key = json.dumps([generator_version(task), task, DEFAULT_SEED, DEFAULT_IMAGE_SIZE, asdict(recipe)])
     fingerprint = hashlib.sha256(key.encode()).hexdigest()[:12]
     path = cache_root / "data" / f"{task}-{fingerprint}"
+    cache_entries.hold(path)  # read all through the run: `convcli cache prune` keeps it
     if not (path / "dataset.json").is_file():
         try:
             generate(path, task=task)
