@@ -105,13 +105,14 @@ def model_classes(model, title: str, classes: list[str] | None) -> list[str]:
     return list(classes)
 
 
-def one_output(model, title: str, output: str | None = None):
+def one_output(model, title: str, output: str | None = None, option: bool = True):
     """The model with one output tensor of class scores, or a ModelError saying why not.
 
     A single output wrapped in a list or a dict (`outputs=[y]`, `outputs={"probs": y}`,
     and every Keras 2 H5 file) is used as that output; of several, `output` names the
-    one to use. A model saved before it was built, or whose output is not one row of
-    scores per image (a per-pixel map), is refused (issue 28: each crashed a command).
+    one to use (`option`: the command has --output to name it). A model saved before it
+    was built, or whose output is not one row of scores per image (a per-pixel map), is
+    refused (issue 28: each crashed a command).
     """
     import keras
 
@@ -121,9 +122,10 @@ def one_output(model, title: str, output: str | None = None):
         raise ModelError(f"--output {output} is not an output of model {title}; its output"
                          f"{'s are' if len(named) > 1 else ' is'} {', '.join(named)}")
     if len(named) > 1 and output is None:
+        how = (f"name it with --output (e.g. --output {next(iter(named))})" if option else
+               "save a model of the one you want (keras.Model(model.inputs, <its output>))")
         raise ModelError(f"model {title} has {len(named)} outputs ({', '.join(named)}); convcli "
-                         f"reads one output of class scores: name it with --output (e.g. --output "
-                         f"{next(iter(named))})")
+                         f"reads one output of class scores: {how}")
     chosen = named[output] if output is not None else outputs[0]
     if len(chosen.shape) != 2:
         raise ModelError(f"model {title} outputs shape {tuple(chosen.shape)}, not one score per "
