@@ -395,7 +395,7 @@ CASES = [
       nothing, ["train", "finetunes"], 1,
       "config file finetunes does not exist, nor is it the name of a shipped config: augment, extract, "
       "extract-frozen, finetune, scratch, book/augment, book/extract, book/extract-frozen, book/finetune, "
-      "book/scratch (convcli configs lists them)"),
+      "book/scratch, recipes/modern (convcli configs lists them)"),
     C("config-sweep-name-to-train", "train NAME of a shipped sweep (train takes configs only)",
       nothing, ["train", "sweeps/lr"], 1, "config file sweeps/lr does not exist, nor is it the name of a shipped config"),
     C("config-is-a-directory", "a directory given as the config",

@@ -159,6 +159,33 @@ def test_each_worker_gets_its_own_gpu_or_a_share_of_the_cpu():
 # --- whole sweeps ------------------------------------------------------------------------
 
 
+def test_one_at_a_time_is_the_base_then_each_value_alone(tmp_path):
+    from convcli.sweeps.spec import load_sweep
+
+    sweep = load_sweep(write_sweep(tmp_path, search="one-at-a-time", params={
+        "train.learning_rate": [1e-3, 1e-2], "augment.mixup": [0.2], "train.schedule": ["constant"]}))
+    base = {"train.learning_rate": 1e-3, "augment.mixup": None, "train.schedule": "constant"}
+    # in the file's order of keys (write_sweep's YAML sorts them); schedule: the base's value
+    assert sweep.points == [base, base | {"augment.mixup": 0.2}, base | {"train.learning_rate": 1e-2}]
+    assert sweep.config_for(sweep.points[1]).augment.mixup == 0.2
+
+
+def test_a_one_at_a_time_sweep_trains_and_records_each_ingredient(standin):
+    path = write_sweep(standin, name="ingredients", search="one-at-a-time", seeds=1, params={
+        "augment.randaugment": [{"num_ops": 1}], "train.label_smoothing": [0.1]})
+    result = invoke("sweep", path)
+    assert result.exit_code == 0, result.output
+    points = rows(the_sweep() / "points.csv")
+    assert [(p["augment.randaugment"], p["train.label_smoothing"]) for p in points] == [
+        ("", "0.0"), ('{"num_ops": 1}', "0.0"), ("", "0.1")]
+    assert {p["status"] for p in points} == {"completed"}
+    from convcli.config import load_config
+
+    trials = rows(the_sweep() / "trials.csv")
+    configs = [load_config(Path(t["run"]) / "config.yaml") for t in sorted(trials, key=lambda t: int(t["point"]))]
+    assert [c.augment.randaugment and c.augment.randaugment.num_ops for c in configs] == [None, 1, None]
+
+
 def test_a_grid_sweep_writes_every_record_and_its_numbers_hold(standin):
     result = invoke("sweep", write_sweep(standin), "--workers", "2")
     assert result.exit_code == 0, result.output

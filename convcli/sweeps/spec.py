@@ -45,9 +45,10 @@ class SweepFile(Section):
                                 "value, applied to the base for every trial (as --set is)")
     params: dict[str, Any] = Field(default_factory=dict, description="dotted config keys -> a list "
                                    "of values, or {uniform|loguniform|int|choice: ...}")
-    search: Literal["grid", "random", "tpe"] = Field(
-        "grid", description="grid: every combination | random: samples points drawn up front | "
-        "tpe: each point drawn from the results so far")
+    search: Literal["grid", "one-at-a-time", "random", "tpe"] = Field(
+        "grid", description="grid: every combination | one-at-a-time: the base config, then each "
+        "listed value alone on top of it (what each ingredient adds) | random: samples points "
+        "drawn up front | tpe: each point drawn from the results so far")
     samples: Optional[int] = Field(None, ge=1, description="points to draw (random and tpe; "
                                    "default 20)")
     seeds: int = Field(1, ge=1, le=100, description="each point trains with seed, seed+1, ...")
@@ -73,13 +74,13 @@ class SweepFile(Section):
 
     @model_validator(mode="after")
     def _fill(self) -> "SweepFile":
-        if self.search == "grid":
+        if self.search in ("grid", "one-at-a-time"):
             if self.samples is not None:
-                raise ValueError("samples applies to search: random or tpe; a grid runs every "
-                                 "combination of its values (remove samples)")
+                raise ValueError(f"samples applies to search: random or tpe; {self.search} runs "
+                                 "every point its values make (remove samples)")
             ranged = [k for k, v in self.params.items() if v[0] in ("uniform", "loguniform")]
             if ranged:
-                raise ValueError(f"search: grid takes lists of values; {', '.join(ranged)} "
+                raise ValueError(f"search: {self.search} takes lists of values; {', '.join(ranged)} "
                                  "is a continuous range: list values, or use search: random or tpe")
         elif self.samples is None:
             self.samples = 20
@@ -209,6 +210,8 @@ def sweep_from(raw: dict, path: Path, overrides: list[str] | tuple[str, ...] = (
     sweep.config_for({})  # the base itself
     if spec.search == "grid":
         sweep.points = grid_points(spec.params)
+    elif spec.search == "one-at-a-time":
+        sweep.points = one_at_a_time_points(spec.params, sweep.config_for({}))
     elif spec.search == "random":
         sweep.points = random_points(spec.params, spec.samples, sweep.seed)
     check_points(sweep)
@@ -237,6 +240,25 @@ def grid_points(params: dict) -> list[dict]:
         raise ConfigError(f"the grid has {count} points, more than {GRID_LIMIT}; list fewer values "
                           "or use search: random with samples")
     return [dict(combination) for combination in itertools.product(*axes)]
+
+
+def one_at_a_time_points(params: dict, base: Config) -> list[dict]:
+    """The base config's values of every key first, then each listed value that differs
+    from the base's, alone, the other keys at the base's values. Each key's list gains
+    the base's value in place (first), so every point is one of its choices."""
+    settings = base.model_dump(mode="json")
+    baseline = {}
+    for key in params:
+        value = settings
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        baseline[key] = value
+        kind, values = params[key]
+        params[key] = (kind, [value] + [v for v in values if v != value])
+    points = [dict(baseline)]
+    for key, (_, values) in params.items():
+        points += [baseline | {key: value} for value in values[1:]]
+    return points
 
 
 def random_points(params: dict, samples: int, seed: int) -> list[dict]:
