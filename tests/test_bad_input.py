@@ -1063,7 +1063,7 @@ CASES = [
       "cannot create a run in blocker/sweeps"),
     C("sweep-unknown-shipped-name", "sweep NAME where NAME is neither a file nor a shipped sweep",
       nothing, ["sweep", "lrs"], 1,
-      "sweep file lrs does not exist, nor is it the name of a shipped sweep: sweeps/augment-epochs, sweeps/lr, sweeps/seeds, sweeps/unfreeze"),
+      "sweep file lrs does not exist, nor is it the name of a shipped sweep: sweeps/augment-epochs, sweeps/ingredients, sweeps/lr, sweeps/recipe, sweeps/seeds, sweeps/unfreeze"),
     C("sweep-status-of-nothing", "--status of a sweep never started",
       sweep_file(""), ["sweep", "{file}", "--status"], 1, "no sweep named sweep in runs/sweeps"),
 
