@@ -15,23 +15,28 @@ import numpy as np
 from rich.table import Table
 from rich.text import Text
 
+from convcli.config import load_config
 from convcli.evaluation import class_probabilities
+from convcli.evaluation.tta import Views
 from convcli.formats import Fitted, percent
 from convcli.image_files import expand, input_channels, model_inputs, read_image
 from convcli.resolve import explained_model
+from convcli.runs import find_run
 
 Ranked = list[tuple[str, float]]  # (class, probability), most probable first
 
 
 def predict_images(images: list[Path], run_ref: str | None, runs_dir: Path, batch_size: int = 32,
                    model_file: Path | None = None,
-                   classes: list[str] | None = None, output: str | None = None
+                   classes: list[str] | None = None, output: str | None = None, tta: int = 1
                    ) -> tuple[list[tuple[Path, Ranked]], str]:
     """Per image, every class with its probability, sorted high to low; and the model's title.
 
     The model is a run's best checkpoint, or `model_file` (--model) with `classes`;
-    `output` (--output) names one output of several.
+    `output` (--output) names one output of several; `tta`: probabilities averaged over
+    that many views of each image (evaluation/tta.py).
     """
+    views = _views(tta, run_ref, runs_dir, model_file)
     paths = expand(images)
     for path in paths:
         read_image(path)  # every file checked before any is predicted: one error, no partial output
@@ -42,10 +47,21 @@ def predict_images(images: list[Path], run_ref: str | None, runs_dir: Path, batc
     # A batch at a time, so a folder of large photos never sits in memory whole.
     for start in range(0, len(paths), batch_size):
         chunk = paths[start:start + batch_size]
-        outputs = model.predict_on_batch(model_inputs(chunk, image_size, channels))
+        batch = model_inputs(chunk, image_size, channels)
+        outputs = np.mean([model.predict_on_batch(view) for view in views(batch)], axis=0)
         for path, probabilities in zip(chunk, class_probabilities(outputs)):
             results.append((path, ranked(probabilities, class_names)))
+    if tta > 1:
+        title += f", {tta} views each ({views.described})"
     return results, title
+
+
+def _views(tta: int, run_ref: str | None, runs_dir: Path, model_file: Path | None) -> Views:
+    """A run's views come from its own augmentation; a model file's are flips."""
+    if tta == 1 or model_file is not None:
+        return Views(tta)
+    cfg = load_config(find_run(run_ref, runs_dir).config)
+    return Views(tta, cfg.augment, cfg.seed)
 
 
 def ranked(probabilities: np.ndarray, class_names: list[str]) -> Ranked:

@@ -1192,6 +1192,14 @@ CASES = [
       config(), ["lr-find", "{config}", "--steps", "5"], 2, "--steps"),
     C("lr-find-missing-config", "lr-find of a config that does not exist",
       nothing, ["lr-find", "nosuch.yaml"], 1, "config file nosuch.yaml does not exist"),
+    C("tta-zero-views", "evaluate --tta 0",
+      nothing, ["evaluate", "{run_name}", "--tta", "0"], 2, "--tta"),
+    C("tta-more-views-than-the-run-has", "evaluate --tta 3 of a run trained without augmentation",
+      nothing, ["evaluate", "{run_name}", "--tta", "3"], 1,
+      "--tta takes 1 or 2 views here (the image and its mirror)", usage=False),
+    C("tta-predict-file-views", "predict --tta 5 with a model file (no augmentation of its own)",
+      asset("dense.keras"), lambda p: ["predict", jpeg(p["tmp"]), "--model", p["file"], "--tta", "5"], 1,
+      "--tta takes 1 or 2 views here"),
 ]
 
 

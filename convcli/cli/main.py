@@ -118,6 +118,9 @@ CLASSES_OPTION = typer.Option(None, "--classes", help="With --model: its class n
                               "in the order of its outputs (default: 0, 1, ...).")
 OUTPUT_OPTION = typer.Option(None, "--output", metavar="NAME", help="With --model: the output to use "
                              "of a model that has several (a dict key or the layer that makes it).")
+TTA_OPTION = typer.Option(1, "--tta", min=1, max=64, metavar="N", help="Test-time augmentation: "
+                          "average each image's outputs over N views (the image, then warps of the "
+                          "run's own augmentation, or its mirror).")
 
 
 def parse_names(classes: Optional[str]) -> Optional[List[str]]:

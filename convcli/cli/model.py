@@ -8,7 +8,7 @@ from typing import List, Literal, Optional
 
 import typer
 
-from convcli.cli.main import (CLASSES_OPTION, MODEL_OPTION, OUTPUT_OPTION, RUN_OPTION, RUNS_DIR,
+from convcli.cli.main import (CLASSES_OPTION, MODEL_OPTION, OUTPUT_OPTION, RUN_OPTION, RUNS_DIR, TTA_OPTION,
                               new_console, parse_names)
 from convcli.errors import ModelError
 from convcli.tfenv import import_tensorflow
@@ -38,13 +38,14 @@ def evaluate(run: Optional[str] = typer.Argument(None, help="A run directory or 
              model: Optional[Path] = typer.Option(None, "--model", help="A .keras/.h5/.hdf5 model "
                                                   "file instead of a run, with --data."),
              classes: Optional[str] = CLASSES_OPTION, output: Optional[str] = OUTPUT_OPTION,
-             runs_dir: Path = RUNS_DIR) -> None:
+             tta: int = TTA_OPTION, runs_dir: Path = RUNS_DIR) -> None:
     """Loss, accuracy, precision, recall and confusion matrix of a run's best model.
 
     The matrix is also written into the run directory: confusion.png for the test split,
     confusion-validation.png, or confusion-data.png for --data. With --model FILE
     --data DIR: <FILE stem>-confusion.png here; without --classes, DIR's class folders
-    in sorted order are the model's classes 0, 1, ... (as Keras numbers them).
+    in sorted order are the model's classes 0, 1, ... (as Keras numbers them). With
+    --tta N: accuracy with and without test-time augmentation, side by side.
     """
     if split is not None and data is not None:
         raise typer.BadParameter("give --split or --data, not both", param_hint="--split")
@@ -55,20 +56,29 @@ def evaluate(run: Optional[str] = typer.Argument(None, help="A run directory or 
         if given is not None and model is None:
             raise typer.BadParameter(f"{name} goes with a --model file", param_hint=name)
     import_tensorflow()
-    from convcli.evaluation import class_table, confusion_table, evaluate_model_file, evaluate_run
+    from convcli.evaluation import (class_table, confusion_table, evaluate_model_file, evaluate_run,
+                                    tta_table)
     from convcli.formats import percent
 
     if model is not None:
-        evaluation, png, title = evaluate_model_file(model, data, parse_names(classes), output=output)
+        evaluation, png, title = evaluate_model_file(model, data, parse_names(classes), output=output,
+                                                     tta=tta)
         source = f"model {title}"
     else:
-        found, evaluation, png = evaluate_run(run, runs_dir, split or "test", data)
+        found, evaluation, png = evaluate_run(run, runs_dir, split or "test", data, tta=tta)
         source = f"run {found.name}"
+        if tta > 1:  # the run page shows what tta.json now records
+            from convcli.pages.run import write_page
+
+            write_page(found)
     console = new_console()
     console.print(f"{source}, {data if data is not None else (split or 'test') + ' split'}: "
                   f"loss {evaluation.loss:.4f}, accuracy {percent(evaluation.accuracy, 2)} "
-                  f"({evaluation.correct} of {evaluation.images} images)",
+                  f"({evaluation.correct} of {evaluation.images} images"
+                  + (f", {tta} views each)" if tta > 1 else ")"),
                   markup=False, highlight=False, soft_wrap=True)
+    if tta > 1:
+        console.print(tta_table(evaluation))
     console.print(class_table(evaluation))
     console.print(confusion_table(evaluation))
     console.print(f"wrote {png}", markup=False, highlight=False, soft_wrap=True)
@@ -79,7 +89,7 @@ def predict(images: List[Path] = typer.Argument(..., help="Image files or folder
             classes: Optional[str] = CLASSES_OPTION, output: Optional[str] = OUTPUT_OPTION,
             as_json: bool = typer.Option(False, "--json", help="Print a JSON list of images and their "
                                          "probabilities, and nothing else, on stdout."),
-            runs_dir: Path = RUNS_DIR) -> None:
+            tta: int = TTA_OPTION, runs_dir: Path = RUNS_DIR) -> None:
     """Class probabilities of each image under a run's best model, a model file or an
     exported model, most probable first."""
     import_tensorflow()
@@ -89,10 +99,13 @@ def predict(images: List[Path] = typer.Argument(..., help="Image files or folder
     # A folder is an export (a SavedModel), unless its name says it is meant as a Keras file.
     if model is not None and (model.suffix.lower() in EXPORT_SUFFIXES or
                               (model.is_dir() and model.suffix.lower() not in MODEL_SUFFIXES)):
+        if tta > 1:
+            raise typer.BadParameter("--tta needs a Keras model (a run's, or a .keras/.h5 file); an "
+                                     "export runs in its own runtime", param_hint="--tta")
         results, title = predict_exported(images, model, run)
     else:
         results, title = predict_images(images, run, runs_dir, model_file=model,
-                                        classes=parse_names(classes), output=output)
+                                        classes=parse_names(classes), output=output, tta=tta)
         title = f"predictions — {title}"
     if as_json:
         typer.echo(predictions_json(results))

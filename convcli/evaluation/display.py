@@ -25,6 +25,22 @@ def class_table(evaluation: Evaluation, title: str = "") -> Fitted:
     return Fitted(table)
 
 
+def tta_table(evaluation: Evaluation) -> Fitted:
+    """Accuracy and loss with and without test-time augmentation, side by side."""
+    table = Table(title=f"test-time augmentation: {evaluation.views} views "
+                  f"({evaluation.views_described})",
+                  title_justify="left")
+    for column in ("", "accuracy", "correct", "loss"):
+        table.add_column(column, justify="right" if column else "left", no_wrap=True)
+    plain = evaluation.without_tta
+    for label, shown in (("one view", plain), (f"{evaluation.views} views", evaluation)):
+        table.add_row(label, percent(shown.accuracy, 2), f"{shown.correct} of {shown.images}",
+                      f"{shown.loss:.4f}")
+    gain = 100 * (evaluation.accuracy - plain.accuracy)
+    table.caption = f"gain: {gain:+.2f} points of accuracy on these {evaluation.images} images"
+    return Fitted(table)
+
+
 def confusion_table(evaluation: Evaluation) -> Fitted:
     """Counts of images: a row per true class, a column per predicted class.
 

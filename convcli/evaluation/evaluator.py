@@ -4,6 +4,7 @@ model's classes, the numbers computed (scores.py) and the confusion matrix drawn
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from convcli.config import load_config
@@ -14,18 +15,22 @@ from convcli.data.pipeline import make_dataset, to_channels
 from convcli.errors import DataError, ModelError, RunError
 from convcli.evaluation.display import write_confusion_png
 from convcli.evaluation.scores import Evaluation, evaluate
+from convcli.evaluation.tta import Views
+from convcli.files import atomic_write_text, read_json
 from convcli.models.saved import (as_probabilities, image_input, load_model_file, model_classes,
                                   one_output)
 from convcli.runs import Run, find_run
 
 
 def evaluate_run(ref: str | None, runs_dir: Path, split: str = "test",
-                 data_dir: Path | None = None) -> tuple[Run, Evaluation, Path]:
+                 data_dir: Path | None = None, tta: int = 1) -> tuple[Run, Evaluation, Path]:
     """Evaluate a run's best checkpoint on a split of its own data, or on `data_dir`.
 
     `data_dir` is a folder of class folders with the run's classes; `split` is then not
     used. Writes the confusion matrix into the run directory: confusion.png for the test
-    split, confusion-validation.png, confusion-data.png (for `data_dir`).
+    split, confusion-validation.png, confusion-data.png (for `data_dir`). `tta`: views
+    per image (tta.py); with more than one, the matrix is the averaged outputs' and
+    tta.json in the run directory records both accuracies (the run page shows them).
     """
     run = find_run(ref, runs_dir)
     if not run.best.is_file():
@@ -37,20 +42,39 @@ def evaluate_run(ref: str | None, runs_dir: Path, split: str = "test",
         images = _run_split(run, cfg, split, class_names)
     else:
         images = _data_split(data_dir, run, class_names)
+    views = Views(tta, cfg.augment, cfg.seed)
     model = load_model_file(run.best, compile=False)
     _check_outputs(model, run, class_names)
     dataset = make_dataset(images, len(class_names), cfg.data.image_size, cfg.data.batch_size,
                            channels=cfg.data.channels,
                            cache="none")  # one pass: nothing to keep
-    evaluation = evaluate(model, dataset, class_names)
+    evaluation = evaluate(model, dataset, class_names, views)
     name = "data" if data_dir is not None else split
-    png = run.path / ("confusion.png" if name == "test" else f"confusion-{name}.png")
-    write_confusion_png(evaluation, png, title=f"{run.name}: {data_dir or f'{split} split'}")
+    suffix = f"-tta{tta}" if tta > 1 else ""
+    png = run.path / ("confusion" + ("" if name == "test" else f"-{name}") + suffix + ".png")
+    write_confusion_png(evaluation, png, title=f"{run.name}: {data_dir or f'{split} split'}"
+                        + (f", {tta} views" if tta > 1 else ""))
+    if tta > 1:
+        record_tta(run, name if data_dir is None else str(data_dir), evaluation)
     return run, evaluation, png
 
 
+def record_tta(run: Run, images: str, evaluation: Evaluation) -> None:
+    """tta.json: the latest test-time augmentation of each split, for the run page."""
+    path = run.path / "tta.json"
+    try:
+        record = read_json(path) if path.is_file() else {}
+    except ValueError:
+        record = {}  # a damaged record is rewritten, not a reason to fail the evaluation
+    record[images] = {"views": evaluation.views, "described": evaluation.views_described,
+                      "accuracy": evaluation.without_tta.accuracy, "accuracy_tta": evaluation.accuracy,
+                      "loss": evaluation.without_tta.loss, "loss_tta": evaluation.loss,
+                      "images": evaluation.images}
+    atomic_write_text(path, json.dumps(record, indent=2) + "\n")
+
+
 def evaluate_model_file(model_file: Path, data_dir: Path, classes: list[str] | None = None,
-                        batch_size: int = 32, output: str | None = None
+                        batch_size: int = 32, output: str | None = None, tta: int = 1
                         ) -> tuple[Evaluation, Path, str]:
     """Evaluate a model file (--model) on a folder of class folders (--data); and its title.
 
@@ -58,8 +82,10 @@ def evaluate_model_file(model_file: Path, data_dir: Path, classes: list[str] | N
     folders name some or all of them), else the folders in sorted order, as Keras'
     image_dataset_from_directory numbers them. A model that outputs logits is scored,
     loss included, on their softmax (sigmoid), and the title says so. Writes
-    <model stem>-confusion.png here. `output` (--output) names one output of several.
+    <model stem>-confusion.png here. `output` (--output) names one output of several;
+    `tta` views per image: the image and its mirror (a file has no augmentation).
     """
+    views = Views(tta)
     title = str(model_file)
     model = one_output(load_model_file(model_file), title, output)
     image_size = image_input(model, title)
@@ -68,7 +94,7 @@ def evaluate_model_file(model_file: Path, data_dir: Path, classes: list[str] | N
     channels = model.inputs[0].shape[-1]
     dataset = make_dataset(images, len(class_names), image_size, batch_size, cache="none")
     dataset = dataset.map(lambda batch, labels: (to_channels(batch, channels), labels))
-    evaluation = evaluate(model, dataset, class_names)
+    evaluation = evaluate(model, dataset, class_names, views)
     png = Path(f"{model_file.stem}-confusion.png")
     write_confusion_png(evaluation, png, title=f"{model_file.name}: {data_dir}")
     return evaluation, png, f"{title} ({note})" if note else title

@@ -25,6 +25,9 @@ class Evaluation:
     class_names: list[str]
     loss: float
     confusion: list[list[int]]  # confusion[true][predicted]: image counts
+    views: int = 1  # test-time augmentation: outputs averaged over this many views
+    views_described: str = ""  # which views (tta.Views.described)
+    without_tta: "Evaluation | None" = None  # with views > 1: the same images, one view each
 
     @property
     def images(self) -> int:
@@ -67,11 +70,13 @@ def class_probabilities(outputs: np.ndarray) -> np.ndarray:
     return outputs
 
 
-def evaluate(model, dataset, class_names: list[str]) -> Evaluation:
+def evaluate(model, dataset, class_names: list[str], views=None) -> Evaluation:
     """Loss, accuracy and confusion matrix of `model` on batches of (images, labels).
 
     Labels are as `pipeline.make_labels` makes them: float (n, 1) for two classes, ints
-    otherwise. Each batch is predicted once, without Keras' progress output.
+    otherwise. Each batch is predicted once, without Keras' progress output. `views`
+    (tta.Views): the outputs are averaged over each image's views, and the result keeps
+    the one-view evaluation of the same pass as `without_tta`.
     """
     # The model's own call, compiled: not predict_on_batch, which under a
     # MirroredStrategy hands each replica the whole batch and returns every replica's
@@ -79,13 +84,25 @@ def evaluate(model, dataset, class_names: list[str]) -> Evaluation:
     # Traced twice at most: the full batch, then any batch size.
     forward = import_tensorflow().function(lambda images: model(images, training=False),
                                            reduce_retracing=True)
-    outputs, labels = [], []
+    outputs, averaged, labels = [], [], []
     for images, batch_labels in dataset:
-        outputs.append(np.asarray(forward(images)))
+        each = [np.asarray(forward(view)) for view in (views(images) if views else [images])]
+        outputs.append(each[0])
+        averaged.append(np.mean(each, axis=0))
         labels.append(batch_labels.numpy())
     if not outputs:
         raise DataError("there are no images to evaluate")
-    outputs, labels = np.concatenate(outputs), np.concatenate(labels)
+    labels = np.concatenate(labels)
+    plain = score(np.concatenate(outputs), labels, class_names)
+    if views is None or views.count == 1:
+        return plain
+    tta = score(np.concatenate(averaged), labels, class_names)
+    tta.views, tta.views_described, tta.without_tta = views.count, views.described, plain
+    return tta
+
+
+def score(outputs: np.ndarray, labels: np.ndarray, class_names: list[str]) -> Evaluation:
+    """The Evaluation of a model's outputs against their labels."""
     truth = labels.reshape(-1).astype(int)
     # The loss the model trained with, as model.evaluate reports it: the mean over images.
     # One sigmoid unit: binary cross-entropy; otherwise (also two softmax units, as a

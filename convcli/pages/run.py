@@ -15,7 +15,7 @@ import shlex
 from html import escape
 from pathlib import Path
 
-from convcli.files import atomic_write_text
+from convcli.files import atomic_write_text, read_json
 from convcli.formats import duration, metric, size, timestamp
 from convcli.pages.curves import labels_mixed, training_charts
 from convcli.pages.gallery import gallery_section
@@ -44,7 +44,7 @@ def page_html(run: Run, gallery_limit: int = GALLERY_LIMIT) -> str:
     sections = [
         header_section(run, meta, summary, config),
         reproduce_section(run, meta),
-        results_section(summary, meta.class_names or []),
+        results_section(summary, meta.class_names or [], read_tta(run)),
         curves_section(run, summary, config),
         gallery_section(run.gradcam, gradcam, gallery_limit),
         files_section(run.path),
@@ -143,13 +143,14 @@ def train_command(argv: list[str]) -> str | None:
     return shlex.join(words)
 
 
-def results_section(summary: Summary | None, class_names: list[str]) -> str:
-    """The best epoch's metrics, the final epoch's, the test set's; timings and parameters."""
+def results_section(summary: Summary | None, class_names: list[str], tta: dict | None = None) -> str:
+    """The best epoch's metrics, the final epoch's, the test set's (with test-time
+    augmentation too, when `convcli evaluate --tta` recorded it); timings and parameters."""
     if not summary:
         return section("results", "results", '<p class="note">No results: summary.json is missing '
                        "or unreadable. A run writes it only once training has finished; the "
                        "metrics below show the epochs that did.</p>")
-    rows = metric_rows(summary)
+    rows = metric_rows(summary) + tta_rows(tta or {})
     columns = list(dict.fromkeys(name for _, values in rows for name in values))
     table = html_table([""] + columns, [[label] + [metric(c, values.get(c)) for c in columns]
                                         for label, values in rows])
@@ -174,6 +175,28 @@ def metric_rows(summary: Summary) -> list[tuple[str, dict]]:
                      {k[4:]: v for k, v in metrics.items() if k.startswith("val_")}))
     if summary.test:
         rows.append(("test, best checkpoint", summary.test.as_dict()))
+    return rows
+
+
+def read_tta(run: Run) -> dict:
+    """tta.json (evaluation/evaluator.py): {split or folder: its test-time augmentation}."""
+    try:
+        record = read_json(run.path / "tta.json")
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def tta_rows(tta: dict) -> list[tuple[str, dict]]:
+    """A row per evaluation with test-time augmentation, beside its one-view numbers."""
+    rows = []
+    for images, found in tta.items():
+        if not isinstance(found, dict) or not {"views", "accuracy", "accuracy_tta"} <= set(found):
+            continue  # a damaged entry is left out, not shown half
+        where = f"{images} split" if images in ("test", "validation") else images
+        rows.append((f"{where}, {found['views']} views averaged (evaluate --tta; one view: "
+                     f"{metric('accuracy', found['accuracy'])})",
+                     {"loss": found.get("loss_tta"), "accuracy": found["accuracy_tta"]}))
     return rows
 
 
