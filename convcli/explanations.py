@@ -39,8 +39,12 @@ def write_gradcams(images: list[Path], run: str | None, model_file: Path | None,
     return results, class_names, title, cam.explained
 
 
-def augment_preview(config: Path, image: Path, count: int, out: Path, overrides=()) -> Path:
-    """A grid: the image as the model sees it, then `count` augmented versions of it."""
+def augment_preview(config: Path, image: Path, count: int, out: Path, overrides=()) -> tuple[Path, list]:
+    """A grid: the image as the model sees it, then `count` augmented versions of it, as
+    training makes them: the book's warp, then the Keras layers (RandAugment, colour
+    jitter, erasing) and mixup or cutmix with other training images. Returns the PNG and,
+    under mixup or cutmix, each version's share of the image in its label."""
+    from convcli.data.modern_augment import make_modern_augmenter
     from convcli.data.pipeline import make_augmenter
 
     cfg = load_config(config, overrides)
@@ -50,13 +54,40 @@ def augment_preview(config: Path, image: Path, count: int, out: Path, overrides=
     path = one_image(image)
     read_image(path)  # checked before decoding: exists, a readable format, not a bomb
     original = model_inputs([path], cfg.data.image_size, cfg.data.channels)
+    augmented = np.repeat(original, count, axis=0)
     augmenter = make_augmenter(cfg.augment, cfg.seed)
-    augmented = np.asarray(augmenter(np.repeat(original, count, axis=0)))
+    if augmenter is not None:
+        augmented = np.asarray(augmenter(augmented))
+    shares = []
+    modern = make_modern_augmenter(cfg.augment, cfg.seed)
+    if modern is not None:
+        augmented, shares = _modern_preview(modern, augmented, cfg)
     pictures = [np.clip(p, 0, 255).astype(np.uint8) for p in np.concatenate([original, augmented])]
     pictures = [np.repeat(p, 3, axis=-1) if p.shape[-1] == 1 else p for p in pictures]  # grayscale
     target = out / f"{path.stem}_augmented.png"
     save_png(tile(pictures, columns=min(8, count + 1), gap=2), target)
-    return target
+    return target, shares
+
+
+def _modern_preview(modern, images: np.ndarray, cfg) -> tuple[np.ndarray, list]:
+    """The versions through the config's Keras layers; mixup and cutmix mix each with a
+    batch that also holds as many training images (label 0: this image, 1: another)."""
+    from convcli.data import folders
+    from convcli.tfenv import import_tensorflow
+
+    tf = import_tensorflow()
+    count = len(images)
+    seed = tf.constant([cfg.seed, 0], tf.int64)
+    if not modern.mixers:
+        mixed, _ = modern(tf.constant(images), tf.zeros([count, 1]), seed)
+        return np.asarray(mixed), []
+    training = folders.resolve(cfg.data, cfg.seed).train.paths
+    others = [Path(p) for p in np.random.default_rng(cfg.seed).permutation(training)[:count]]
+    partners = model_inputs(others, cfg.data.image_size, cfg.data.channels)
+    batch = tf.constant(np.concatenate([images, partners[:count]]))
+    labels = tf.concat([tf.zeros([count, 1]), tf.ones([len(batch) - count, 1])], axis=0)
+    mixed, mixed_labels = modern(batch, labels, seed)
+    return np.asarray(mixed)[:count], [round(1 - float(v), 2) for v in np.asarray(mixed_labels)[:count, 0]]
 
 
 def write_activation_grids(image: Path, run: str | None, model_file: Path | None, layers: list[str],

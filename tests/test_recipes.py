@@ -258,3 +258,18 @@ def test_lr_find_bad_input_is_one_line(tmp_path, write_config, tiny_data):
     result = invoke("lr-find", config, "--runs-dir", tmp_path / "runs", "--phase", "head")
     assert_user_error(result, "--phase applies to stage fine-tune only")
     assert not (tmp_path / "runs").exists()
+
+
+def test_augment_preview_shows_the_keras_layers_and_mixing(tmp_path, write_config, tiny_data):
+    from PIL import Image
+
+    image = next((tiny_data / "train").rglob("*.jpg"))
+    cfg = tiny_config(tiny_data, "augment", augment={"randaugment": {}, "mixup": 0.4})
+    result = invoke("augment", write_config(cfg), image, "--count", "7", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    shares = result.stdout.split("in order: ")[1].split(", ")
+    assert len(shares) == 7 and all(0 <= float(share) <= 1 for share in shares)
+    assert Image.open(tmp_path / f"{image.stem}_augmented.png").size[0] > 8 * 32
+    book = invoke("augment", write_config(tiny_config(tiny_data, "augment", augment={}), "book.yaml"),
+                  image, "--count", "3", "--out", tmp_path)
+    assert book.exit_code == 0 and "mixup" not in book.stdout  # the book's transforms alone

@@ -72,7 +72,8 @@ def filters(layer: str = typer.Option(..., help="A convolution layer, inside a p
     typer.echo(f"wrote {write_filter_grid(layer, run, base, weights, size, count, out, runs_dir, model, output)}")
 
 
-def augment(config: Path = typer.Argument(..., help="A config with an augment section."),
+def augment(config: Path = typer.Argument(..., help="A config with an augment section, or the name "
+                                          "of a shipped one: recipes/modern."),
             image: Path = typer.Argument(..., help="One image file."),
             count: int = typer.Option(15, min=1, max=256, help="How many augmented versions."),
             out: Path = typer.Option(Path("."), help="Folder for <image>_augmented.png."),
@@ -81,5 +82,10 @@ def augment(config: Path = typer.Argument(..., help="A config with an augment se
     import_tensorflow()
     from convcli.explanations import augment_preview
 
-    path = augment_preview(config, image, count, out, set_)
+    from convcli.shipped import config_path
+
+    path, shares = augment_preview(config_path(config), image, count, out, set_)
     typer.echo(f"wrote {path} (top left: the image as the model sees it, then {count} augmented)")
+    if shares:
+        typer.echo("mixup/cutmix mixed each version with another training image; its share of "
+                   f"this image's label, in order: {', '.join(f'{share:.2f}' for share in shares)}")
