@@ -112,10 +112,10 @@ class RestClient:
         body = {"experiment_id": experiment_id, "start_time": start_time or _now(),
                 "tags": [{"key": k, "value": str(v)} for k, v in (tags or {}).items()],
                 **({"run_name": run_name} if run_name else {})}
-        return Run.parse(self._post("runs/create", **body)["run"])
+        return self._noted(Run.parse(self._post("runs/create", **body)["run"]))
 
     def get_run(self, run_id: str) -> Run:
-        return Run.parse(self._get("runs/get", run_id=run_id)["run"])
+        return self._noted(Run.parse(self._get("runs/get", run_id=run_id)["run"]))
 
     def search_runs(self, experiment_ids: list[str], filter_string: str = "", order_by: list | None = None,
                     max_results: int = 1000) -> list[Run]:
@@ -173,11 +173,16 @@ class RestClient:
         where = "/".join(part for part in (root, artifact_path, file.name) if part)
         self.http.call("PUT", f"{ARTIFACTS}/{quote(where)}", upload=file)
 
+    def _noted(self, run: Run) -> Run:
+        """`run`, its artifact_uri kept: uploads at the end of a run need not ask again."""
+        self._artifact_uris[run.info.run_id] = run.info.artifact_uri
+        return run
+
     def _proxied_root(self, run_id: str) -> str | None:
         """The run's folder in the server's proxied artifact store (`1/<run id>/artifacts`),
         or None when the server does not proxy its artifacts."""
         if run_id not in self._artifact_uris:
-            self._artifact_uris[run_id] = self.get_run(run_id).info.artifact_uri
+            self.get_run(run_id)
         uri = urlsplit(self._artifact_uris[run_id])
         return uri.path.strip("/") if uri.scheme == "mlflow-artifacts" and not uri.netloc else None
 
