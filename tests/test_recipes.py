@@ -114,6 +114,10 @@ def test_metrics_csv_has_each_epochs_rate_and_fine_tune_phases_have_their_own(
     head_cosine = 1e-3 * 0.5 * (1 + math.cos(math.pi * 2 / 3))
     tune_cosine = [1e-4 * 0.5 * (1 + math.cos(math.pi * s / 6)) for s in (2, 5)]
     assert rates == pytest.approx([1e-3, head_cosine, 1e-4, *tune_cosine], rel=1e-4)
+    from PIL import Image
+
+    # curves.png gains a third panel, the learning rate (a constant rate has two: test_training)
+    assert Image.open(the_run(tmp_path / "runs") / "curves.png").size == (1600, 400)
 
 
 @pytest.mark.slow

@@ -67,6 +67,9 @@ def test_stage_writes_a_complete_run(tmp_path, write_config, tiny_data, stage, s
     assert probabilities.shape == (2, 1) and np.all((0 <= probabilities) & (probabilities <= 1))
     assert (stage == "augment") == any(layer.name == "dropout" for layer in model.layers)
     assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    assert Image.open(run / "curves.png").size == (1100, 400)  # a constant rate: no third panel
     assert list((run / "tensorboard").rglob("events.out.tfevents.*"))
     assert "conv2" in (run / "model.txt").read_text()
     assert not (run / ".scratch").exists()

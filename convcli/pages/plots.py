@@ -54,14 +54,19 @@ def best_row(rows: list[dict], monitor: str) -> dict | None:
 def write_curves(metrics_path: Path, out: Path, title: str = "", monitor: str = "val_loss") -> None:
     """Training (dots) and validation (line) accuracy (in %) and loss per epoch, as the book
     plots them, in two colour-blind-safe colours; whole epochs on the axis; a labelled
-    dashed line where a new phase begins (fine-tuning), a dotted one at the best epoch."""
+    dashed line where a new phase begins (fine-tuning), a dotted one at the best epoch;
+    a third panel with the learning rate when a schedule changes it."""
     from matplotlib.ticker import MaxNLocator
 
     plt = pyplot()
     rows = read_metrics(metrics_path)
     epochs = [int(r["epoch"]) for r in rows]
     best = best_row(rows, monitor)
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    rates = [float(r["learning_rate"]) for r in rows if r.get("learning_rate") not in (None, "")]
+    scheduled = len(rates) == len(rows) and len(set(rates)) > 1  # a schedule: its own panel
+    figure, axes = plt.subplots(1, 3 if scheduled else 2, figsize=(16 if scheduled else 11, 4))
+    if scheduled:
+        _learning_rate_panel(axes[2], epochs, rates)
     for ax, metric in zip(axes, ("accuracy", "loss")):
         scale = 100 if metric == "accuracy" else 1
         drawn = []
@@ -81,9 +86,25 @@ def write_curves(metrics_path: Path, out: Path, title: str = "", monitor: str = 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(title=f"{' and '.join(drawn) or 'no'} {metric}", xlabel="epoch",
                ylabel=f"{metric} (%)" if scale == 100 else metric)
+        if metric == "accuracy" and "training" not in drawn and rows:
+            ax.annotate("training accuracy not recorded\n(mixup/cutmix mix its labels)", (0.98, 0.02),
+                        xycoords="axes fraction", ha="right", va="bottom", fontsize=8, color="grey")
         ax.legend(fontsize=8)
     figure.suptitle(title)
     save_figure(figure, out)
+
+
+def _learning_rate_panel(ax, epochs: list[int], rates: list[float]) -> None:
+    """The learning rate of each epoch (its last step's): on a log axis when it spans a
+    factor of 10 to 10,000 (steps, exponential decay), else linear (a cosine to 0 would
+    fill a log axis with its last few epochs)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.plot(epochs, rates, "o-", color=VALIDATION_COLOUR, markersize=3)
+    if min(rates) > 0 and 10 <= max(rates) / min(rates) <= 1e4:
+        ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(title="learning rate", xlabel="epoch", ylabel="learning rate")
 
 
 def write_band_curves(curves: dict[str, list[list]], out: Path, title: str = "") -> None:
