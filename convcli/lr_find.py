@@ -31,6 +31,7 @@ FOLDER = "lr-find"  # under the runs folder; its entries are not runs
 SMOOTHING = 0.98  # the loss's exponential moving average, bias-corrected (fastai's)
 DIVERGED = 4.0  # stop once the smoothed loss is this many times its lowest
 FALL = 0.05  # a loss that falls less than this fraction along the ramp gives no suggestion
+RISEN = 1.1  # the loss has clearly risen once its smoothed value is this many times its lowest
 SKIP = 10  # the first steps' average rests on too few losses to judge by (fastai's skip_start)
 
 
@@ -43,6 +44,7 @@ class Finding:
     key: str  # the config key the suggestion is for
     suggestion: float | None  # the rate where the smoothed loss falls fastest
     lowest_loss_rate: float | None
+    rises_at: float | None  # the first rate past the lowest loss where it is RISEN above it
     steps: int
     stopped: str  # why the ramp ended
     start_rate: float
@@ -163,11 +165,21 @@ def suggest(rates: list[float], smoothed: list[float]) -> tuple[float | None, fl
     return float(10 ** ((logs[steepest] + logs[steepest + width]) / 2)), float(rates[lowest])
 
 
+def rises_at(rates: list[float], smoothed: list[float]) -> float | None:
+    """The first rate after the lowest smoothed loss (the first SKIP steps left out) where
+    the loss is RISEN times that lowest: above it, training gets worse."""
+    rates, smoothed = rates[SKIP:], smoothed[SKIP:]
+    lowest = int(np.argmin(smoothed))
+    risen = [rate for rate, loss in zip(rates[lowest:], smoothed[lowest:]) if loss > RISEN * smoothed[lowest]]
+    return float(risen[0]) if risen else None
+
+
 def _finding(cfg: Config, phase: str | None, ramp: RangeTest, start: float, end: float) -> Finding:
     suggestion, lowest = suggest(ramp.rates, ramp.smoothed)
     key = "fine_tune.learning_rate" if phase == "fine-tune" else "train.learning_rate"
     return Finding(stage=cfg.stage, phase=phase, key=key, suggestion=suggestion,
-                   lowest_loss_rate=lowest, steps=len(ramp.rates), stopped=ramp.stopped,
+                   lowest_loss_rate=lowest, rises_at=rises_at(ramp.rates, ramp.smoothed),
+                   steps=len(ramp.rates), stopped=ramp.stopped,
                    start_rate=start, end_rate=end)
 
 

@@ -253,6 +253,9 @@ def test_lr_find_on_a_falling_loss_suggests_a_rate_before_the_lowest():
     smoothed = [s if r < 1e-2 else 0.2 + 10 * (r - 1e-2) for s, r in zip(smoothed, rates)]
     suggestion, lowest = suggest(rates, smoothed)
     assert 1e-4 < suggestion < lowest <= 1.1e-2
+    from convcli.lr_find import rises_at
+
+    assert 1.1e-2 < rises_at(rates, smoothed) < 2e-2  # 10% above the lowest 0.2
     assert suggest(rates, [1.0 + 0.001 * math.sin(i) for i in range(100)])[0] is None  # flat: none
 
 

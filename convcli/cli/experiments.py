@@ -83,16 +83,18 @@ def lr_find(config: Path = typer.Argument(..., help="The experiment's YAML confi
 
     cfg = load_config(config_path(config), set_)
     import_tensorflow()
-    from convcli.lr_find import find_learning_rate
+    from convcli.lr_find import RISEN, find_learning_rate
 
     folder, finding = find_learning_rate(cfg, runs_dir, phase, steps, start, end)
     console = new_console()
+    rises = (f", {round(100 * (RISEN - 1))}% above it from {finding.rises_at:.1e}"
+             if finding.rises_at else "")
     console.print(f"range test: {finding.steps} steps from {start:g}, stopped at {finding.stopped}; "
-                  f"lowest loss at {finding.lowest_loss_rate:.1e}", highlight=False, soft_wrap=True)
+                  f"lowest loss at {finding.lowest_loss_rate:.1e}{rises}", highlight=False, soft_wrap=True)
     if finding.suggestion is None:
         console.print("no suggestion: the loss did not fall along the ramp (a model already "
-                      "trained, or a task too hard for a few hundred steps: try more --steps); "
-                      "the plot shows where it starts to rise", highlight=False, soft_wrap=True)
+                      "trained, or a task it does not start to learn in a few hundred steps); "
+                      "stay below the rate where it rises", highlight=False, soft_wrap=True)
     else:
         console.print(f"suggested learning rate: {finding.suggestion:.1e} (where the loss falls "
                       f"fastest)\n  --set {finding.key}={finding.suggestion:.1e}", highlight=False,
