@@ -36,7 +36,7 @@ def test_views_are_the_image_then_its_mirror_or_the_runs_warps():
     assert len(first) == 4 and np.array_equal(first[0], images)
     assert all(np.array_equal(a, b) for a, b in zip(first, again))  # fixed seeds: the same views
     assert not np.allclose(first[1], first[2])
-    assert "3 warp(s) of the run's augmentation" in warps.described
+    assert "3 warps of the run's augmentation" in warps.described
 
 
 def test_evaluate_tta_prints_both_and_records_them(tmp_path, augmented_run):
@@ -48,7 +48,7 @@ def test_evaluate_tta_prints_both_and_records_them(tmp_path, augmented_run):
     result = invoke("evaluate", run, "--tta", "4")
     assert result.exit_code == 0, result.output
     text = " ".join(result.stdout.split())
-    assert "test-time augmentation: 4 views (the image and 3 warp(s) of the run's augmentation)" in text
+    assert "test-time augmentation: 4 views (the image and 3 warps of the run's augmentation)" in text
     record = json.loads((run / "tta.json").read_text())["test"]
     # the one-view row is the plain evaluation, from the same pass
     assert f"accuracy {100 * record['accuracy']:.2f}%" in " ".join(plain.stdout.split())

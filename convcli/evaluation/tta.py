@@ -36,4 +36,5 @@ class Views:
     def described(self) -> str:
         if self.augmenter is None:
             return "the image and its mirror" if self.count == 2 else "the image alone"
-        return f"the image and {self.count - 1} warp(s) of the run's augmentation"
+        warps = self.count - 1
+        return f"the image and {warps} warp{'s' if warps > 1 else ''} of the run's augmentation"
