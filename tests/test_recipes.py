@@ -120,12 +120,21 @@ def test_metrics_csv_has_each_epochs_rate_and_fine_tune_phases_have_their_own(
     assert Image.open(the_run(tmp_path / "runs") / "curves.png").size == (1600, 400)
 
 
+EVERY_KEY = {  # every recipe key at once (one schedule of the four)
+    "train": {"epochs": 5, "schedule": "cosine", "warmup_epochs": 1, "min_lr_fraction": 0.1,
+              "optimizer": "rmsprop", "momentum": 0.5, "weight_decay": 0.01, "clipnorm": 1.0,
+              "label_smoothing": 0.1, "ema": 0.9},
+    "augment": {"randaugment": {"num_ops": 1}, "color_jitter": {}, "random_erasing": {},
+                "mixup": 0.2, "cutmix": 1.0},
+}
+
+
 @pytest.mark.slow
-def test_the_rate_after_kill_9_and_resume_equals_the_uninterrupted_runs(tmp_path, write_config, tiny_data):
+def test_every_key_trains_resumes_after_kill_9_with_the_same_rates_and_serves(tmp_path, write_config,
+                                                                              tiny_data):
     from tests.test_faults import resume, start, wait_for
 
-    cfg = tiny_config(tiny_data, train={"epochs": 5, "schedule": "cosine", "warmup_epochs": 1,
-                                        "ema": 0.9, "min_lr_fraction": 0.1})
+    cfg = tiny_config(tiny_data, "augment", **EVERY_KEY)
     config = write_config(cfg)
     whole = invoke("train", config, "--runs-dir", tmp_path / "whole")
     assert whole.exit_code == 0, whole.output
@@ -140,6 +149,14 @@ def test_the_rate_after_kill_9_and_resume_equals_the_uninterrupted_runs(tmp_path
     expected = [float(r["learning_rate"]) for r in rows(the_run(tmp_path / "whole"))]
     assert [float(r["learning_rate"]) for r in rows(run)] == pytest.approx(expected, rel=1e-6)
     assert len(set(expected)) == 5  # the rate changed every epoch
+    # the resumed run evaluates (with TTA), explains and exports
+    evaluated = invoke("evaluate", run, "--tta", "4")
+    assert evaluated.exit_code == 0 and "4 views" in evaluated.stdout, evaluated.output
+    image = next((tiny_data / "test").rglob("*.jpg"))
+    explained = invoke("gradcam", image, "--run", run, "--out", tmp_path / "cams")
+    assert explained.exit_code == 0 and list((tmp_path / "cams").iterdir()), explained.output
+    exported = invoke("export", run, "--format", "onnx", "--out", tmp_path / "onnx")
+    assert exported.exit_code == 0 and (tmp_path / "onnx" / "model.onnx").is_file(), exported.output
 
 
 # --- the weights' moving average ------------------------------------------------------------
