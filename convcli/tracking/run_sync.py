@@ -20,8 +20,10 @@ from convcli.tracking import mlflow_client as api
 from convcli.tracking.params import config_params
 from convcli.tracking.target import Target
 
-# metrics.csv's numeric columns, logged under the same names with step = epoch
-EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
+# metrics.csv's numeric columns, logged under the same names with step = epoch (an empty
+# cell, such as top-5 with five classes or fewer, is not sent)
+EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds",
+                 "top5_accuracy", "val_top5_accuracy")
 STATUSES = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED",
             "pruned": "KILLED", "running": "RUNNING"}
 
