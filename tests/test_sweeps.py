@@ -184,6 +184,10 @@ def test_a_one_at_a_time_sweep_trains_and_records_each_ingredient(standin):
     trials = rows(the_sweep() / "trials.csv")
     configs = [load_config(Path(t["run"]) / "config.yaml") for t in sorted(trials, key=lambda t: int(t["point"]))]
     assert [c.augment.randaugment and c.augment.randaugment.num_ops for c in configs] == [None, 1, None]
+    # the points table names each point's one change from the base
+    shown = " ".join(result.output.split())
+    assert "the base" in shown and "randaugment {num_ops 1}" in shown
+    assert "label_smoothing 0.1" in shown
 
 
 def test_a_grid_sweep_writes_every_record_and_its_numbers_hold(standin):

@@ -30,6 +30,8 @@ def short(key: str) -> str:
 def value_text(value) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"
+    if isinstance(value, dict):  # a section's settings (augment.randaugment): key value, ...
+        return "{" + ", ".join(f"{key} {value_text(inner)}" for key, inner in value.items()) + "}"
     return str(value)
 
 
@@ -68,8 +70,10 @@ def _points_layout(sweep: Sweep, points: list[PointRow], best: PointRow | None, 
     metric = sweep.spec.metric
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, caption_justify="left")
     table.add_column("point", justify="right")
-    for key in sweep.spec.params:
-        table.add_column(short(key), justify="right", no_wrap=True)
+    # one-at-a-time: each point differs from the base in one key, so one column says which
+    keys = [] if sweep.spec.search == "one-at-a-time" else list(sweep.spec.params)
+    if not keys:
+        table.add_column("change", no_wrap=True)
     unit = " %" if metric.endswith("accuracy") else ""
     table.add_column(f"{metric}{unit}", justify="right", no_wrap=True)
     if interval:
@@ -77,13 +81,21 @@ def _points_layout(sweep: Sweep, points: list[PointRow], best: PointRow | None, 
     table.add_column("status")
     for point in points:
         mark = " *" if best is not None and point.point == best.point else ""
-        table.add_row(f"{point.point}{mark}", *(value_text(point.params.get(k)) for k in sweep.spec.params),
+        cells = [value_text(point.params.get(k)) for k in keys] or [change_text(sweep, point.params)]
+        table.add_row(f"{point.point}{mark}", *cells,
                       summary_text(metric, point), *([interval_text(metric, point)] if interval else []),
                       point.status)
     table.caption = (f"mean ± std (seeds) of each point's {metric}; "
                      + ("95% CI: Student's t over the seeds; " if interval else "")
                      + "* the best completed point")
     return table
+
+
+def change_text(sweep: Sweep, params: dict) -> str:
+    """A one-at-a-time point as its difference from the base: `the base`, or `key value`."""
+    base = sweep.points[0] if sweep.points else {}
+    changed = [f"{short(key)} {value_text(value)}" for key, value in params.items() if base.get(key) != value]
+    return ", ".join(changed) or "the base"
 
 
 def points_json(name: str, sweep: Sweep, points: list[PointRow], best: PointRow | None) -> str:
