@@ -395,7 +395,7 @@ CASES = [
       nothing, ["train", "finetunes"], 1,
       "config file finetunes does not exist, nor is it the name of a shipped config: augment, extract, "
       "extract-frozen, finetune, scratch, book/augment, book/extract, book/extract-frozen, book/finetune, "
-      "book/scratch, recipes/modern (convcli configs lists them)"),
+      "book/scratch, recipes/chosen, recipes/modern (convcli configs lists them)"),
     C("config-sweep-name-to-train", "train NAME of a shipped sweep (train takes configs only)",
       nothing, ["train", "sweeps/lr"], 1, "config file sweeps/lr does not exist, nor is it the name of a shipped config"),
     C("config-is-a-directory", "a directory given as the config",
@@ -1063,7 +1063,7 @@ CASES = [
       "cannot create a run in blocker/sweeps"),
     C("sweep-unknown-shipped-name", "sweep NAME where NAME is neither a file nor a shipped sweep",
       nothing, ["sweep", "lrs"], 1,
-      "sweep file lrs does not exist, nor is it the name of a shipped sweep: sweeps/augment-epochs, sweeps/ingredients, sweeps/lr, sweeps/recipe, sweeps/seeds, sweeps/unfreeze"),
+      "sweep file lrs does not exist, nor is it the name of a shipped sweep: sweeps/augment-epochs, sweeps/chosen, sweeps/ingredients, sweeps/lr, sweeps/recipe, sweeps/seeds, sweeps/unfreeze"),
     C("sweep-status-of-nothing", "--status of a sweep never started",
       sweep_file(""), ["sweep", "{file}", "--status"], 1, "no sweep named sweep in runs/sweeps"),
 

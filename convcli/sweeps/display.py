@@ -71,9 +71,15 @@ def _points_layout(sweep: Sweep, points: list[PointRow], best: PointRow | None, 
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, caption_justify="left")
     table.add_column("point", justify="right")
     # one-at-a-time: each point differs from the base in one key, so one column says which
-    keys = [] if sweep.spec.search == "one-at-a-time" else list(sweep.spec.params)
-    if not keys:
-        table.add_column("change", no_wrap=True)
+    one_at_a_time = sweep.spec.search == "one-at-a-time"
+    keys = [] if one_at_a_time else list(sweep.spec.params)
+    for key in keys:
+        table.add_column(short(key), justify="right", no_wrap=True)
+    if one_at_a_time:
+        table.add_column("change", ratio=1)  # may wrap: a section's settings are long
+        # point 1 is the base; its params as this table has them (a recorded sweep's
+        # points.csv writes a null as an empty cell)
+        base = next((p.params for p in points if p.point == 1), {})
     unit = " %" if metric.endswith("accuracy") else ""
     table.add_column(f"{metric}{unit}", justify="right", no_wrap=True)
     if interval:
@@ -81,7 +87,8 @@ def _points_layout(sweep: Sweep, points: list[PointRow], best: PointRow | None, 
     table.add_column("status")
     for point in points:
         mark = " *" if best is not None and point.point == best.point else ""
-        cells = [value_text(point.params.get(k)) for k in keys] or [change_text(sweep, point.params)]
+        cells = [change_text(base, point.params)] if one_at_a_time else [
+            value_text(point.params.get(k)) for k in keys]
         table.add_row(f"{point.point}{mark}", *cells,
                       summary_text(metric, point), *([interval_text(metric, point)] if interval else []),
                       point.status)
@@ -91,9 +98,8 @@ def _points_layout(sweep: Sweep, points: list[PointRow], best: PointRow | None, 
     return table
 
 
-def change_text(sweep: Sweep, params: dict) -> str:
+def change_text(base: dict, params: dict) -> str:
     """A one-at-a-time point as its difference from the base: `the base`, or `key value`."""
-    base = sweep.points[0] if sweep.points else {}
     changed = [f"{short(key)} {value_text(value)}" for key, value in params.items() if base.get(key) != value]
     return ", ".join(changed) or "the base"
 
