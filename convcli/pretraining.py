@@ -75,10 +75,10 @@ def builtin_weights(console: Console | None = None, force: bool = False) -> Path
     """The built-in base's weights: cached, else shipped, else pretrained now (cached)."""
     console = console or Console(stderr=True)
     path = weights_path()
-    for entry in (path, _record_path(path)):  # never pruned while this process may read them
-        cache_entries.hold(entry)
     if not path.is_file() and not force and shipped_weights() is not None:
-        path = shipped_weights()
+        path = shipped_weights()  # package data: no cache entry to hold, nothing written
+    else:
+        _hold(path)
     if path.is_file() and not force:
         try:
             load_weights_file(build_builtin_base(), path, "builtin")
@@ -87,8 +87,16 @@ def builtin_weights(console: Console | None = None, force: bool = False) -> Path
             console.print(f"the built-in base at {path} does not load ({error}); rebuilding it",
                           style="yellow", highlight=False)
     path = weights_path()  # pretraining always writes the cache, never the package
+    _hold(path)
     pretrain(path, console)
     return path
+
+
+def _hold(path: Path) -> None:
+    """Keep the cached weights and their record from `convcli cache prune` while this
+    process may read them."""
+    for entry in (path, _record_path(path)):
+        cache_entries.hold(entry)
 
 
 def pretrain(path: Path, console: Console, recipe: Pretraining | None = None) -> dict:

@@ -297,3 +297,20 @@ def test_augment_preview_shows_the_keras_layers_and_mixing(tmp_path, write_confi
     book = invoke("augment", write_config(tiny_config(tiny_data, "augment", augment={}), "book.yaml"),
                   image, "--count", "3", "--out", tmp_path)
     assert book.exit_code == 0 and "mixup" not in book.stdout  # the book's transforms alone
+
+
+def test_a_resumed_runs_last_row_with_empty_cells_reads_back_as_none(tmp_path):
+    # a run killed after its last epoch's checkpoint resumes with no epoch to train: its
+    # final metrics are the last metrics.csv row, whose top-5 cells are empty
+    from convcli.records import Summary
+    from convcli.runs import Run
+    from convcli.training import MetricsLog, Result
+
+    run = Run(tmp_path)
+    run.metrics.write_text("epoch,phase,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,"
+                           "top5_accuracy,val_top5_accuracy\n1,train,0.7,,0.69,0.5,0.001,1.0,,\n")
+    result = Result()
+    MetricsLog(run, result, keep=1)
+    assert result.final["accuracy"] is None and result.final["val_top5_accuracy"] is None
+    Summary.model_validate({"stage": "augment", "epochs": 1, "final": result.final,
+                            "timings": {"total_seconds": 1, "seconds_per_epoch": 1}})

@@ -61,7 +61,10 @@ class MetricsLog(keras.callbacks.Callback):
 
 
 def _number(text: str):
-    """A metrics.csv cell read back: a number where it is one."""
+    """A metrics.csv cell read back: a number where it is one, None where it is empty
+    (top-5 with few classes, training accuracy under mixup)."""
+    if text == "":
+        return None
     for kind in (int, float):
         try:
             return kind(text)
