@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from convcli.config import Config, to_yaml
+from convcli.devices import training_scope
 from convcli.errors import ConfigError, TrainingError
 from convcli.files import atomic_write_text
 from convcli.runs import Run, create_run
@@ -70,16 +71,17 @@ def find_learning_rate(cfg: Config, runs_dir: Path, phase: str | None = None, st
     if not 0 < start < end:
         raise ConfigError(f"the ramp must rise: --start {start:g} must be below --end {end:g}, both above 0")
     phase = default_phase(cfg, phase)
-    stage, files, model = prepare(cfg)
-    folder = create_run(Path(runs_dir) / FOLDER, cfg.name)
-    try:
-        atomic_write_text(folder.config, to_yaml(cfg))
-        model, data, class_weight = _subject(cfg, folder, files, model, phase)
-        ramp = RangeTest(start, end, steps)
-        model.fit(data.repeat(), steps_per_epoch=1, epochs=steps, callbacks=[ramp], verbose=0,
-                  class_weight=class_weight)
-    finally:
-        shutil.rmtree(folder.scratch, ignore_errors=True)
+    with training_scope(cfg.distribute, cfg.train.mixed_precision):  # the model the run trains
+        stage, files, model = prepare(cfg)
+        folder = create_run(Path(runs_dir) / FOLDER, cfg.name)
+        try:
+            atomic_write_text(folder.config, to_yaml(cfg))
+            model, data, class_weight = _subject(cfg, folder, files, model, phase)
+            ramp = RangeTest(start, end, steps)
+            model.fit(data.repeat(), steps_per_epoch=1, epochs=steps, callbacks=[ramp], verbose=0,
+                      class_weight=class_weight)
+        finally:
+            shutil.rmtree(folder.scratch, ignore_errors=True)
     if len(ramp.rates) < 2 * SKIP:
         raise TrainingError(f"the loss diverged within {len(ramp.rates)} steps of the ramp from "
                             f"{start:g}; start it lower (--start)")
@@ -90,6 +92,7 @@ def find_learning_rate(cfg: Config, runs_dir: Path, phase: str | None = None, st
 
 def _subject(cfg: Config, folder: Run, files, model: keras.Model, phase: str | None):
     """(the model compiled for the test, its training batches, the class weights)."""
+    from convcli.models.pretrained import find_base
     from convcli.stages import extract, fine_tune
     from convcli.stages.recipe import one_hot_labels
     from convcli.training import class_weights, compile_model
@@ -102,7 +105,7 @@ def _subject(cfg: Config, folder: Run, files, model: keras.Model, phase: str | N
         return head, batches("train", True, one_hot), weights
     train = extract.image_datasets(cfg, folder, files).train
     if cfg.stage == "fine-tune":
-        base = fine_tune.find_base(model)
+        base = find_base(model)
         base.trainable = False
         if phase == "fine-tune":
             if not cfg.fine_tune.init_from and cfg.fine_tune.head_epochs:
