@@ -58,6 +58,16 @@ def test_model_weights_from_a_file_of_each_kind(copied, kind):
     assert result.exit_code == 0, result.output
 
 
+def test_model_weights_from_a_model_never_built_is_refused_saying_so(copied):
+    import keras
+
+    keras.Sequential([keras.layers.Conv2D(32, 3, name="block1_conv1")]).save(copied / "unbuilt.keras")
+    result = train(copied, "unbuilt", model={"base": "builtin", "weights": str(copied / "unbuilt.keras"),
+                                             "dense_units": 8}, train={"epochs": 1})
+    assert_user_error(result, "was saved before it was built")
+    assert not (copied / "runs").exists()  # refused before a run directory exists
+
+
 def test_init_from_a_run_whose_best_model_was_rewrapped(copied, builtin_base):
     import keras
 

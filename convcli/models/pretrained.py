@@ -23,7 +23,7 @@ from keras import layers
 from convcli.bases import BASES, BUILTIN, BUILTIN_FILTERS
 from convcli.errors import ModelError
 from convcli.models.heads import dense_head
-from convcli.models.saved import first_line, load_model_file
+from convcli.models.saved import built_outputs, first_line, load_model_file
 
 DOWNLOAD_TIMEOUT = 20  # seconds without a byte before an ImageNet download gives up
 
@@ -137,6 +137,7 @@ def load_weights_file(base: keras.Model, path: Path, name: str) -> None:
 def _copy_weights_by_name(base: keras.Model, path: Path, name: str) -> None:
     """Copy every weighted layer of `base` from the same-named layer of a saved model."""
     source = load_model_file(path, compile=False)
+    built_outputs(source, f"model.weights {path}")  # one never built has no weights to copy
     available = {layer.name: layer for layer in _all_layers(source)}
     for layer in base.layers:
         if not layer.weights:
