@@ -264,7 +264,7 @@ def finish(cfg: Config, run: Run, files: folders.Files, result, began: float) ->
         "counts": files.counts(),
         "class_weight": _named(class_weights(cfg.train, files), files.class_names),
         "gradcam": gradcam,
-        "mixed_labels": [name for name in ("mixup", "cutmix") if cfg.augment and getattr(cfg.augment, name)],
+        "mixed_labels": cfg.augment.label_mixers if cfg.augment else [],
         **result.details,
     })
     atomic_write_text(run.summary, summary.to_json())

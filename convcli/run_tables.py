@@ -239,14 +239,20 @@ def seeded_demo_rows(rows: list[dict]) -> list[list[str]]:
 
 def seeded_demo_table(rows: list[dict], wall_seconds: float, seeds: int) -> Fitted:
     """`convcli demo --seeds K`: seeded_demo_rows as a table."""
-    table = Table(title=f"the workflow on the built-in data, {seeds} seeds a stage, "
-                  f"{duration(wall_seconds)} in all", title_justify="left", box=box.SIMPLE_HEAD,
-                  caption_justify="left")
-    for column in SEEDED_DEMO_HEADER:
+    return _stages_table(f"the workflow on the built-in data, {seeds} seeds a stage, "
+                         f"{duration(wall_seconds)} in all", SEEDED_DEMO_HEADER,
+                         seeded_demo_rows(rows), SEEDED_DEMO_CAPTION)
+
+
+def _stages_table(title: str, header, cells: list[list[str]], caption: str,
+                  caption_justify: str = "left") -> Fitted:
+    """A demo table: a row per stage, its name left, its numbers right."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, caption_justify=caption_justify)
+    for column in header:
         table.add_column(column, justify="left" if column == "stage" else "right", no_wrap=True)
-    for cells in seeded_demo_rows(rows):
-        table.add_row(*cells)
-    table.caption = SEEDED_DEMO_CAPTION
+    for row in cells:
+        table.add_row(*row)
+    table.caption = caption
     return Fitted(table)
 
 
@@ -295,14 +301,8 @@ def demo_rows(rows: list[dict]) -> list[list[str]]:
 
 def demo_table(rows: list[dict], wall_seconds: float) -> Fitted:
     """`convcli demo`'s last word: demo_rows as a table."""
-    table = Table(title=f"the workflow on the built-in data, {duration(wall_seconds)} in all",
-                  title_justify="left", box=box.SIMPLE_HEAD)
-    for column in DEMO_HEADER:
-        table.add_column(column, justify="left" if column == "stage" else "right", no_wrap=True)
-    for cells in demo_rows(rows):
-        table.add_row(*cells)
-    table.caption = DEMO_CAPTION
-    return Fitted(table)
+    return _stages_table(f"the workflow on the built-in data, {duration(wall_seconds)} in all",
+                         DEMO_HEADER, demo_rows(rows), DEMO_CAPTION, caption_justify="center")
 
 
 def shipped_table(files: list) -> Table:

@@ -197,10 +197,14 @@ class Augment(Section):
                                     "rectangle of another image, labels mixed by its area")
 
     @property
+    def label_mixers(self) -> list[str]:
+        """The transforms set that mix training labels (mixup, cutmix): training accuracy
+        is then not the accuracy of any image's class."""
+        return [name for name in ("mixup", "cutmix") if getattr(self, name) is not None]
+
+    @property
     def mixes_labels(self) -> bool:
-        """Whether training labels are mixed (mixup, cutmix): training accuracy is then not
-        the accuracy of any image's class."""
-        return self.mixup is not None or self.cutmix is not None
+        return bool(self.label_mixers)
 
 
 class Extract(Section):

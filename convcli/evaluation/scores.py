@@ -88,13 +88,14 @@ def evaluate(model, dataset, class_names: list[str], views=None) -> Evaluation:
     for images, batch_labels in dataset:
         each = [np.asarray(forward(view)) for view in (views(images) if views else [images])]
         outputs.append(each[0])
-        averaged.append(np.mean(each, axis=0))
+        if len(each) > 1:
+            averaged.append(np.mean(each, axis=0))
         labels.append(batch_labels.numpy())
     if not outputs:
         raise DataError("there are no images to evaluate")
     labels = np.concatenate(labels)
     plain = score(np.concatenate(outputs), labels, class_names)
-    if views is None or views.count == 1:
+    if not averaged:  # one view of each image
         return plain
     tta = score(np.concatenate(averaged), labels, class_names)
     tta.views, tta.views_described, tta.without_tta = views.count, views.described, plain
