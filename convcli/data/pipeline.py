@@ -221,7 +221,7 @@ def shared_disk_cache(files: Files, image_size: tuple[int, int], channels: int,
 def make_datasets(cfg: Config, files: Files, scratch_dir: Path,
                   augmenter: Augmenter | None = None) -> Datasets:
     """The three splits of a run; only the training split is shuffled and augmented
-(the book's warp by `augmenter`, then cfg.augment's Keras layers).
+    (the book's warp by `augmenter`, then cfg.augment's Keras layers).
 
     scratch_dir holds the `cache: disk` files, which live only as long as the run;
     `auto`'s disk cache lives in the cache folder, for the next run too.
